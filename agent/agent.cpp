@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/agent.h"
+
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <iostream>
+
+#include "agent/api/routes.h"
+#include "agent/bpf/imds_redirect_probe.h"
+#include "agent/bpf/kernel_features.h"
+#include "agent/cgroup/cgroup_fs.h"
+#include "agent/cgroup/cgroup_index.h"
+#include "agent/events/deny_event_reader.h"
+#include "agent/metrics.h"
+#include "podid/http/server.h"
+#include "podid/log.h"
+
+namespace podid::agent {
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::chrono::seconds kWatchdogInterval{5};
+
+log::Level parse_level(const std::string& s) {
+  if (s == "debug") return log::Level::kDebug;
+  if (s == "warn") return log::Level::kWarn;
+  if (s == "error") return log::Level::kError;
+  return log::Level::kInfo;
+}
+
+int refuse_start(const std::string& why, nlohmann::json fields = nlohmann::json::object()) {
+  fields["reason"] = why;
+  log::error("podid-agent cannot start", fields);
+  std::cerr << "podid-agent: " << why << "\n";
+  return 1;
+}
+
+struct Host {
+  fs::path mount;
+  fs::path attach_dir;
+  int level = 0;
+};
+
+Result<Host> resolve_host(const AgentConfig& config) {
+  auto mount = find_cgroup2_mount();
+  if (!mount) return mount.error();
+  Host host{.mount = *mount};
+  if (!config.cgroup_path.empty()) {
+    host.attach_dir = config.cgroup_path;
+  } else {
+    for (const char* name : {"kubepods.slice", "kubepods"}) {
+      if (fs::exists(*mount / name)) host.attach_dir = *mount / name;
+    }
+    if (host.attach_dir.empty()) {
+      return os_error(ENOENT, "no kubepods cgroup under " + mount->string() + " (kubepods.slice or kubepods); set --cgroup-path");
+    }
+  }
+  if (!is_cgroup2_dir(host.attach_dir)) {
+    return os_error(ENOTDIR, host.attach_dir.string() + " is not a cgroup v2 directory (BPF programs attach only there)");
+  }
+  auto level = cgroup_level(host.mount, host.attach_dir);
+  if (!level) return level.error();
+  host.level = *level;
+  return host;
+}
+
+asio::ip::tcp::endpoint endpoint_of(const std::string& addr, uint16_t port) {
+  return {asio::ip::make_address(addr), port};
+}
+
+std::string to_string(const asio::ip::tcp::endpoint& e) {
+  return e.address().is_v6() ? "[" + e.address().to_string() + "]:" + std::to_string(e.port())
+                             : e.address().to_string() + ":" + std::to_string(e.port());
+}
+
+void schedule_watchdog(asio::steady_timer& timer, ImdsRedirectProbe& probe, AgentMetrics& metrics) {
+  timer.expires_after(kWatchdogInterval);
+  timer.async_wait([&timer, &probe, &metrics](boost::system::error_code ec) {
+    if (ec) return;
+    auto ok = probe.verify_attached();
+    metrics.set_programs_attached(ok.ok());
+    if (!ok) {
+      metrics.watchdog_failure();
+      log::error("kernel programs not attached as expected", {{"error", ok.error().message()}});
+    }
+    schedule_watchdog(timer, probe, metrics);
+  });
+}
+
+}  // namespace
+
+int run_agent(const AgentConfig& config) {
+  log::set_min_level(parse_level(config.log_level));
+
+  auto host = resolve_host(config);
+  if (!host) return refuse_start(host.error().message());
+  auto problems = probe_kernel_features();
+  auto exclusive = probe_exclusive_attachments(host->mount, host->attach_dir);
+  problems.insert(problems.end(), exclusive.begin(), exclusive.end());
+  if (!problems.empty()) return refuse_start("this host cannot run podid:\n" + describe(problems));
+
+  // Before any thread exists: self_cgroup_id may fork.
+  auto self_id = self_cgroup_id(host->mount, ::getpid());
+  if (!self_id) return refuse_start(self_id.error().message());
+  RedirectSettings settings{
+      .attach_cgroup = host->attach_dir,
+      .kubepods_level = host->level,
+      .agent_ip4 = config.listen_address,
+      .agent_ip6 = config.listen_address6,
+      .agent_port = config.listen_port,
+      .conn_table_size = config.conn_table_size,
+      .targets = config.targets,
+      .exempt_cgroup_ids = {*self_id},
+  };
+  for (const auto& dir : config.exempt_cgroups) {
+    auto id = cgroup_id_of(dir);
+    if (!id) return refuse_start(id.error().wrap("--exempt-cgroup").message());
+    settings.exempt_cgroup_ids.push_back(*id);
+  }
+
+  if (auto st = ensure_bpffs(config.bpffs); !st) return refuse_start(st.error().message());
+  PinLayout pins = PinLayout::under(config.bpffs, config.pin_name);
+
+  asio::io_context io(1);
+  http::Server server(io);
+  AgentMetrics metrics;
+  CgroupIndex cgroups(host->mount, host->attach_dir);
+
+  // Listen before attaching: from the moment the kernel redirects, the backlog holds the connections.
+  std::unique_ptr<ImdsRedirectProbe> probe;
+  std::unique_ptr<BpfConnTable> table;
+  SystemMonotonicClock clock;
+  std::unique_ptr<Attributor> attributor;
+  auto on_pod_connection = [&](http::tcp::socket& socket) -> http::Handler {
+    sockaddr_storage peer{}, local{};
+    socklen_t plen = sizeof(peer), llen = sizeof(local);
+    ::getpeername(socket.native_handle(), reinterpret_cast<sockaddr*>(&peer), &plen);
+    ::getsockname(socket.native_handle(), reinterpret_cast<sockaddr*>(&local), &llen);
+    auto result = attributor->attribute(peer, local);
+    if (auto* refusal = std::get_if<Refusal>(&result)) {
+      metrics.connection_refused(*refusal);
+      boost::system::error_code ec;
+      auto remote = socket.remote_endpoint(ec);
+      log::warn("connection refused", {{"audit", true},
+                                       {"reason", std::string(refusal_name(*refusal))},
+                                       {"peer", ec ? std::string("?") : to_string(remote)}});
+      return [r = *refusal](const http::Request& req) { return handle_refused(req, r); };
+    }
+    auto& attributed = std::get<Attribution>(result);
+    metrics.connection_attributed();
+    CallerView view{.ident = attributed.ident, .record_age = attributed.age};
+    view.cgroup_path = cgroups.path_of(attributed.ident.caller.cgroup_id);
+    for (int i = 0; i < 2; ++i) view.ancestor_path[i] = cgroups.path_of(attributed.ident.caller.ancestor_cgroup_id[i]);
+    log::debug("connection attributed", {{"cgroup_id", attributed.ident.caller.cgroup_id},
+                                         {"cgroup_path", view.cgroup_path.value_or("")}});
+    return [view](const http::Request& req) { return handle_attributed(req, view); };
+  };
+  auto redirect = server.listen(endpoint_of(config.listen_address, config.listen_port), on_pod_connection, "redirect");
+  if (!redirect) {
+    return refuse_start(redirect.error().message() +
+                        " (the redirect address must exist on this host, e.g. on a dummy interface)");
+  }
+  std::optional<http::tcp::endpoint> redirect6;
+  if (!config.listen_address6.empty()) {
+    auto r6 = server.listen(endpoint_of(config.listen_address6, config.listen_port), on_pod_connection, "redirect6");
+    if (!r6) return refuse_start(r6.error().message());
+    redirect6 = *r6;
+  }
+
+  auto loaded = ImdsRedirectProbe::load(pins, settings);
+  if (!loaded) return refuse_start(loaded.error().message());
+  probe = std::move(*loaded);
+  table = std::make_unique<BpfConnTable>(probe->conn_ident_map());
+  attributor = std::make_unique<Attributor>(*table, clock, config.max_entry_age);
+  auto attached = probe->attach();
+  if (!attached) return refuse_start(attached.error().message());
+  metrics.set_programs_attached(true);
+  metrics.track_kernel_stats([&probe] { return probe->read_stats(); });
+
+  DenyEventReader deny_events(probe->events_map(),
+                              {.cgroup_path = [&cgroups](uint64_t id) { return cgroups.path_of(id); },
+                               .count = [&metrics](const std::string& r, const std::string& h) { metrics.deny_event(r, h); }});
+  if (auto st = deny_events.start(); !st) return refuse_start(st.error().message());
+
+  bool serving = true;
+  OpsState ops{
+      .live = [&serving] { return serving; },
+      .ready = [&probe] {
+        auto ok = probe->verify_attached();
+        return ok ? std::string() : "kernel programs not attached: " + ok.error().message();
+      },
+      .metrics = [&metrics] { return metrics.serialize(); },
+  };
+  auto ops_ep = server.listen(endpoint_of(config.ops_address, config.ops_port),
+                              [&ops](http::tcp::socket&) -> http::Handler {
+                                return [&ops](const http::Request& req) { return handle_ops(req, ops); };
+                              },
+                              "ops");
+  if (!ops_ep) return refuse_start(ops_ep.error().message());
+
+  nlohmann::json links = nlohmann::json::array();
+  for (const auto& a : *attached) {
+    links.push_back({{"program", a.program}, {"link_id", a.link_id}, {"prog_id", a.prog_id}, {"reused_link", a.reused_link}});
+  }
+  log::info("serving", {{"redirect", to_string(*redirect)},
+                        {"redirect6", redirect6 ? to_string(*redirect6) : ""},
+                        {"ops", to_string(*ops_ep)},
+                        {"attach_cgroup", host->attach_dir.string()},
+                        {"kubepods_level", host->level},
+                        {"self_cgroup_id", *self_id},
+                        {"pins", pins.dir.string()},
+                        {"links", links}});
+
+  asio::steady_timer watchdog(io);
+  schedule_watchdog(watchdog, *probe, metrics);
+  // SIGTERM and SIGINT stop serving and leave everything attached: pods get ECONNREFUSED until the next
+  // agent takes over the pinned links. Never a window in which they reach the real service.
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    serving = false;
+    log::info("stopping; kernel programs stay attached", {{"signal", sig}});
+    server.stop();
+    watchdog.cancel();
+    io.stop();
+  });
+  io.run();
+  deny_events.stop();
+  return 0;
+}
+
+int uninstall_agent(const AgentConfig& config) {
+  log::set_min_level(parse_level(config.log_level));
+  PinLayout pins = PinLayout::under(config.bpffs, config.pin_name);
+  auto removed = uninstall_pins(pins);
+  if (!removed) {
+    log::error("uninstall failed", {{"error", removed.error().message()}});
+    return 1;
+  }
+  log::info("uninstalled: programs detached, pins removed", {{"removed", *removed}, {"pins", pins.root.string()}});
+  return 0;
+}
+
+int probe_host(const AgentConfig& config) {
+  auto host = resolve_host(config);
+  auto problems = probe_kernel_features();
+  if (host) {
+    auto exclusive = probe_exclusive_attachments(host->mount, host->attach_dir);
+    problems.insert(problems.end(), exclusive.begin(), exclusive.end());
+  } else {
+    problems.push_back({"kubepods cgroup", host.error().message()});
+  }
+  if (problems.empty()) {
+    std::cout << "podid-agent probe: this host can run podid (attach cgroup " << host->attach_dir.string()
+              << ", level " << host->level << ")\n";
+    return 0;
+  }
+  std::cout << "podid-agent probe: this host cannot run podid:\n" << describe(problems);
+  return 1;
+}
+
+}  // namespace podid::agent

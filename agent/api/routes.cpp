@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/api/routes.h"
+
+#include <arpa/inet.h>
+
+#include <nlohmann/json.hpp>
+
+namespace podid::agent {
+namespace {
+
+std::string address_string(uint8_t family, const uint8_t addr[16]) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(family == PODID_AF_INET ? AF_INET : AF_INET6, addr, buf, sizeof(buf));
+  return buf;
+}
+
+nlohmann::json optional_string(const std::optional<std::string>& s) { return s ? nlohmann::json(*s) : nlohmann::json(); }
+
+}  // namespace
+
+http::Response handle_attributed(const http::Request& req, const CallerView& caller) {
+  std::string target(req.target());
+  std::string path = target.substr(0, target.find('?'));
+  if (req.method() != boost::beast::http::verb::get) {
+    return http::json_response(req, http::Status::method_not_allowed,
+                               R"({"error":"invalid_request","error_description":"only GET is served"})");
+  }
+  if (path != kWhoamiPath) {
+    // The IMDS token endpoint is served once identity selection exists; until then, say so plainly.
+    return http::json_response(req, http::Status::not_found,
+                               nlohmann::json{{"error", "not_found"},
+                                              {"error_description", "podid-agent serves " + std::string(kWhoamiPath) +
+                                                                        " only in this version"}}
+                                   .dump());
+  }
+  const auto& c = caller.ident.caller;
+  nlohmann::json body = {
+      {"cgroup_id", c.cgroup_id},
+      {"cgroup_path", optional_string(caller.cgroup_path)},
+      {"ancestor_cgroups",
+       nlohmann::json::array({{{"id", c.ancestor_cgroup_id[0]}, {"path", optional_string(caller.ancestor_path[0])}},
+                              {{"id", c.ancestor_cgroup_id[1]}, {"path", optional_string(caller.ancestor_path[1])}}})},
+      {"netns_cookie", c.netns_cookie},
+      {"pid", static_cast<uint32_t>(c.pid_tgid >> 32)},
+      {"tid", static_cast<uint32_t>(c.pid_tgid & 0xffffffffu)},
+      {"original_destination", address_string(c.orig_family, c.orig_daddr) + ":" + std::to_string(ntohs(c.orig_dport))},
+      {"socket_cookie", caller.ident.sock_cookie},
+      {"record_age_us", std::chrono::duration_cast<std::chrono::microseconds>(caller.record_age).count()},
+  };
+  return http::json_response(req, http::Status::ok, body.dump());
+}
+
+http::Response handle_refused(const http::Request& req, Refusal reason) {
+  auto res = http::json_response(
+      req, http::Status::forbidden,
+      nlohmann::json{{"error", "forbidden"},
+                     {"error_description", "podid-agent could not tell from the kernel which pod made this connection"},
+                     {"reason", std::string(refusal_name(reason))}}
+          .dump());
+  res.keep_alive(false);
+  return res;
+}
+
+http::Response handle_ops(const http::Request& req, const OpsState& state) {
+  std::string target(req.target());
+  std::string path = target.substr(0, target.find('?'));
+  if (path == "/healthz") {
+    bool live = state.live && state.live();
+    return http::text_response(req, live ? http::Status::ok : http::Status::service_unavailable,
+                               live ? "ok\n" : "not serving\n", "text/plain; charset=utf-8");
+  }
+  if (path == "/readyz") {
+    std::string why = state.ready ? state.ready() : "no readiness check";
+    return http::text_response(req, why.empty() ? http::Status::ok : http::Status::service_unavailable,
+                               why.empty() ? "ok\n" : why + "\n", "text/plain; charset=utf-8");
+  }
+  if (path == "/metrics") {
+    return http::text_response(req, http::Status::ok, state.metrics ? state.metrics() : "",
+                               "text/plain; version=0.0.4; charset=utf-8");
+  }
+  return http::text_response(req, http::Status::not_found, "not found\n", "text/plain; charset=utf-8");
+}
+
+}  // namespace podid::agent

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// podid-agent's configuration: one aggregate, every field documented and defaulted. Parsed from flags, with
+// PODID_<FLAG> environment variables as fallback, in config.cpp and nowhere else. Tests build it with
+// designated initializers. Invalid values throw std::invalid_argument from parse_agent_args (start-up only).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "podid/bpf/imds_redirect_abi.h"
+
+namespace podid::agent {
+
+// One line of the kernel's target table: what to do with traffic to addr:port over proto.
+struct TargetRule {
+  podid_action action = PODID_ACTION_DENY;
+  uint8_t proto = PODID_PROTO_ANY;  // PODID_PROTO_TCP, PODID_PROTO_UDP or PODID_PROTO_ANY
+  std::string addr;                 // IPv4 or IPv6 literal
+  uint16_t port = 0;                // 0 = any port
+
+  // "redirect:tcp:169.254.169.254:80", "deny:any:169.254.169.254:0", "allow:any:168.63.129.16:53",
+  // IPv6 in brackets: "deny:tcp:[fd00:ec2::254]:80".
+  static TargetRule parse(const std::string& spec);
+  std::string to_string() const;
+};
+
+// Azure: IMDS over TCP 80 goes to the agent; any other use of the IMDS address is refused. WireServer
+// (168.63.129.16) is refused on 80 and 32526, where it hands out node secrets, and left open on 53, where
+// Azure DNS answers.
+std::vector<TargetRule> default_azure_targets();
+
+inline constexpr const char* kDefaultAgentAddress = "169.254.32.1";  // link-local, not a cloud service address
+inline constexpr uint16_t kDefaultAgentPort = 2579;                  // aad-pod-identity NMI's port
+inline constexpr const char* kDefaultOpsAddress = "127.0.0.1";
+inline constexpr uint16_t kDefaultOpsPort = 9102;
+inline constexpr uint32_t kDefaultConnTableSize = 65536;
+inline constexpr std::chrono::milliseconds kDefaultMaxEntryAge{5000};
+
+struct AgentConfig {
+  // cgroup v2 directory the programs attach to (the kubepods cgroup). Empty: <cgroup2 mount>/kubepods.slice
+  // (systemd driver) or <cgroup2 mount>/kubepods (cgroupfs driver), whichever exists.
+  std::filesystem::path cgroup_path;
+  // bpffs mount; mounted there if nothing is.
+  std::filesystem::path bpffs = "/sys/fs/bpf";
+  // Pins live in <bpffs>/<pin_name>/v<ABI>/{maps,links}. Changed only to run isolated instances (tests).
+  std::string pin_name = "podid";
+  // Where redirected connections land: the agent listens here and the kernel rewrites to it.
+  std::string listen_address = kDefaultAgentAddress;
+  uint16_t listen_port = kDefaultAgentPort;
+  // Redirect address for native IPv6 targets, on listen_port; empty: such connections are refused.
+  std::string listen_address6;
+  // /metrics, /healthz, /readyz. Port 0 picks a free one (logged at start).
+  std::string ops_address = kDefaultOpsAddress;
+  uint16_t ops_port = kDefaultOpsPort;
+  // conn_ident capacity: connections in flight between connect() and the agent's accept(). A full table
+  // refuses new entries (those callers get 403), it never evicts.
+  uint32_t conn_table_size = kDefaultConnTableSize;
+  // An entry older than this at accept() is refused: it cannot belong to a connection just accepted.
+  std::chrono::milliseconds max_entry_age = kDefaultMaxEntryAge;
+  // The kernel's target table.
+  std::vector<TargetRule> targets = default_azure_targets();
+  // Extra cgroup directories whose processes reach targets untouched (the agent's own is always added).
+  std::vector<std::filesystem::path> exempt_cgroups;
+  // debug, info, warn, error.
+  std::string log_level = "info";
+};
+
+enum class Command { kRun, kUninstall, kProbe, kVersion, kHelp };
+
+struct Invocation {
+  Command command = Command::kRun;
+  AgentConfig config;
+};
+
+// argv[1] is the command (run, uninstall, probe, version, help); flags follow. Throws std::invalid_argument
+// naming the flag and the value on bad input.
+Invocation parse_agent_args(int argc, const char* const argv[]);
+
+std::string agent_usage();
+
+}  // namespace podid::agent

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/metrics.h"
+
+#include "podid/log.h"
+#include "podid/metrics/builder.h"
+#include "podid/metrics/text_serializer.h"
+
+namespace podid::agent {
+
+using metrics::BuildCounter;
+using metrics::BuildGauge;
+
+AgentMetrics::AgentMetrics()
+    : connections_(BuildCounter()
+                       .Name("podid_agent_connections_total")
+                       .Help("Connections accepted on the redirect address, by outcome: attributed, or why refused.")
+                       .Register(registry_)),
+      datapath_(BuildCounter()
+                    .Name("podid_bpf_datapath_total")
+                    .Help("Decisions of the kernel programs, by outcome (summed over CPUs).")
+                    .Register(registry_)),
+      deny_events_(BuildCounter()
+                       .Name("podid_bpf_deny_events_total")
+                       .Help("Refusals reported by the kernel programs, by reason and hook.")
+                       .Register(registry_)),
+      attached_(BuildGauge()
+                    .Name("podid_bpf_programs_attached")
+                    .Help("1 while every pinned link holds this agent's program on the kubepods cgroup.")
+                    .Register(registry_)
+                    .Add({})),
+      watchdog_failures_(BuildCounter()
+                             .Name("podid_bpf_watchdog_failures_total")
+                             .Help("Watchdog checks that found a pinned link missing, swapped or moved.")
+                             .Register(registry_)
+                             .Add({})),
+      stats_read_errors_(BuildCounter()
+                             .Name("podid_bpf_stats_read_errors_total")
+                             .Help("Failed reads of the kernel stats map.")
+                             .Register(registry_)
+                             .Add({})) {
+  // Pre-create the zero series so dashboards see them before the first event.
+  connections_.Add({{"outcome", "attributed"}});
+  for (auto r : {Refusal::kUnsupportedAddress, Refusal::kNoRecord, Refusal::kStaleRecord, Refusal::kAbiMismatch,
+                 Refusal::kLookupFailed}) {
+    connections_.Add({{"outcome", std::string(refusal_name(r))}});
+  }
+}
+
+void AgentMetrics::connection_attributed() { connections_.Add({{"outcome", "attributed"}}).Increment(); }
+
+void AgentMetrics::connection_refused(Refusal reason) {
+  connections_.Add({{"outcome", std::string(refusal_name(reason))}}).Increment();
+}
+
+void AgentMetrics::deny_event(const std::string& reason, const std::string& hook) {
+  deny_events_.Add({{"reason", reason}, {"hook", hook}}).Increment();
+}
+
+void AgentMetrics::set_programs_attached(bool attached) { attached_.Set(attached ? 1 : 0); }
+
+void AgentMetrics::watchdog_failure() { watchdog_failures_.Increment(); }
+
+void AgentMetrics::track_kernel_stats(std::function<Result<StatsSnapshot>()> read) {
+  registry_.AddCollectCallback([this, read = std::move(read)] {
+    auto stats = read();
+    if (!stats) {
+      stats_read_errors_.Increment();
+      log::warn("read kernel stats failed", {{"error", stats.error().message()}});
+      return;
+    }
+    for (int i = 0; i < PODID_STAT_MAX; ++i) {
+      uint64_t now = (*stats)[i];
+      // Pinned counters survive agent restarts; the first scrape exports their whole history.
+      if (now >= last_stats_[i]) {
+        datapath_.Add({{"outcome", stat_name(static_cast<podid_stat>(i))}})
+            .Increment(static_cast<double>(now - last_stats_[i]));
+      }
+      last_stats_[i] = now;
+    }
+  });
+}
+
+std::string AgentMetrics::serialize() const { return metrics::TextSerializer().Serialize(registry_.Collect()); }
+
+}  // namespace podid::agent

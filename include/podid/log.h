@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Structured logging: one JSON object per line on stderr, {"ts":..., "level":..., "msg":..., fields...}.
+// Every failure path logs exactly one such line (and bumps a metric); audit records use the same shape so
+// a security team can ship stderr to their log store and query fields, not parse prose.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+namespace podid::log {
+
+enum class Level { kDebug, kInfo, kWarn, kError };
+
+// Lines below this level are dropped. Default kInfo; set once at start-up.
+void set_min_level(Level level);
+
+// Writes one line; thread-safe (one write(2) per line, so lines never interleave).
+void write(Level level, std::string_view msg, const nlohmann::json& fields = nlohmann::json::object());
+
+inline void debug(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) { write(Level::kDebug, msg, f); }
+inline void info(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) { write(Level::kInfo, msg, f); }
+inline void warn(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) { write(Level::kWarn, msg, f); }
+inline void error(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) { write(Level::kError, msg, f); }
+
+}  // namespace podid::log

@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The simulated node's and pods' networks, built with iproute2 inside namespaces the harness creates.
+
+Safety: something really answers at 169.254.169.254 on the test machines' host network, so nothing here ever
+runs in, or links to, the host's root namespace. Links are created *inside* a run-named namespace (the veth's
+pod end is created straight into the pod's namespace), the node namespace gets no default route and no link
+to a real interface, and so a connection the BPF program failed to redirect has nowhere to go.
+
+Two pod networks:
+- kubenet: bridge `cbr0` holding the node's address (first host of the pod CIDR); each pod's `eth0` is a veth
+  on the bridge with a pod-CIDR address and a default route via the bridge address.
+- azure-cni (transparent mode, routed): no bridge; each pod's `eth0` holds a /32 and routes everything via the
+  link-local gateway 169.254.1.1, whose MAC is pinned in a permanent neighbour entry (the node end of the veth
+  answers); the node holds a /32 route per pod and forwards between pods. The node's own address (first host
+  of the pod CIDR) sits on an address-only link `node0`.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import secrets
+import subprocess
+from typing import Optional, Sequence
+
+from .proc import NSENTER, netns_path
+
+AGENT_LINK = "imds0"
+BRIDGE = "cbr0"
+NODE_LINK = "node0"
+AZURE_GATEWAY = "169.254.1.1"      # Azure CNI transparent mode's gateway: never an address of any interface
+NETWORKS = ("kubenet", "azure-cni")
+
+
+class NetError(RuntimeError):
+    pass
+
+
+def _run(cmd: Sequence[str], input: Optional[str] = None) -> str:
+    r = subprocess.run(list(cmd), input=input, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise NetError(f"{' '.join(cmd)}: {r.stderr.strip() or r.stdout.strip()}")
+    return r.stdout
+
+
+def ip_batch(netns: str, commands: Sequence[str]) -> None:
+    """Run iproute2 commands in netns, in one `ip` process (pod creation is a benchmark's hot path)."""
+    _run(["ip", "-n", netns, "-batch", "-"], input="\n".join(commands) + "\n")
+
+
+def create(name: str) -> None:
+    """A fresh, empty network namespace, mounted at /run/netns/<name>."""
+    _run(["ip", "netns", "add", name])
+
+
+def set_sysctl(netns: str, key: str, value: str) -> None:
+    # /proc/sys/net shows the namespace of the process reading it, hence the nsenter.
+    path = "/proc/sys/" + key.replace(".", "/")
+    _run([NSENTER, f"--net={netns_path(netns)}", "--", "sh", "-c", 'echo "$1" > "$2"', "sh", value, path])
+
+
+_address_link_kind: Optional[str] = None
+
+
+def _add_address_link(netns: str, name: str) -> None:
+    """A link that only holds local addresses: `dummy`, as on real nodes; `ifb` on kernels built without the
+    dummy driver (this project's CI kernel has CONFIG_DUMMY unset). Either way no packet leaves through it."""
+    global _address_link_kind
+    for kind in ([_address_link_kind] if _address_link_kind else ["dummy", "ifb"]):
+        try:
+            ip_batch(netns, [f"link add {name} type {kind}"])
+        except NetError as e:
+            if "Unknown device type" in str(e):
+                continue
+            raise
+        _address_link_kind = kind
+        return
+    raise NetError("the kernel has neither the dummy nor the ifb driver: no link to hold the agent address")
+
+
+def setup_node(netns: str, network: str, agent_addr: str, node_addr: str, pod_prefixlen: int) -> None:
+    """lo, the agent's `imds0` with agent_addr/32, and the pod-facing side: nothing that leaves the box."""
+    _add_address_link(netns, AGENT_LINK)
+    if network != "kubenet":
+        _add_address_link(netns, NODE_LINK)
+    cmds = ["link set lo up",
+            f"addr add {agent_addr}/32 dev {AGENT_LINK}",
+            f"link set {AGENT_LINK} up"]
+    if network == "kubenet":
+        cmds += [f"link add {BRIDGE} type bridge",
+                 f"addr add {node_addr}/{pod_prefixlen} dev {BRIDGE}",
+                 f"link set {BRIDGE} up"]
+    else:
+        cmds += [f"addr add {node_addr}/32 dev {NODE_LINK}",
+                 f"link set {NODE_LINK} up"]
+    ip_batch(netns, cmds)
+    # Routed pods (azure-cni) reach each other through the node. Forwarding cannot leak: no route leaves the
+    # namespace, so anything not local or a pod gets ICMP unreachable.
+    set_sysctl(netns, "net.ipv4.ip_forward", "1")
+
+
+def add_address(netns: str, cidr: str) -> None:
+    ipaddress.ip_interface(cidr)     # a clear error for a typo, before iproute2's terse one
+    ip_batch(netns, [f"addr add {cidr} dev {AGENT_LINK}"])
+
+
+def host_link_name(network: str) -> str:
+    # Real names: kubenet `veth<8 hex>`, Azure CNI `azv<hash>`; at most 15 characters (IFNAMSIZ).
+    return ("veth" if network == "kubenet" else "azv") + secrets.token_hex(4)
+
+
+def add_pod(node_ns: str, pod_ns: str, network: str, host_link: str, pod_ip: str, node_addr: str,
+            pod_prefixlen: int) -> None:
+    """Wire a pod namespace to the node: a veth whose pod end, `eth0`, is born inside the pod namespace."""
+    node_cmds = [f"link add {host_link} type veth peer name eth0 netns {pod_ns}"]
+    if network == "kubenet":
+        node_cmds += [f"link set {host_link} master {BRIDGE}", f"link set {host_link} up"]
+        pod_cmds = ["link set lo up",
+                    f"addr add {pod_ip}/{pod_prefixlen} dev eth0",
+                    "link set eth0 up",
+                    f"route add default via {node_addr} dev eth0"]
+        ip_batch(node_ns, node_cmds)
+        ip_batch(pod_ns, pod_cmds)
+        return
+    node_cmds += [f"link set {host_link} up", f"route add {pod_ip}/32 dev {host_link}"]
+    ip_batch(node_ns, node_cmds)
+    mac = link_mac(node_ns, host_link)
+    ip_batch(pod_ns, ["link set lo up",
+                      f"addr add {pod_ip}/32 dev eth0",
+                      "link set eth0 up",
+                      f"route add {AZURE_GATEWAY}/32 dev eth0 scope link",
+                      f"route add default via {AZURE_GATEWAY} dev eth0",
+                      f"neigh replace {AZURE_GATEWAY} lladdr {mac} dev eth0 nud permanent"])
+
+
+def link_mac(netns: str, link: str) -> str:
+    return json.loads(_run(["ip", "-n", netns, "-j", "link", "show", "dev", link]))[0]["address"]
+
+
+def links(netns: Optional[str] = None) -> list[str]:
+    """Link names in netns (None: the namespace of this process)."""
+    cmd = ["ip"] + (["-n", netns] if netns else []) + ["-j", "link", "show"]
+    return [link["ifname"] for link in json.loads(_run(cmd))]
+
+
+def names() -> list[str]:
+    """The named network namespaces on the machine."""
+    out = _run(["ip", "-j", "netns", "list"]).strip()
+    return [ns["name"] for ns in json.loads(out)] if out else []
