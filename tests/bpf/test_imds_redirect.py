@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import IMDS, PROBE, Agent, free_port, probe
+from conftest import IMDS, PROBE, STAND_IN_SERVER, Agent, free_port, probe
 
 EPERM = errno.EPERM
 
@@ -122,7 +122,7 @@ def test_refusals_are_audited_with_the_callers_cgroup(node, agent):
 
 def test_traffic_to_other_addresses_is_untouched(node, agent):
     port = free_port(node, node.bridge_ip)
-    server = node.popen(["/usr/bin/python3", "-c", __import__("conftest")._STAND_IN, node.bridge_ip, str(port)],
+    server = node.popen(["/usr/bin/python3", "-c", STAND_IN_SERVER, node.bridge_ip, str(port)],
                         stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout.readline().strip() == "ready"

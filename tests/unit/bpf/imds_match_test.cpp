@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+// The kernel's decision logic (bpf/lib/imds_match.h), compiled here exactly as the BPF object compiles it.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+#include <optional>
+
+#include "lib/imds_match.h"
+
+namespace {
+
+std::array<__u32, 4> ip6(const char* text) {
+  std::array<__u32, 4> w{};
+  EXPECT_EQ(inet_pton(AF_INET6, text, w.data()), 1) << text;
+  return w;
+}
+
+__be32 ip4(const char* text) {
+  __be32 a = 0;
+  EXPECT_EQ(inet_pton(AF_INET, text, &a), 1) << text;
+  return a;
+}
+
+// The kernel's target_lookup(), with a std::map for the hash map: same candidate order, same marker rule.
+struct TargetTable {
+  std::map<std::string, podid_target_value> rules;
+  static std::string k(const podid_target_key& key) { return std::string(reinterpret_cast<const char*>(&key), sizeof(key)); }
+  void add(__u8 proto, const char* addr, uint16_t port, podid_action action) {
+    podid_target_key key;
+    podid_target_key_v4(&key, proto, ip4(addr), htons(port));
+    rules[k(key)] = {static_cast<__u8>(action), 0, 0};
+    podid_target_key marker;
+    podid_target_candidate(&marker, &key, 3);
+    rules.try_emplace(k(marker), podid_target_value{PODID_ACTION_ALLOW, 0, 0});
+  }
+  std::optional<__u8> lookup(__u32 protocol, const char* addr, uint16_t port) const {
+    podid_target_key dst, key;
+    podid_target_key_v4(&dst, podid_target_proto(protocol), ip4(addr), htons(port));
+    podid_target_candidate(&key, &dst, 3);
+    auto marker = rules.find(k(key));
+    if (marker == rules.end()) return std::nullopt;
+    for (int i = 0; i < 3; ++i) {
+      podid_target_candidate(&key, &dst, i);
+      if (auto it = rules.find(k(key)); it != rules.end()) return it->second.action;
+    }
+    return marker->second.action;
+  }
+};
+
+TargetTable azure_defaults() {
+  TargetTable t;
+  t.add(PODID_PROTO_TCP, "169.254.169.254", 80, PODID_ACTION_REDIRECT);
+  t.add(PODID_PROTO_ANY, "169.254.169.254", 0, PODID_ACTION_DENY);
+  t.add(PODID_PROTO_TCP, "168.63.129.16", 80, PODID_ACTION_DENY);
+  t.add(PODID_PROTO_TCP, "168.63.129.16", 32526, PODID_ACTION_DENY);
+  return t;
+}
+
+}  // namespace
+
+TEST(ImdsMatch, v4_mapped_is_exactly_ffff_prefix) {
+  EXPECT_TRUE(podid_is_v4_mapped(ip6("::ffff:169.254.169.254").data()));
+  EXPECT_FALSE(podid_is_v4_mapped(ip6("::169.254.169.254").data()));  // v4-compatible, deprecated: not mapped
+  EXPECT_FALSE(podid_is_v4_mapped(ip6("64:ff9b::a9fe:a9fe").data()));
+  EXPECT_FALSE(podid_is_v4_mapped(ip6("fd00:ec2::254").data()));
+  EXPECT_FALSE(podid_is_v4_mapped(ip6("::1:ffff:a9fe:a9fe").data()));
+}
+
+TEST(ImdsMatch, nat64_well_known_prefix_only) {
+  EXPECT_TRUE(podid_is_nat64(ip6("64:ff9b::a9fe:a9fe").data()));
+  EXPECT_TRUE(podid_is_nat64(ip6("64:ff9b::169.254.169.254").data()));
+  EXPECT_FALSE(podid_is_nat64(ip6("64:ff9b:1::a9fe:a9fe").data()));
+  EXPECT_FALSE(podid_is_nat64(ip6("::ffff:169.254.169.254").data()));
+}
+
+TEST(ImdsMatch, candidates_go_from_most_to_least_specific) {
+  podid_target_key dst, key;
+  podid_target_key_v4(&dst, PODID_PROTO_TCP, ip4("169.254.169.254"), htons(80));
+  podid_target_candidate(&key, &dst, 0);
+  EXPECT_EQ(std::memcmp(&key, &dst, sizeof(key)), 0);
+  podid_target_candidate(&key, &dst, 1);
+  EXPECT_EQ(key.proto, PODID_PROTO_TCP);
+  EXPECT_EQ(key.port, 0);
+  podid_target_candidate(&key, &dst, 2);
+  EXPECT_EQ(key.proto, PODID_PROTO_ANY);
+  EXPECT_EQ(key.port, htons(80));
+  podid_target_candidate(&key, &dst, 3);
+  EXPECT_EQ(key.proto, PODID_PROTO_ANY);
+  EXPECT_EQ(key.port, 0);
+  EXPECT_EQ(std::memcmp(key.addr, dst.addr, 16), 0);
+}
+
+TEST(ImdsMatch, azure_defaults_decide_as_documented) {
+  TargetTable t = azure_defaults();
+  EXPECT_EQ(t.lookup(PODID_PROTO_TCP, "169.254.169.254", 80), PODID_ACTION_REDIRECT);
+  EXPECT_EQ(t.lookup(PODID_IPPROTO_MPTCP, "169.254.169.254", 80), PODID_ACTION_REDIRECT);
+  EXPECT_EQ(t.lookup(PODID_PROTO_UDP, "169.254.169.254", 80), PODID_ACTION_DENY);
+  EXPECT_EQ(t.lookup(PODID_PROTO_TCP, "169.254.169.254", 443), PODID_ACTION_DENY);
+  EXPECT_EQ(t.lookup(1 /* ICMP */, "169.254.169.254", 0), PODID_ACTION_DENY);
+  EXPECT_EQ(t.lookup(PODID_PROTO_TCP, "168.63.129.16", 80), PODID_ACTION_DENY);
+  EXPECT_EQ(t.lookup(PODID_PROTO_TCP, "168.63.129.16", 32526), PODID_ACTION_DENY);
+  EXPECT_EQ(t.lookup(PODID_PROTO_UDP, "168.63.129.16", 53), PODID_ACTION_ALLOW);
+  EXPECT_EQ(t.lookup(PODID_PROTO_TCP, "168.63.129.16", 53), PODID_ACTION_ALLOW);
+  EXPECT_EQ(t.lookup(PODID_PROTO_TCP, "10.0.0.1", 80), std::nullopt);
+  EXPECT_EQ(t.lookup(PODID_PROTO_TCP, "169.254.169.253", 80), std::nullopt);
+}
+
+TEST(ImdsMatch, connect_verdicts) {
+  EXPECT_EQ(podid_connect_verdict(PODID_ACTION_REDIRECT, PODID_PROTO_TCP), PODID_VERDICT_REDIRECT);
+  EXPECT_EQ(podid_connect_verdict(PODID_ACTION_REDIRECT, PODID_IPPROTO_MPTCP), PODID_VERDICT_REDIRECT);
+  EXPECT_EQ(podid_connect_verdict(PODID_ACTION_REDIRECT, PODID_PROTO_UDP), PODID_VERDICT_DENY_NON_TCP);
+  EXPECT_EQ(podid_connect_verdict(PODID_ACTION_DENY, PODID_PROTO_TCP), PODID_VERDICT_DENY_PORT);
+  EXPECT_EQ(podid_connect_verdict(PODID_ACTION_ALLOW, PODID_PROTO_TCP), PODID_VERDICT_PASS);
+  EXPECT_TRUE(podid_sendmsg_denied(PODID_ACTION_REDIRECT));
+  EXPECT_TRUE(podid_sendmsg_denied(PODID_ACTION_DENY));
+  EXPECT_FALSE(podid_sendmsg_denied(PODID_ACTION_ALLOW));
+}
+
+TEST(ImdsMatch, conn_key_folds_v4_mapped_to_the_ipv4_key) {
+  podid_conn_key v4, mapped;
+  podid_conn_key_v4(&v4, ip4("10.244.1.2"), htons(40000), ip4("169.254.32.1"), htons(2579));
+  auto s = ip6("::ffff:10.244.1.2"), d = ip6("::ffff:169.254.32.1");
+  podid_conn_key_v6(&mapped, s.data(), htons(40000), d.data(), htons(2579));
+  EXPECT_EQ(std::memcmp(&v4, &mapped, sizeof(v4)), 0);
+  EXPECT_EQ(v4.family, PODID_AF_INET);
+  EXPECT_EQ(v4.pad0, 0);
+  EXPECT_EQ(v4.pad1[0] | v4.pad1[1], 0);
+}
+
+TEST(ImdsMatch, conn_key_keeps_native_ipv6) {
+  podid_conn_key k;
+  auto s = ip6("fd00::2"), d = ip6("fd00::1");
+  podid_conn_key_v6(&k, s.data(), htons(1), d.data(), htons(2));
+  EXPECT_EQ(k.family, PODID_AF_INET6);
+  EXPECT_EQ(std::memcmp(k.saddr, s.data(), 16), 0);
+  EXPECT_EQ(std::memcmp(k.daddr, d.data(), 16), 0);
+  // A mapped source with a native destination is not folded: both ends must be IPv4 for the v4 key.
+  auto ms = ip6("::ffff:10.0.0.1");
+  podid_conn_key_v6(&k, ms.data(), htons(1), d.data(), htons(2));
+  EXPECT_EQ(k.family, PODID_AF_INET6);
+}
