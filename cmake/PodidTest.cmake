@@ -29,7 +29,14 @@ function(podid_add_test target)
   target_link_libraries(${target} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
   gtest_discover_tests(${target}
     DISCOVERY_MODE PRE_TEST
-    PROPERTIES LABELS "${T_KIND};${T_COMPONENT}" SKIP_RETURN_CODE 77 TIMEOUT 300)
+    TEST_LIST ${target}_TESTS
+    PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+  # gtest_discover_tests (CMake 3.25) splits list-valued PROPERTIES, so the two labels are set after
+  # discovery, from an include file ctest runs once the test list is known.
+  set(labels_file ${CMAKE_CURRENT_BINARY_DIR}/${target}_labels.cmake)
+  file(WRITE ${labels_file}
+    "if(${target}_TESTS)\n  set_tests_properties(\${${target}_TESTS} PROPERTIES LABELS \"${T_KIND};${T_COMPONENT}\")\nendif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${labels_file})
 endfunction()
 
 # podid_add_pytest(<name> KIND <kind> COMPONENT <component> PATH <dir-or-file> [ISOLATED_NETNS] [TIMEOUT s]

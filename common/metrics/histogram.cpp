@@ -38,9 +38,9 @@ void Histogram::Observe(double value) {
   // First bound >= value: buckets are "less than or equal". NaN lands in +Inf and makes the sum NaN, as in
   // client_golang; lower_bound alone would put it in the first bucket, since NaN compares false to everything.
   const auto bucket =
-      std::isnan(value) ? bounds_.size()
-                        : static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) -
-                                                   bounds_.begin());
+      std::isnan(value)
+          ? bounds_.size()
+          : static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
   std::lock_guard lock{mutex_};
   ++counts_[bucket];
   sum_ += value;

@@ -69,7 +69,7 @@ class Family : public Collectable {
   const Labels constant_labels_;
 
   mutable std::mutex mutex_;
-  Series metrics_;                                                       // guarded by mutex_
+  Series metrics_;                                                      // guarded by mutex_
   std::unordered_map<const T*, typename Series::iterator> by_address_;  // guarded by mutex_; for Remove
 };
 

@@ -61,8 +61,8 @@ class Registry : public Collectable {
 
   mutable std::mutex collect_mutex_;  // held across a whole Collect(); never taken while holding mutex_
   mutable std::mutex mutex_;
-  std::map<std::string, Entry> families_;           // guarded by mutex_; a std::map so output is sorted
-  std::vector<std::function<void()>> callbacks_;    // guarded by mutex_
+  std::map<std::string, Entry> families_;         // guarded by mutex_; a std::map so output is sorted
+  std::vector<std::function<void()>> callbacks_;  // guarded by mutex_
 };
 
 }  // namespace podid::metrics

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <latch>
 #include <cmath>
+#include <latch>
 #include <limits>
 #include <stdexcept>
 #include <thread>

@@ -32,10 +32,8 @@ int main() {
   auto& drops = BuildGauge().Name("podid_bpf_redirects").Help("Summed at scrape time.").Register(registry).Add({});
   registry.AddCollectCallback([&drops] { drops.Set(42); });
 
-  auto& latency = BuildHistogram()
-                      .Name("podid_token_fetch_duration_seconds")
-                      .Help("Token fetch latency.")
-                      .Register(registry);
+  auto& latency =
+      BuildHistogram().Name("podid_token_fetch_duration_seconds").Help("Token fetch latency.").Register(registry);
   auto& imds = latency.Add({{"source", "imds"}}, Histogram::BucketBoundaries{0.005, 0.01, 0.1, 1, 10});
   for (double value : {0.001, 0.005, 0.02, 0.5, 30.0}) {
     imds.Observe(value);

@@ -70,11 +70,11 @@ TEST(MetricsTextSerializerTest, EscapesLabelValuesAndHelp) {
 TEST(MetricsTextSerializerTest, ReplacesInvalidUtf8) {
   Registry registry;
   auto& family = BuildGauge().Name("g").Help("h\xff").Register(registry);
-  family.Add({{"v", "caf\xc3\xa9"}}).Set(1);            // valid two-byte sequence: kept
-  family.Add({{"v", "x\xc3"}}).Set(2);                   // truncated sequence
-  family.Add({{"v", "\xed\xa0\x80"}}).Set(3);            // UTF-16 surrogate
-  family.Add({{"v", "\xc0\xaf"}}).Set(4);                // overlong '/'
-  family.Add({{"v", "\xf0\x9f\x98\x80"}}).Set(5);        // four-byte sequence: kept
+  family.Add({{"v", "caf\xc3\xa9"}}).Set(1);       // valid two-byte sequence: kept
+  family.Add({{"v", "x\xc3"}}).Set(2);             // truncated sequence
+  family.Add({{"v", "\xed\xa0\x80"}}).Set(3);      // UTF-16 surrogate
+  family.Add({{"v", "\xc0\xaf"}}).Set(4);          // overlong '/'
+  family.Add({{"v", "\xf0\x9f\x98\x80"}}).Set(5);  // four-byte sequence: kept
   // Series come in byte order of their label values, so the surrogate (0xED) sorts after the overlong (0xC0).
   EXPECT_EQ(scrape(registry),
             "# HELP g h\xEF\xBF\xBD\n"
