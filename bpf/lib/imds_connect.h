@@ -46,6 +46,32 @@ static __always_inline int refuse(struct bpf_sock_addr *ctx, const struct podid_
 	return SYS_REJECT;
 }
 
+/* Once a rule matched: exempt callers (the agent) and ALLOW rules pass, DENY rules and non-TCP to a
+ * REDIRECT target are refused. Returns PODID_GO_REDIRECT when the caller is to be redirected, else the
+ * syscall verdict; *cgroup_id is the caller's either way. */
+#define PODID_GO_REDIRECT 2
+static __always_inline int connect_decide(struct bpf_sock_addr *ctx, const struct podid_target_value *rule,
+					  const struct podid_target_key *dst, __u64 *cgroup_id, __u8 hook)
+{
+	*cgroup_id = bpf_get_current_cgroup_id();
+	if (cgroup_is_exempt(*cgroup_id)) {
+		stat_inc(PODID_STAT_EXEMPT);
+		return SYS_PROCEED;
+	}
+	switch (podid_connect_verdict(rule->action, ctx->protocol)) {
+	case PODID_VERDICT_PASS:
+		stat_inc(PODID_STAT_ALLOW);
+		return SYS_PROCEED;
+	case PODID_VERDICT_DENY_PORT:
+		return refuse(ctx, dst, *cgroup_id, PODID_STAT_DENY_PORT, PODID_DENY_PORT, hook);
+	case PODID_VERDICT_DENY_NON_TCP:
+		return refuse(ctx, dst, *cgroup_id, PODID_STAT_DENY_NON_TCP, PODID_DENY_NON_TCP, hook);
+	case PODID_VERDICT_REDIRECT:
+		break;
+	}
+	return PODID_GO_REDIRECT;
+}
+
 /* Keeps who is calling in socket-local storage; sockops copies it once the source port is bound. */
 static __always_inline int record_caller(struct bpf_sock_addr *ctx, const struct podid_config *c,
 					 const struct podid_target_key *dst, __u64 cgroup_id)
@@ -79,27 +105,15 @@ static __always_inline int connect_v4(struct bpf_sock_addr *ctx, __be32 daddr, i
 	const struct podid_config *c;
 	struct podid_target_key dst;
 	__u64 cgroup_id;
+	int verdict;
 
 	podid_target_key_v4(&dst, podid_target_proto(ctx->protocol), daddr, ctx_dport(ctx));
 	rule = target_lookup(&dst);
 	if (!rule)
 		return SYS_PROCEED;
-	cgroup_id = bpf_get_current_cgroup_id();
-	if (cgroup_is_exempt(cgroup_id)) {
-		stat_inc(PODID_STAT_EXEMPT);
-		return SYS_PROCEED;
-	}
-	switch (podid_connect_verdict(rule->action, ctx->protocol)) {
-	case PODID_VERDICT_PASS:
-		stat_inc(PODID_STAT_ALLOW);
-		return SYS_PROCEED;
-	case PODID_VERDICT_DENY_PORT:
-		return refuse(ctx, &dst, cgroup_id, PODID_STAT_DENY_PORT, PODID_DENY_PORT, hook);
-	case PODID_VERDICT_DENY_NON_TCP:
-		return refuse(ctx, &dst, cgroup_id, PODID_STAT_DENY_NON_TCP, PODID_DENY_NON_TCP, hook);
-	case PODID_VERDICT_REDIRECT:
-		break;
-	}
+	verdict = connect_decide(ctx, rule, &dst, &cgroup_id, hook);
+	if (verdict != PODID_GO_REDIRECT)
+		return verdict;
 	c = config_get();
 	/* No agent address yet (maps pinned, config not written): refuse rather than let it through. */
 	if (!c || !c->agent_ip4 || record_caller(ctx, c, &dst, cgroup_id))
@@ -122,27 +136,15 @@ static __always_inline int connect_v6(struct bpf_sock_addr *ctx, __u32 ip6[4])
 	struct podid_target_key dst;
 	__u64 cgroup_id;
 	__u8 hook = PODID_HOOK_CONNECT6;
+	int verdict;
 
 	podid_target_key_v6(&dst, podid_target_proto(ctx->protocol), ip6, ctx_dport(ctx));
 	rule = target_lookup(&dst);
 	if (!rule)
 		return SYS_PROCEED;
-	cgroup_id = bpf_get_current_cgroup_id();
-	if (cgroup_is_exempt(cgroup_id)) {
-		stat_inc(PODID_STAT_EXEMPT);
-		return SYS_PROCEED;
-	}
-	switch (podid_connect_verdict(rule->action, ctx->protocol)) {
-	case PODID_VERDICT_PASS:
-		stat_inc(PODID_STAT_ALLOW);
-		return SYS_PROCEED;
-	case PODID_VERDICT_DENY_PORT:
-		return refuse(ctx, &dst, cgroup_id, PODID_STAT_DENY_PORT, PODID_DENY_PORT, hook);
-	case PODID_VERDICT_DENY_NON_TCP:
-		return refuse(ctx, &dst, cgroup_id, PODID_STAT_DENY_NON_TCP, PODID_DENY_NON_TCP, hook);
-	case PODID_VERDICT_REDIRECT:
-		break;
-	}
+	verdict = connect_decide(ctx, rule, &dst, &cgroup_id, hook);
+	if (verdict != PODID_GO_REDIRECT)
+		return verdict;
 	c = config_get();
 	/* No IPv6 agent address configured: there is nowhere safe to send it. */
 	if (!c || !(c->agent_ip6[0] | c->agent_ip6[15]))
