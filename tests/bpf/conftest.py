@@ -43,8 +43,8 @@ def agent(node, tmp_path):
     # The agent runs inside kubepods, as a DaemonSet pod does, so its own exemption is exercised.
     cgroup = node.make_cgroup("podid-agent", under_kubepods=True)
     a = Agent(node, tmp_path, pin_name, free_port(node, node.agent_addr), cgroup)
-    a.start()
     try:
+        a.start()  # inside the try: a start that fails half-way must still have its pins removed
         yield a
     finally:
         a.kill()
