@@ -132,6 +132,13 @@ def add_pod(node_ns: str, pod_ns: str, network: str, host_link: str, pod_ip: str
                       f"neigh replace {AZURE_GATEWAY} lladdr {mac} dev eth0 nud permanent"])
 
 
+def delete_link(netns: str, link: str) -> None:
+    """Delete a link now. A veth whose peer's namespace is removed goes away only when the kernel's
+    asynchronous netns cleanup runs, so callers that need it gone at once delete it themselves."""
+    if link in links(netns):
+        _run(["ip", "-n", netns, "link", "del", "dev", link])
+
+
 def link_mac(netns: str, link: str) -> str:
     return json.loads(_run(["ip", "-n", netns, "-j", "link", "show", "dev", link]))[0]["address"]
 

@@ -177,6 +177,10 @@ class Node:
     def _remove_pod_resources(self, pod: Pod) -> list[str]:
         problems = cgroups.remove_tree(pod.pod_cgroup_dir)
         if not pod.host_network:
+            try:
+                nets.delete_link(self.netns, pod.host_link)
+            except nets.NetError as e:
+                problems.append(str(e))
             problems += self.ledger.remove_netns(pod.netns)
         return problems
 
