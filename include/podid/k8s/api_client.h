@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// A thin Kubernetes REST client: JSON in, JSON out, over http::Client, with the bearer token (re-read from
+// token_file when it changes) and the cluster's CA.
+//
+// Errors: Result errors are transport failures and unparsable bodies only. An HTTP status (404, 409, 410,
+// 403 ...) is returned in ApiResponse for the caller to judge; `body` then holds the API's Status object.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "podid/http/client.h"
+#include "podid/k8s/cluster_config.h"
+#include "podid/result.h"
+
+namespace podid::k8s {
+
+struct ApiResponse {
+  unsigned status = 0;
+  nlohmann::json body;  // parsed JSON; null if the body was empty
+  bool ok() const { return status >= 200 && status < 300; }
+  // Status.message if the body is a Status object, else a short description.
+  std::string message() const;
+};
+
+enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark, kError };
+
+struct WatchEvent {
+  WatchEventType type;
+  nlohmann::json object;  // the object (for kError: the Status)
+};
+
+class ApiClient {
+ public:
+  ApiClient(boost::asio::any_io_executor executor, ClusterConfig config, std::string user_agent);
+  ~ApiClient();
+
+  // `path` includes the query, e.g. "/api/v1/namespaces/default/pods?labelSelector=a%3Db".
+  boost::asio::awaitable<Result<ApiResponse>> get(std::string path);
+  // POST / PUT / PATCH / DELETE with a JSON body (null: no body); content_type for PATCH flavours.
+  boost::asio::awaitable<Result<ApiResponse>> request(boost::beast::http::verb method, std::string path,
+                                                      nlohmann::json body,
+                                                      std::string content_type = "application/json");
+
+  // A watch: GET `path` (which must carry watch=1 and resourceVersion=...) and call on_event for each event
+  // line until the server closes the stream (success), on_event returns false (success), or an error. A non-200
+  // answer is returned as ApiResponse with its Status body; a 200 stream's end returns status 200.
+  boost::asio::awaitable<Result<ApiResponse>> watch(std::string path,
+                                                    std::function<bool(const WatchEvent&)> on_event);
+
+  const ClusterConfig& config() const { return config_; }
+
+ private:
+  std::string bearer_token();
+  ClusterConfig config_;
+  std::unique_ptr<http::Client> http_;
+  std::unique_ptr<http::Client> stream_http_;  // longer timeout: a watch may be silent between bookmarks
+  std::string cached_token_;
+  std::filesystem::file_time_type token_mtime_{};
+};
+
+// URL-encodes a query value (selectors contain '=' and ',').
+std::string query_escape(std::string_view value);
+
+}  // namespace podid::k8s
