@@ -149,7 +149,7 @@ int run_agent(const AgentConfig& config) {
       log::warn("connection refused", {{"audit", true},
                                        {"reason", std::string(refusal_name(*refusal))},
                                        {"peer", ec ? std::string("?") : to_string(remote)}});
-      return [r = *refusal](const http::Request& req) { return handle_refused(req, r); };
+      return http::sync_handler([r = *refusal](const http::Request& req) { return handle_refused(req, r); });
     }
     auto& attributed = std::get<Attribution>(result);
     metrics.connection_attributed();
@@ -158,7 +158,7 @@ int run_agent(const AgentConfig& config) {
     for (int i = 0; i < 2; ++i) view.ancestor_path[i] = cgroups.path_of(attributed.ident.caller.ancestor_cgroup_id[i]);
     log::debug("connection attributed", {{"cgroup_id", attributed.ident.caller.cgroup_id},
                                          {"cgroup_path", view.cgroup_path.value_or("")}});
-    return [view](const http::Request& req) { return handle_attributed(req, view); };
+    return http::sync_handler([view](const http::Request& req) { return handle_attributed(req, view); });
   };
   auto redirect = server.listen(endpoint_of(config.listen_address, config.listen_port), on_pod_connection, "redirect");
   if (!redirect) {
@@ -198,7 +198,7 @@ int run_agent(const AgentConfig& config) {
   };
   auto ops_ep = server.listen(endpoint_of(config.ops_address, config.ops_port),
                               [&ops](http::tcp::socket&) -> http::Handler {
-                                return [&ops](const http::Request& req) { return handle_ops(req, ops); };
+                                return http::sync_handler([&ops](const http::Request& req) { return handle_ops(req, ops); });
                               },
                               "ops");
   if (!ops_ep) return refuse_start(ops_ep.error().message());

@@ -4,6 +4,9 @@
 #include <arpa/inet.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <map>
 #include <stdexcept>
 #include <string_view>
@@ -111,7 +114,11 @@ commands:
   probe      check that this kernel and host can run podid, print what is missing, and exit
   version    print the version
 
-flags (each also read from the environment as PODID_<FLAG>, e.g. PODID_CGROUP_PATH):
+Every flag is also read from the environment as PODID_<FLAG> (e.g. PODID_NODE_NAME) and from the JSON
+file given by --config, whose keys are flag names ({"node-name": "n1", "target": ["..."]}).
+Precedence: flag, then environment, then file.
+
+kernel path:
   --cgroup-path DIR        cgroup v2 directory to attach to (default: <cgroup2>/kubepods.slice or kubepods)
   --bpffs DIR              bpffs mount point (default /sys/fs/bpf; mounted if absent)
   --pin-name NAME          pins under <bpffs>/NAME/v1/ (default podid)
@@ -123,9 +130,210 @@ flags (each also read from the environment as PODID_<FLAG>, e.g. PODID_CGROUP_PA
   --max-entry-age-ms N     refuse kernel records older than this at accept() (default 5000)
   --target SPEC            ACTION:PROTO:ADDR:PORT, repeatable; replaces the Azure defaults
   --exempt-cgroup DIR      extra cgroup v2 directory whose processes are not redirected; repeatable
+
+Kubernetes:
+  --kube on|off            off: kernel path only, no tokens (default on)
+  --node-name NAME         this node (required with --kube on; the chart passes spec.nodeName)
+  --kubeconfig FILE        default: in-cluster service account
+  --startup-taint KEY      remove this taint from the node once ready (default: none)
+
+identity choice:
+  --mode standard|managed  standard: serve once the AzureAssignedIdentity is Assigned (default);
+                           managed: identities pre-assigned to the VMSS
+  --force-namespaced BOOL  only bindings and identities in the pod's namespace (default false)
+  --strict-default-identity BOOL
+                           several identities and none named: Azure's "Multiple user assigned identities"
+                           answer instead of the first by namespace/name (default false)
+  --verify-source-ip BOOL  refuse connections not from one of the pod's IPs (default true)
+
+tokens:
+  --imds-upstream URL      the real IMDS (default http://169.254.169.254)
+  --not-ready-status 404|503
+                           answer while an identity is not yet assigned (default 404; 503 adds Retry-After)
+  --not-ready-retry-after-seconds N  (default 5)
+  --assignment-wait-ms N   wait up to N ms for an assignment before that answer (default 0, max 10000)
+  --token-cache-entries N  (default 4096)
+  --upstream-timeout-ms N  per upstream call (default 10000)
+
+other IMDS paths:
+  --passthrough BOOL       forward allowed non-token paths to the real IMDS (default true)
+  --passthrough-prefix P   allowed path prefix, repeatable; replaces the default allow-list
+  --block-instance-metadata BOOL  403 for /metadata/instance (default false)
+
+limits and logs:
+  --max-connections-per-pod N  (default 64)
   --log-level LEVEL        debug, info, warn, error (default info)
+  --config FILE            JSON file of flags (see above)
 )";
 }
+
+namespace {
+
+bool parse_bool(const std::string& flag, const std::string& v) {
+  if (v == "true" || v == "1" || v == "on" || v == "yes") return true;
+  if (v == "false" || v == "0" || v == "off" || v == "no") return false;
+  throw std::invalid_argument(flag + ": '" + v + "' is not true or false");
+}
+
+using Values = std::vector<std::string>;
+
+// One flag: its name and how its value(s) land in the config. `repeatable` flags take every value given.
+struct FlagSpec {
+  const char* name;
+  bool repeatable;
+  std::function<void(AgentConfig&, const std::string& flag, const Values& values)> apply;
+};
+
+// Applies the last value of a non-repeatable flag.
+template <class F>
+std::function<void(AgentConfig&, const std::string&, const Values&)> last(F f) {
+  return [f](AgentConfig& c, const std::string& flag, const Values& v) { f(c, flag, v.back()); };
+}
+
+const std::vector<FlagSpec>& flag_specs() {
+  using S = const std::string&;
+  static const std::vector<FlagSpec> kSpecs = {
+      {"cgroup-path", false, last([](AgentConfig& c, S, S v) { c.cgroup_path = v; })},
+      {"bpffs", false, last([](AgentConfig& c, S, S v) { c.bpffs = v; })},
+      {"pin-name", false, last([](AgentConfig& c, S flag, S v) {
+         if (v.empty() || v.find('/') != std::string::npos || v == "." || v == "..")
+           throw std::invalid_argument(flag + ": '" + v + "' must be a plain directory name");
+         c.pin_name = v;
+       })},
+      {"listen", false, last([](AgentConfig& c, S flag, S v) {
+         std::tie(c.listen_address, c.listen_port) = parse_endpoint(flag, v);
+         if (c.listen_address.find(':') != std::string::npos) throw std::invalid_argument(flag + " must be IPv4");
+       })},
+      {"listen6", false, last([](AgentConfig& c, S flag, S v) {
+         // Same port as --listen: the kernel rewrites every redirect to one agent port.
+         if (v.find(':') == std::string::npos || !is_ip_literal(v))
+           throw std::invalid_argument(flag + ": '" + v + "' is not an IPv6 address");
+         c.listen_address6 = v;
+       })},
+      {"ops-listen", false, last([](AgentConfig& c, S flag, S v) { std::tie(c.ops_address, c.ops_port) = parse_endpoint(flag, v); })},
+      {"conn-table-size", false, last([](AgentConfig& c, S flag, S v) {
+         c.conn_table_size = static_cast<uint32_t>(parse_uint(flag, v, 1u << 24));
+         if (c.conn_table_size == 0) throw std::invalid_argument(flag + " must be at least 1");
+       })},
+      {"max-entry-age-ms", false, last([](AgentConfig& c, S flag, S v) { c.max_entry_age = std::chrono::milliseconds(parse_uint(flag, v, 600000)); })},
+      {"target", true, [](AgentConfig& c, S, const Values& values) {
+         c.targets.clear();
+         for (const auto& spec : values) c.targets.push_back(TargetRule::parse(spec));
+       }},
+      {"exempt-cgroup", true, [](AgentConfig& c, S, const Values& values) {
+         for (const auto& dir : values) c.exempt_cgroups.emplace_back(dir);
+       }},
+      {"log-level", false, last([](AgentConfig& c, S flag, S v) {
+         if (v != "debug" && v != "info" && v != "warn" && v != "error")
+           throw std::invalid_argument(flag + ": '" + v + "' is not debug, info, warn or error");
+         c.log_level = v;
+       })},
+      {"kube", false, last([](AgentConfig& c, S flag, S v) { c.kube_enabled = parse_bool(flag, v); })},
+      {"node-name", false, last([](AgentConfig& c, S flag, S v) {
+         // A DNS subdomain (RFC 1123), as Kubernetes requires of node names.
+         bool ok = !v.empty() && v.size() <= 253;
+         for (char ch : v) ok = ok && (std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.');
+         if (!ok) throw std::invalid_argument(flag + ": '" + v + "' is not a Kubernetes node name");
+         c.node_name = v;
+       })},
+      {"kubeconfig", false, last([](AgentConfig& c, S, S v) { c.kubeconfig = v; })},
+      {"startup-taint", false, last([](AgentConfig& c, S, S v) { c.startup_taint = v; })},
+      {"mode", false, last([](AgentConfig& c, S flag, S v) {
+         if (v == "standard") c.mode = OperationMode::kStandard;
+         else if (v == "managed") c.mode = OperationMode::kManaged;
+         else throw std::invalid_argument(flag + ": '" + v + "' is not standard or managed");
+       })},
+      {"force-namespaced", false, last([](AgentConfig& c, S flag, S v) { c.force_namespaced = parse_bool(flag, v); })},
+      {"strict-default-identity", false, last([](AgentConfig& c, S flag, S v) { c.strict_default_identity = parse_bool(flag, v); })},
+      {"verify-source-ip", false, last([](AgentConfig& c, S flag, S v) { c.verify_source_ip = parse_bool(flag, v); })},
+      {"imds-upstream", false, last([](AgentConfig& c, S flag, S v) {
+         if (v.rfind("http://", 0) != 0 || v.size() <= 7 || v.find_first_of("?#", 7) != std::string::npos)
+           throw std::invalid_argument(flag + ": '" + v + "' is not an http:// URL without query");
+         c.imds_upstream = v.back() == '/' ? v.substr(0, v.size() - 1) : v;
+       })},
+      {"not-ready-status", false, last([](AgentConfig& c, S flag, S v) {
+         if (v == "404") c.not_ready_answer = NotReadyAnswer::k404;
+         else if (v == "503") c.not_ready_answer = NotReadyAnswer::k503;
+         else throw std::invalid_argument(flag + ": '" + v + "' is not 404 or 503");
+       })},
+      {"not-ready-retry-after-seconds", false, last([](AgentConfig& c, S flag, S v) {
+         c.not_ready_retry_after = std::chrono::seconds(parse_uint(flag, v, 3600));
+       })},
+      {"assignment-wait-ms", false, last([](AgentConfig& c, S flag, S v) {
+         c.assignment_wait = std::chrono::milliseconds(parse_uint(flag, v, 10000));
+       })},
+      {"token-cache-entries", false, last([](AgentConfig& c, S flag, S v) {
+         c.token_cache_entries = static_cast<uint32_t>(parse_uint(flag, v, 1u << 20));
+         if (c.token_cache_entries == 0) throw std::invalid_argument(flag + " must be at least 1");
+       })},
+      {"upstream-timeout-ms", false, last([](AgentConfig& c, S flag, S v) {
+         c.upstream_timeout = std::chrono::milliseconds(parse_uint(flag, v, 120000));
+         if (c.upstream_timeout.count() == 0) throw std::invalid_argument(flag + " must be at least 1");
+       })},
+      {"passthrough", false, last([](AgentConfig& c, S flag, S v) { c.passthrough = parse_bool(flag, v); })},
+      {"passthrough-prefix", true, [](AgentConfig& c, const std::string& flag, const Values& values) {
+         c.passthrough_prefixes.clear();
+         for (const auto& p : values) {
+           if (p.rfind("/metadata/", 0) != 0) throw std::invalid_argument(flag + ": '" + p + "' does not start with /metadata/");
+           c.passthrough_prefixes.push_back(p);
+         }
+       }},
+      {"block-instance-metadata", false, last([](AgentConfig& c, S flag, S v) { c.block_instance_metadata = parse_bool(flag, v); })},
+      {"max-connections-per-pod", false, last([](AgentConfig& c, S flag, S v) {
+         c.max_connections_per_pod = static_cast<uint32_t>(parse_uint(flag, v, 100000));
+         if (c.max_connections_per_pod == 0) throw std::invalid_argument(flag + " must be at least 1");
+       })},
+  };
+  return kSpecs;
+}
+
+const FlagSpec* find_spec(const std::string& name) {
+  for (const auto& s : flag_specs()) {
+    if (name == s.name) return &s;
+  }
+  return nullptr;
+}
+
+std::string env_name(const std::string& flag) {
+  std::string env = "PODID_";
+  for (char c : flag) env.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return env;
+}
+
+// The JSON config file as flag name -> values. Scalars become one value; arrays only for repeatable flags.
+std::map<std::string, Values> read_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument("--config: cannot read '" + path + "'");
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw std::invalid_argument("--config '" + path + "': not JSON: " + e.what());
+  }
+  if (!doc.is_object()) throw std::invalid_argument("--config '" + path + "': the top level must be an object");
+  std::map<std::string, Values> out;
+  for (const auto& [key, value] : doc.items()) {
+    const std::string where = "--config '" + path + "': key '" + key + "'";
+    const FlagSpec* spec = find_spec(key);
+    if (!spec || key == "config") throw std::invalid_argument(where + ": unknown setting");
+    auto scalar = [&](const nlohmann::json& v) -> std::string {
+      if (v.is_string()) return v.get<std::string>();
+      if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+      if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+      throw std::invalid_argument(where + ": expected a string, a boolean or a non-negative integer");
+    };
+    if (value.is_array()) {
+      if (!spec->repeatable) throw std::invalid_argument(where + ": takes one value, not a list");
+      for (const auto& v : value) out[key].push_back(scalar(v));
+      if (value.empty()) throw std::invalid_argument(where + ": empty list");
+    } else {
+      out[key].push_back(scalar(value));
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 Invocation parse_agent_args(int argc, const char* const argv[]) {
   Invocation inv;
@@ -139,15 +347,9 @@ Invocation parse_agent_args(int argc, const char* const argv[]) {
     else if (cmd == "help") inv.command = Command::kHelp;
     else throw std::invalid_argument("unknown command '" + std::string(cmd) + "'; try 'podid-agent help'");
   }
-  // Flags first gathered as name -> values, so the environment fills only what the command line left out.
-  std::map<std::string, std::vector<std::string>> flags;
-  static const char* kKnown[] = {"cgroup-path", "bpffs", "pin-name", "listen", "listen6", "ops-listen",
-                                 "conn-table-size", "max-entry-age-ms", "target", "exempt-cgroup",
-                                 "log-level"};
-  auto known = [](const std::string& name) {
-    for (const char* k : kKnown) if (name == k) return true;
-    return false;
-  };
+  // Gathered as name -> values first, so each lower-precedence source fills only what is still missing.
+  std::map<std::string, Values> flags;
+  std::string config_file;
   for (; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") { inv.command = Command::kHelp; return inv; }
@@ -160,52 +362,30 @@ Invocation parse_agent_args(int argc, const char* const argv[]) {
       if (i + 1 >= argc) throw std::invalid_argument("--" + name + " needs a value");
       value = argv[++i];
     }
-    if (!known(name)) throw std::invalid_argument("unknown flag --" + name + "; try 'podid-agent help'");
+    if (name == "config") { config_file = value; continue; }
+    if (!find_spec(name)) throw std::invalid_argument("unknown flag --" + name + "; try 'podid-agent help'");
     flags[name].push_back(value);
   }
-  for (const char* k : kKnown) {
-    if (flags.count(k)) continue;
-    std::string env = "PODID_";
-    for (const char* c = k; *c; ++c) env.push_back(*c == '-' ? '_' : static_cast<char>(std::toupper(*c)));
-    if (const char* v = std::getenv(env.c_str()); v && *v) flags[k].push_back(v);
+  for (const auto& spec : flag_specs()) {
+    if (flags.count(spec.name)) continue;
+    if (const char* v = std::getenv(env_name(spec.name).c_str()); v && *v) flags[spec.name].push_back(v);
+  }
+  if (config_file.empty()) {
+    if (const char* v = std::getenv("PODID_CONFIG"); v && *v) config_file = v;
+  }
+  if (!config_file.empty()) {
+    for (auto& [name, values] : read_config_file(config_file)) flags.try_emplace(name, std::move(values));
   }
 
   AgentConfig& c = inv.config;
-  for (const auto& [name, values] : flags) {
-    const std::string& v = values.back();
-    const std::string flag = "--" + name;
-    if (name == "cgroup-path") c.cgroup_path = v;
-    else if (name == "bpffs") c.bpffs = v;
-    else if (name == "pin-name") {
-      if (v.empty() || v.find('/') != std::string::npos || v == "." || v == "..")
-        throw std::invalid_argument(flag + ": '" + v + "' must be a plain directory name");
-      c.pin_name = v;
-    } else if (name == "listen") {
-      std::tie(c.listen_address, c.listen_port) = parse_endpoint(flag, v);
-      if (c.listen_address.find(':') != std::string::npos) throw std::invalid_argument(flag + " must be IPv4");
-    } else if (name == "listen6") {
-      // Same port as --listen: the kernel rewrites every redirect to one agent port.
-      if (v.find(':') == std::string::npos || !is_ip_literal(v)) throw std::invalid_argument(flag + ": '" + v + "' is not an IPv6 address");
-      c.listen_address6 = v;
-    } else if (name == "ops-listen") {
-      std::tie(c.ops_address, c.ops_port) = parse_endpoint(flag, v);
-    } else if (name == "conn-table-size") {
-      c.conn_table_size = static_cast<uint32_t>(parse_uint(flag, v, 1u << 24));
-      if (c.conn_table_size == 0) throw std::invalid_argument(flag + " must be at least 1");
-    } else if (name == "max-entry-age-ms") {
-      c.max_entry_age = std::chrono::milliseconds(parse_uint(flag, v, 600000));
-    } else if (name == "target") {
-      c.targets.clear();
-      for (const auto& spec : values) c.targets.push_back(TargetRule::parse(spec));
-    } else if (name == "exempt-cgroup") {
-      for (const auto& dir : values) c.exempt_cgroups.emplace_back(dir);
-    } else if (name == "log-level") {
-      if (v != "debug" && v != "info" && v != "warn" && v != "error")
-        throw std::invalid_argument(flag + ": '" + v + "' is not debug, info, warn or error");
-      c.log_level = v;
-    }
+  for (const auto& spec : flag_specs()) {
+    auto it = flags.find(spec.name);
+    if (it != flags.end()) spec.apply(c, "--" + std::string(spec.name), it->second);
   }
   if (c.listen_port == 0) throw std::invalid_argument("--listen: port 0 is not allowed (the kernel redirects to it)");
+  if (inv.command == Command::kRun && c.kube_enabled && c.node_name.empty()) {
+    throw std::invalid_argument("--node-name is required (or PODID_NODE_NAME; --kube off serves the kernel path only)");
+  }
   return inv;
 }
 

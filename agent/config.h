@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// podid-agent's configuration: one aggregate, every field documented and defaulted. Parsed from flags, with
-// PODID_<FLAG> environment variables as fallback, in config.cpp and nowhere else. Tests build it with
-// designated initializers. Invalid values throw std::invalid_argument from parse_agent_args (start-up only).
+// podid-agent's configuration: one aggregate, every field documented and defaulted. Parsed in config.cpp and
+// nowhere else, from (highest first) flags, PODID_<FLAG> environment variables, and an optional JSON file
+// (--config) whose keys are the flag names. Tests build it with designated initializers. Invalid values throw
+// std::invalid_argument naming the flag (or the file and key) from parse_agent_args: start-up only.
 #pragma once
 
 #include <chrono>
@@ -39,6 +40,17 @@ inline constexpr const char* kDefaultOpsAddress = "127.0.0.1";
 inline constexpr uint16_t kDefaultOpsPort = 9102;
 inline constexpr uint32_t kDefaultConnTableSize = 65536;
 inline constexpr std::chrono::milliseconds kDefaultMaxEntryAge{5000};
+inline constexpr const char* kDefaultImdsUpstream = "http://169.254.169.254";
+
+// How identities are chosen (aad-pod-identity's --operation-mode).
+enum class OperationMode {
+  kStandard,  // the controller assigns identities; serve one once the pod's AzureAssignedIdentity is Assigned
+  kManaged,   // identities are pre-assigned to the VMSS; bindings in the pod's namespace only
+};
+
+// The answer for "your identity exists but is not assigned yet" (standard mode): both are retried by every
+// SDK; 503 carries Retry-After, which @azure/identity needs to retry a 503.
+enum class NotReadyAnswer { k404, k503 };
 
 struct AgentConfig {
   // cgroup v2 directory the programs attach to (the kubepods cgroup). Empty: <cgroup2 mount>/kubepods.slice
@@ -67,6 +79,44 @@ struct AgentConfig {
   std::vector<std::filesystem::path> exempt_cgroups;
   // debug, info, warn, error.
   std::string log_level = "info";
+
+  // --- Kubernetes ---
+  // false: serve only the kernel path (the whoami diagnostic), no tokens. For kernel tests and `probe`.
+  bool kube_enabled = true;
+  // This node's name (the pod watch is spec.nodeName=<node_name>). Required when kube_enabled.
+  std::string node_name;
+  // Empty: in-cluster configuration (service account token and CA, KUBERNETES_SERVICE_HOST).
+  std::filesystem::path kubeconfig;
+  // A taint removed from this node once the agent is ready (pods tolerating nothing wait for it); empty: none.
+  std::string startup_taint;
+
+  // --- Identity choice ---
+  OperationMode mode = OperationMode::kStandard;
+  // Only bindings and identities in the pod's namespace count (aad-pod-identity's --forceNamespaced).
+  bool force_namespaced = false;
+  // A pod with several identities that names none gets Azure's "Multiple user assigned identities" answer
+  // instead of the documented default (the first by identity namespace and name).
+  bool strict_default_identity = false;
+  // Refuse a connection whose source address is not one of its pod's IPs (pods not on hostNetwork).
+  bool verify_source_ip = true;
+
+  // --- Tokens ---
+  // The real IMDS, reached from the agent's cgroup (exempt from the redirect).
+  std::string imds_upstream = kDefaultImdsUpstream;
+  NotReadyAnswer not_ready_answer = NotReadyAnswer::k404;
+  std::chrono::seconds not_ready_retry_after{5};
+  // How long a request for a not-yet-assigned identity may wait for the assignment before the fast answer.
+  std::chrono::milliseconds assignment_wait{0};
+  uint32_t token_cache_entries = 4096;
+  std::chrono::milliseconds upstream_timeout{10000};
+
+  // --- Other IMDS paths ---
+  bool passthrough = true;
+  bool block_instance_metadata = false;
+  std::vector<std::string> passthrough_prefixes;  // empty: the default allow-list (agent/imds/passthrough.h)
+
+  // --- Limits ---
+  uint32_t max_connections_per_pod = 64;
 };
 
 enum class Command { kRun, kUninstall, kProbe, kVersion, kHelp };

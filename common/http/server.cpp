@@ -45,7 +45,7 @@ Response parse_failure(beast::error_code ec) {
   return res;
 }
 
-asio::awaitable<void> serve_session(tcp::socket socket, Handler handler) {
+asio::awaitable<void> serve_session(tcp::socket socket, Handler handler, std::shared_ptr<bool> stopping) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
@@ -58,7 +58,9 @@ asio::awaitable<void> serve_session(tcp::socket socket, Handler handler) {
         ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
       break;
     }
-    Response res = ec ? parse_failure(ec) : handler(parser.get());
+    Response res = ec ? parse_failure(ec) : co_await handler(parser.get());
+    // After stop(), answer what was asked and close: clients reconnect to the next agent.
+    if (*stopping) res.keep_alive(false);
     bool keep_alive = !ec && res.keep_alive();
     stream.expires_after(kWriteTimeout);
     auto [wec, wn] = co_await beast::http::async_write(stream, res, kTuple);
@@ -68,7 +70,12 @@ asio::awaitable<void> serve_session(tcp::socket socket, Handler handler) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionHandler on_connection, std::string name) {
+struct SessionCount {
+  size_t open = 0;
+};
+
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionHandler on_connection, std::string name,
+                                  std::shared_ptr<bool> stopping, std::shared_ptr<SessionCount> sessions) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kTuple);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
@@ -77,8 +84,15 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionHandler on_
       continue;
     }
     Handler handler = on_connection(socket);
-    asio::co_spawn(acceptor.get_executor(), serve_session(std::move(socket), std::move(handler)),
-                   [name](std::exception_ptr e) {
+    if (!handler) {
+      beast::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    ++sessions->open;
+    asio::co_spawn(acceptor.get_executor(), serve_session(std::move(socket), std::move(handler), stopping),
+                   [name, sessions](std::exception_ptr e) {
+                     --sessions->open;
                      if (!e) return;
                      try {
                        std::rethrow_exception(e);
@@ -91,12 +105,20 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionHandler on_
 
 }  // namespace
 
+Handler sync_handler(std::function<Response(const Request&)> fn) {
+  return [fn = std::move(fn)](const Request& req) -> asio::awaitable<Response> { co_return fn(req); };
+}
+
 struct Server::Impl {
   asio::io_context& io;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::shared_ptr<bool> stopping = std::make_shared<bool>(false);
+  std::shared_ptr<SessionCount> sessions = std::make_shared<SessionCount>();
 };
 
 Server::Server(asio::io_context& io) : impl_(new Impl{io, {}}) {}
+
+size_t Server::open_sessions() const { return impl_->sessions->open; }
 Server::~Server() { stop(); }
 
 Result<tcp::endpoint> Server::listen(const tcp::endpoint& at, ConnectionHandler on_connection, std::string name) {
@@ -113,7 +135,8 @@ Result<tcp::endpoint> Server::listen(const tcp::endpoint& at, ConnectionHandler 
   tcp::endpoint bound = acceptor->local_endpoint();
   tcp::acceptor& ref = *acceptor;
   impl_->acceptors.push_back(std::move(acceptor));
-  asio::co_spawn(impl_->io, accept_loop(ref, std::move(on_connection), name), [name](std::exception_ptr e) {
+  asio::co_spawn(impl_->io, accept_loop(ref, std::move(on_connection), name, impl_->stopping, impl_->sessions),
+                 [name](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
@@ -125,6 +148,7 @@ Result<tcp::endpoint> Server::listen(const tcp::endpoint& at, ConnectionHandler 
 }
 
 void Server::stop() {
+  *impl_->stopping = true;
   for (auto& a : impl_->acceptors) {
     beast::error_code ignored;
     a->close(ignored);

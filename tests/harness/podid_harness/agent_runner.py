@@ -61,9 +61,11 @@ class Agent:
         return BPFFS / self.pin_name
 
     def args(self) -> list[str]:
+        # Without a Kubernetes API to watch, the agent serves the kernel path only.
+        kube = [] if "--node-name" in self.extra else ["--kube", "off"]
         return [str(AGENT), "run", "--cgroup-path", str(self.node.kubepods_dir), "--pin-name", self.pin_name,
                 "--listen", f"{self.node.agent_addr}:{self.port}", "--ops-listen", "127.0.0.1:0",
-                "--log-level", "debug", *self.extra]
+                "--log-level", "debug", *kube, *self.extra]
 
     def start(self, timeout: float = 15) -> dict:
         self.starts += 1

@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <vector>
 
 using namespace podid::agent;
@@ -10,6 +15,12 @@ using namespace podid::agent;
 namespace {
 Invocation parse(std::vector<const char*> args) {
   args.insert(args.begin(), "podid-agent");
+  // Every run needs a node name unless Kubernetes is off; tests that are not about it get one.
+  bool named = false;
+  for (const char* a : args) named = named || std::string(a).rfind("--node-name", 0) == 0 || std::string(a) == "--kube";
+  if (!named && args.size() > 1 && std::string(args[1]) == "run") {
+    args.insert(args.begin() + 2, {"--node-name", "node-1"});
+  }
   return parse_agent_args(static_cast<int>(args.size()), args.data());
 }
 }  // namespace
@@ -68,4 +79,77 @@ TEST(AgentConfig, bad_input_is_refused_with_the_flag_named) {
   refused({"run", "--frobnicate", "1"}, "unknown flag");
   refused({"explode"}, "unknown command");
   refused({"run", "--listen"}, "needs a value");
+  refused({"run", "--mode", "federated"}, "--mode");
+  refused({"run", "--node-name", "Node_1"}, "--node-name");
+  refused({"run", "--kube", "on", "--listen", "169.254.1.1:80"}, "--node-name is required");
+  refused({"run", "--force-namespaced", "maybe"}, "--force-namespaced");
+  refused({"run", "--not-ready-status", "500"}, "--not-ready-status");
+  refused({"run", "--assignment-wait-ms", "60000"}, "--assignment-wait-ms");
+  refused({"run", "--imds-upstream", "https://169.254.169.254"}, "--imds-upstream");
+  refused({"run", "--passthrough-prefix", "/etc"}, "--passthrough-prefix");
+  refused({"run", "--config", "/nonexistent/podid.json"}, "--config");
+}
+
+namespace {
+// A JSON config file in a temporary path, removed when the test ends.
+struct TempConfig {
+  std::string path = ::testing::TempDir() + "podid-agent-config-" + std::to_string(::getpid()) + ".json";
+  explicit TempConfig(const std::string& text) { std::ofstream(path) << text; }
+  ~TempConfig() { std::remove(path.c_str()); }
+};
+}  // namespace
+
+TEST(AgentConfig, token_path_defaults_are_the_documented_ones) {
+  auto c = parse({"run"}).config;
+  EXPECT_TRUE(c.kube_enabled);
+  EXPECT_EQ(c.mode, OperationMode::kStandard);
+  EXPECT_FALSE(c.force_namespaced);
+  EXPECT_FALSE(c.strict_default_identity);
+  EXPECT_TRUE(c.verify_source_ip);
+  EXPECT_EQ(c.imds_upstream, "http://169.254.169.254");
+  EXPECT_EQ(c.not_ready_answer, NotReadyAnswer::k404);
+  EXPECT_EQ(c.assignment_wait.count(), 0);
+  EXPECT_TRUE(c.passthrough);
+  EXPECT_FALSE(c.block_instance_metadata);
+}
+
+TEST(AgentConfig, kube_off_needs_no_node_name) {
+  auto c = parse({"run", "--kube", "off"}).config;
+  EXPECT_FALSE(c.kube_enabled);
+  EXPECT_TRUE(c.node_name.empty());
+}
+
+TEST(AgentConfig, file_fills_what_flags_and_environment_leave_out) {
+  TempConfig file(R"({"mode": "managed", "log-level": "warn", "force-namespaced": true,
+                      "passthrough-prefix": ["/metadata/instance", "/metadata/versions"],
+                      "not-ready-retry-after-seconds": 7, "pin-name": "from-file"})");
+  ::setenv("PODID_PIN_NAME", "from-env", 1);
+  auto c = parse({"run", "--config", file.path.c_str(), "--log-level", "debug"}).config;
+  ::unsetenv("PODID_PIN_NAME");
+  EXPECT_EQ(c.mode, OperationMode::kManaged);
+  EXPECT_EQ(c.log_level, "debug");    // flag beats file
+  EXPECT_EQ(c.pin_name, "from-env");  // environment beats file
+  EXPECT_TRUE(c.force_namespaced);
+  EXPECT_EQ(c.not_ready_retry_after.count(), 7);
+  ASSERT_EQ(c.passthrough_prefixes.size(), 2u);
+  EXPECT_EQ(c.passthrough_prefixes[1], "/metadata/versions");
+}
+
+TEST(AgentConfig, bad_file_names_the_key) {
+  auto refused_file = [](const std::string& text, const std::string& mention) {
+    TempConfig file(text);
+    try {
+      parse({"run", "--config", file.path.c_str()});
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(mention), std::string::npos) << e.what();
+    }
+  };
+  refused_file("{not json", "not JSON");
+  refused_file("[1, 2]", "top level");
+  refused_file(R"({"colour": "blue"})", "key 'colour': unknown setting");
+  refused_file(R"({"mode": ["standard"]})", "key 'mode': takes one value");
+  refused_file(R"({"mode": "sideways"})", "--mode");
+  refused_file(R"({"conn-table-size": -3})", "key 'conn-table-size'");
+  refused_file(R"({"listen": {"addr": 1}})", "key 'listen'");
 }
