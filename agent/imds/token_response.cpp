@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/imds/token_response.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "agent/imds/imds_errors.h"  // kJsonContentType
+
+namespace podid::agent::imds {
+namespace {
+
+using std::chrono::seconds;
+using std::chrono::system_clock;
+
+// Whole seconds since the epoch, rounded down (IMDS and Entra speak whole seconds).
+long long epoch_seconds(system_clock::time_point t) {
+  return std::chrono::floor<seconds>(t.time_since_epoch()).count();
+}
+
+void append_number(std::string& out, long long n) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
+  out.append(buf, end);
+}
+
+// `"key":"` ... `"` with a comma before every key but the first.
+void append_string_field(std::string& out, std::string_view key, std::string_view value) {
+  out += out.size() == 1 ? "\"" : ",\"";
+  out += key;
+  out += "\":\"";
+  append_json_escaped(out, value);
+  out += '"';
+}
+
+void append_number_field(std::string& out, std::string_view key, long long value) {
+  out += out.size() == 1 ? "\"" : ",\"";
+  out += key;
+  out += "\":\"";
+  append_number(out, value);
+  out += '"';
+}
+
+}  // namespace
+
+void append_json_escaped(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  size_t clean = 0;  // copy runs of plain bytes at once
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + clean, i - clean);
+    clean = i + 1;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+    }
+  }
+  out.append(s.data() + clean, s.size() - clean);
+}
+
+std::string token_response_body(const AccessToken& token, system_clock::time_point now) {
+  long long expires_on = epoch_seconds(token.expires_on);
+  long long expires_in = std::max(0LL, expires_on - epoch_seconds(now));
+  long long ext_expires_in = expires_in;
+  if (token.ext_expires_in.count() > 0) {
+    long long ext_until = epoch_seconds(token.issued_at) + token.ext_expires_in.count();
+    ext_expires_in = std::max(expires_in, ext_until - epoch_seconds(now));
+  }
+
+  std::string out;
+  // Fixed text is ~170 bytes and each number at most 20; escaping rarely adds anything.
+  out.reserve(256 + token.access_token.size() + token.resource.size() + token.token_type.size() +
+              token.client_id.size());
+  out += '{';
+  append_string_field(out, "access_token", token.access_token);
+  append_string_field(out, "refresh_token", "");
+  append_number_field(out, "expires_in", expires_in);
+  append_number_field(out, "expires_on", expires_on);
+  append_number_field(out, "ext_expires_in", ext_expires_in);
+  append_number_field(out, "not_before", epoch_seconds(token.not_before));
+  append_string_field(out, "resource", token.resource);
+  append_string_field(out, "token_type", token.token_type.empty() ? std::string_view{"Bearer"} : token.token_type);
+  append_string_field(out, "client_id", token.client_id);
+  out += '}';
+  return out;
+}
+
+http::Response token_response(const http::Request& req, const AccessToken& token, system_clock::time_point now) {
+  return http::text_response(req, http::Status::ok, token_response_body(token, now), std::string(kJsonContentType));
+}
+
+}  // namespace podid::agent::imds
