@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: Apache-2.0
+// The IMDS and Entra ID sources against a loopback upstream, with the real HTTP client: the request bytes they
+// send, and what they make of each answer.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "agent/token/entra_token_source.h"
+#include "agent/token/imds_token_source.h"
+#include "fakes.h"
+#include "test_pki.h"
+
+namespace podid::agent {
+namespace {
+
+namespace asio = boost::asio;
+namespace bh = boost::beast::http;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+using testing::FakeClock;
+
+const std::string kClientId = "BE5947ED-3560-4afe-9504-59967a63f810";
+const std::string kTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+std::map<std::string, std::string> parse_form(const std::string& body) {
+  auto decode = [](std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '%' && i + 2 < s.size()) {
+        out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+        i += 2;
+      } else {
+        out.push_back(s[i] == '+' ? ' ' : s[i]);
+      }
+    }
+    return out;
+  };
+  std::map<std::string, std::string> out;
+  std::string_view rest = body;
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto pair = rest.substr(0, amp);
+    auto eq = pair.find('=');
+    out[decode(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : decode(pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+json claims_of(const std::string& jwt) {
+  auto dot1 = jwt.find('.'), dot2 = jwt.rfind('.');
+  return json::parse(testing::b64url_decode(jwt.substr(dot1 + 1, dot2 - dot1 - 1)));
+}
+
+http::Response respond(bh::status status, std::string body, std::string type = "application/json; charset=utf-8") {
+  http::Response res{status, 11};
+  res.set(bh::field::content_type, type);
+  res.body() = std::move(body);
+  return res;
+}
+
+// A loopback upstream that records each request and answers what the test set. Its own few lines of Beast
+// rather than http::Server, so these tests check the sources, not the agent's server.
+class UpstreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    acceptor.open(asio::ip::tcp::v4());
+    acceptor.bind({asio::ip::make_address("127.0.0.1"), 0});
+    acceptor.listen();
+    port = acceptor.local_endpoint().port();
+    asio::co_spawn(io, serve(), asio::detached);
+  }
+
+  asio::awaitable<void> serve() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      boost::beast::flat_buffer buffer;
+      http::Request req;
+      auto [rec, n] = co_await bh::async_read(socket, buffer, req, asio::as_tuple(asio::use_awaitable));
+      if (rec) continue;
+      requests.push_back(req);
+      http::Response res = answer(req);
+      res.version(11);
+      res.keep_alive(false);
+      res.prepare_payload();
+      co_await bh::async_write(socket, res, asio::as_tuple(asio::use_awaitable));
+      boost::system::error_code ignored;
+      socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    }
+  }
+
+  http::Url base() { return http::Url::parse("http://127.0.0.1:" + std::to_string(port)).value(); }
+
+  TokenOutcome fetch(TokenSource& source, const std::string& resource) {
+    std::optional<TokenOutcome> out;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          FetchContext context;  // named: GCC 12 mishandles braced temporaries in a co_await expression
+          out = co_await source.fetch(resource, context);
+        },
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!out && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
+    EXPECT_TRUE(out.has_value()) << "fetch did not finish";
+    return out.value_or(UpstreamFailure{});
+  }
+
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor{io};
+  http::Client client{io.get_executor(), http::ClientOptions{.timeout = 5s}};
+  uint16_t port = 0;
+  FakeClock clock;
+  std::vector<http::Request> requests;
+  std::function<http::Response(const http::Request&)> answer = [](const http::Request&) {
+    return respond(bh::status::internal_server_error, "{}");
+  };
+};
+
+// --- IMDS -------------------------------------------------------------------------------------------------
+
+using ImdsSourceTest = UpstreamTest;
+
+TEST_F(ImdsSourceTest, user_assigned_token) {
+  answer = [](const http::Request&) {
+    return respond(bh::status::ok,
+                   R"({"access_token":"eyJ.a.b","refresh_token":"","expires_in":"86399","expires_on":"1800086399",
+                       "ext_expires_in":"86399","not_before":"1800000000","resource":"https://vault.azure.net",
+                       "token_type":"Bearer","client_id":"be5947ed-3560-4afe-9504-59967a63f810"})");
+  };
+  ImdsTokenSource source(client, base(), kClientId, clock);
+  auto out = fetch(source, "https://vault.azure.net");
+  ASSERT_EQ(requests.size(), 1u);
+  const auto& req = requests[0];
+  EXPECT_EQ(req.method(), bh::verb::get);
+  EXPECT_EQ(req.target(),
+            "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net"
+            "&client_id=BE5947ED-3560-4afe-9504-59967a63f810");
+  EXPECT_EQ(req["Metadata"], "true");
+  EXPECT_EQ(req.count("X-Forwarded-For"), 0u);
+
+  auto* token = std::get_if<AccessToken>(&out);
+  ASSERT_NE(token, nullptr) << std::get<UpstreamFailure>(out).detail;
+  EXPECT_EQ(token->access_token, "eyJ.a.b");
+  EXPECT_EQ(token->client_id, "be5947ed-3560-4afe-9504-59967a63f810");
+  EXPECT_EQ(token->resource, "https://vault.azure.net");
+  EXPECT_EQ(token->issued_at, clock.now());
+  EXPECT_EQ(token->expires_on, std::chrono::system_clock::time_point{std::chrono::seconds{1800086399}});
+  EXPECT_EQ(source.cache_key(), "imds/be5947ed-3560-4afe-9504-59967a63f810");
+  EXPECT_EQ(source.describe(), "imds client_id=" + kClientId);
+}
+
+TEST_F(ImdsSourceTest, system_assigned_sends_no_client_id) {
+  answer = [](const http::Request&) {
+    return respond(bh::status::ok, R"({"access_token":"t","expires_in":3600,"client_id":"node-mi"})");
+  };
+  ImdsTokenSource source(client, base(), "", clock);
+  auto out = fetch(source, "https://management.azure.com/");
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].target(),
+            "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com%2F");
+  ASSERT_TRUE(std::holds_alternative<AccessToken>(out));
+  EXPECT_EQ(std::get<AccessToken>(out).client_id, "node-mi");
+  EXPECT_EQ(std::get<AccessToken>(out).expires_on, clock.now() + 3600s);
+  EXPECT_EQ(source.cache_key(), "imds/system-assigned");
+}
+
+TEST_F(ImdsSourceTest, throttled_answer_keeps_status_body_and_retry_after) {
+  answer = [](const http::Request&) {
+    auto res = respond(bh::status::too_many_requests,
+                       R"({"error":"too_many_requests","error_description":"Too many requests"})");
+    res.set(bh::field::retry_after, "5");
+    return res;
+  };
+  ImdsTokenSource source(client, base(), kClientId, clock);
+  auto out = fetch(source, "https://vault.azure.net");
+  auto* f = std::get_if<UpstreamFailure>(&out);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->status, 429u);
+  EXPECT_EQ(f->body, R"({"error":"too_many_requests","error_description":"Too many requests"})");
+  EXPECT_EQ(f->content_type, "application/json; charset=utf-8");
+  EXPECT_EQ(f->retry_after, 5s);
+  EXPECT_EQ(f->detail, "IMDS answered 429: too_many_requests: Too many requests");
+}
+
+TEST_F(ImdsSourceTest, identity_not_found_is_passed_on) {
+  answer = [](const http::Request&) {
+    return respond(bh::status::bad_request, R"({"error":"invalid_request","error_description":"Identity not found"})");
+  };
+  ImdsTokenSource source(client, base(), kClientId, clock);
+  auto out = fetch(source, "https://vault.azure.net");
+  ASSERT_TRUE(std::holds_alternative<UpstreamFailure>(out));
+  EXPECT_EQ(std::get<UpstreamFailure>(out).status, 400u);
+  EXPECT_EQ(std::get<UpstreamFailure>(out).retry_after, std::nullopt);
+}
+
+TEST_F(ImdsSourceTest, unusable_200_is_status_zero) {
+  answer = [](const http::Request&) { return respond(bh::status::ok, R"([{"access_token":"t"}])"); };
+  ImdsTokenSource source(client, base(), kClientId, clock);
+  auto out = fetch(source, "https://vault.azure.net");
+  ASSERT_TRUE(std::holds_alternative<UpstreamFailure>(out));
+  const auto& f = std::get<UpstreamFailure>(out);
+  EXPECT_EQ(f.status, 0u);
+  EXPECT_NE(f.detail.find("IMDS answered 200 without a usable token: token answer is not a JSON object"),
+            std::string::npos)
+      << f.detail;
+  EXPECT_TRUE(f.body.empty());
+}
+
+TEST_F(ImdsSourceTest, no_answer_is_status_zero_with_detail) {
+  // A port nothing listens on: bind one, then close it.
+  uint16_t dead_port;
+  {
+    asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
+    dead_port = a.local_endpoint().port();
+  }
+  ImdsTokenSource source(client, http::Url::parse("http://127.0.0.1:" + std::to_string(dead_port)).value(), kClientId,
+                         clock);
+  auto out = fetch(source, "https://vault.azure.net");
+  ASSERT_TRUE(std::holds_alternative<UpstreamFailure>(out));
+  const auto& f = std::get<UpstreamFailure>(out);
+  EXPECT_EQ(f.status, 0u);
+  EXPECT_NE(f.detail.find("IMDS unreachable"), std::string::npos) << f.detail;
+}
+
+// --- Entra ID ---------------------------------------------------------------------------------------------
+
+using EntraSourceTest = UpstreamTest;
+
+EntraSourceOptions options_for(uint16_t port, std::string trailing = "/") {
+  return {
+      .authority = "http://127.0.0.1:" + std::to_string(port) + trailing, .tenant_id = kTenant, .client_id = "app-id"};
+}
+
+http::Response v2_success(const http::Request&) {
+  return respond(bh::status::ok,
+                 R"({"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"sp-tok"})");
+}
+
+TEST_F(EntraSourceTest, client_secret_post_and_v2_answer) {
+  answer = v2_success;
+  std::string secret = "s3cr3t+/=";
+  auto made = EntraTokenSource::with_secret(
+      client, options_for(port), [&]() -> Result<SecretCredential> { return SecretCredential{secret}; }, clock);
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  auto& source = **made;
+  auto out = fetch(source, "https://management.azure.com/");
+  ASSERT_EQ(requests.size(), 1u);
+  const auto& req = requests[0];
+  EXPECT_EQ(req.method(), bh::verb::post);
+  EXPECT_EQ(req.target(), "/" + kTenant + "/oauth2/v2.0/token");
+  EXPECT_EQ(req[bh::field::content_type], "application/x-www-form-urlencoded;charset=utf-8");
+  EXPECT_EQ(req.body(),
+            "client_id=app-id&scope=https%3A%2F%2Fmanagement.azure.com%2F%2F.default&grant_type=client_credentials"
+            "&client_secret=s3cr3t%2B%2F%3D");
+
+  auto* token = std::get_if<AccessToken>(&out);
+  ASSERT_NE(token, nullptr) << std::get<UpstreamFailure>(out).detail;
+  EXPECT_EQ(token->access_token, "sp-tok");
+  EXPECT_EQ(token->client_id, "app-id");
+  EXPECT_EQ(token->resource, "https://management.azure.com/");
+  EXPECT_EQ(token->expires_on, clock.now() + 3599s);
+  EXPECT_EQ(token->ext_expires_in, 3599s);
+  EXPECT_EQ(source.describe(), "entra sp-secret tenant=" + kTenant + " client_id=app-id");
+
+  // The cache key follows the secret, without containing it.
+  std::string key = source.cache_key();
+  EXPECT_EQ(key.rfind("sp-secret/127.0.0.1:" + std::to_string(port) + "/" + kTenant + "/app-id/", 0), 0u) << key;
+  EXPECT_EQ(key.find("s3cr3t"), std::string::npos);
+  EXPECT_EQ(key, source.cache_key());
+  secret = "rotated";
+  EXPECT_NE(key, source.cache_key());
+}
+
+TEST_F(EntraSourceTest, unreadable_secret_is_a_failure_without_upstream_call) {
+  answer = v2_success;
+  auto made = EntraTokenSource::with_secret(
+      client, options_for(port, ""),
+      []() -> Result<SecretCredential> { return os_error(ENOENT, "secret ns/sp-secret not found"); }, clock);
+  ASSERT_TRUE(made.ok());
+  auto out = fetch(**made, "https://vault.azure.net");
+  ASSERT_TRUE(std::holds_alternative<UpstreamFailure>(out));
+  EXPECT_EQ(std::get<UpstreamFailure>(out).status, 0u);
+  EXPECT_NE(std::get<UpstreamFailure>(out).detail.find("no usable credential: secret ns/sp-secret not found"),
+            std::string::npos);
+  EXPECT_TRUE(requests.empty());
+  EXPECT_NE((*made)->cache_key().find("/unavailable"), std::string::npos);
+}
+
+TEST_F(EntraSourceTest, invalid_secret_answer_is_passed_on) {
+  const std::string body =
+      R"({"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 1","error_codes":[7000215]})";
+  answer = [&](const http::Request&) { return respond(bh::status::unauthorized, body); };
+  auto made = EntraTokenSource::with_secret(
+      client, options_for(port), []() -> Result<SecretCredential> { return SecretCredential{"wrong"}; }, clock);
+  ASSERT_TRUE(made.ok());
+  auto out = fetch(**made, "https://vault.azure.net");
+  ASSERT_TRUE(std::holds_alternative<UpstreamFailure>(out));
+  const auto& f = std::get<UpstreamFailure>(out);
+  EXPECT_EQ(f.status, 401u);
+  EXPECT_EQ(f.body, body);
+  EXPECT_EQ(f.detail, "Entra ID answered 401: invalid_client: AADSTS7000215: Invalid client secret provided.");
+  EXPECT_EQ(f.detail.find("wrong"), std::string::npos);
+}
+
+TEST_F(EntraSourceTest, certificate_assertion_verifies_against_the_certificate) {
+  const auto& id = testing::rsa_identity();
+  answer = v2_success;
+  auto made = EntraTokenSource::with_certificate(
+      client, options_for(port),
+      [&]() -> Result<CertificateCredential> {
+        return CertificateCredential{id.p12, testing::RsaIdentity::kPassword};
+      },
+      clock);
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  auto& source = **made;
+  for (int i = 0; i < 2; ++i) {  // the second fetch signs with the key loaded by the first
+    auto out = fetch(source, "https://vault.azure.net");
+    ASSERT_TRUE(std::holds_alternative<AccessToken>(out)) << std::get<UpstreamFailure>(out).detail;
+  }
+  ASSERT_EQ(requests.size(), 2u);
+  auto form = parse_form(requests[0].body());
+  EXPECT_EQ(form["client_id"], "app-id");
+  EXPECT_EQ(form["scope"], "https://vault.azure.net/.default");
+  EXPECT_EQ(form["grant_type"], "client_credentials");
+  EXPECT_EQ(form["client_assertion_type"], "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+  EXPECT_EQ(form.count("client_secret"), 0u);
+
+  const std::string& jwt = form["client_assertion"];
+  auto dot1 = jwt.find('.'), dot2 = jwt.rfind('.');
+  json header = json::parse(testing::b64url_decode(jwt.substr(0, dot1)));
+  json claims = claims_of(jwt);
+  EXPECT_EQ(header["x5t#S256"], testing::b64url_of_digest(id.cert.get(), EVP_sha256()));
+  std::string endpoint = "http://127.0.0.1:" + std::to_string(port) + "/" + kTenant + "/oauth2/v2.0/token";
+  EXPECT_EQ(claims["aud"], endpoint);
+  EXPECT_EQ(source.token_endpoint(), endpoint);
+  EXPECT_EQ(claims["iss"], "app-id");
+  EXPECT_EQ(claims["sub"], "app-id");
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(clock.now().time_since_epoch()).count();
+  EXPECT_EQ(claims["nbf"], now);
+  EXPECT_EQ(claims["exp"], now + 600);
+  EXPECT_TRUE(testing::verify_rs256(X509_get0_pubkey(id.cert.get()), jwt.substr(0, dot2),
+                                    testing::b64url_decode(jwt.substr(dot2 + 1))));
+  EXPECT_NE(claims_of(parse_form(requests[1].body())["client_assertion"])["jti"], claims["jti"]);
+  EXPECT_EQ(source.cache_key().rfind("sp-cert/", 0), 0u);
+}
+
+TEST_F(EntraSourceTest, wrong_certificate_password_is_a_failure_without_upstream_call) {
+  auto made = EntraTokenSource::with_certificate(
+      client, options_for(port),
+      [&]() -> Result<CertificateCredential> {
+        return CertificateCredential{testing::rsa_identity().p12, "nope"};
+      },
+      clock);
+  ASSERT_TRUE(made.ok());
+  auto out = fetch(**made, "https://vault.azure.net");
+  ASSERT_TRUE(std::holds_alternative<UpstreamFailure>(out));
+  EXPECT_NE(std::get<UpstreamFailure>(out).detail.find("wrong password"), std::string::npos);
+  EXPECT_TRUE(requests.empty());
+}
+
+TEST_F(EntraSourceTest, factories_refuse_what_would_leak_or_misroute_a_credential) {
+  auto getter = []() -> Result<SecretCredential> { return SecretCredential{"s"}; };
+  auto in_clear = EntraTokenSource::with_secret(
+      client, {.authority = "http://login.example.com/", .tenant_id = kTenant, .client_id = "app"}, getter, clock);
+  ASSERT_FALSE(in_clear.ok());
+  EXPECT_NE(in_clear.error().context.find("not https"), std::string::npos);
+  auto bad_tenant = EntraTokenSource::with_secret(client, {.tenant_id = "../evil", .client_id = "app"}, getter, clock);
+  EXPECT_FALSE(bad_tenant.ok());
+  auto no_client = EntraTokenSource::with_secret(client, {.tenant_id = kTenant}, getter, clock);
+  EXPECT_FALSE(no_client.ok());
+  auto no_getter = EntraTokenSource::with_secret(client, {.tenant_id = kTenant, .client_id = "app"}, nullptr, clock);
+  EXPECT_FALSE(no_getter.ok());
+  auto fine = EntraTokenSource::with_secret(client, {.tenant_id = kTenant, .client_id = "app"}, getter, clock);
+  ASSERT_TRUE(fine.ok()) << fine.error().message();
+  EXPECT_EQ((*fine)->token_endpoint(), "https://login.microsoftonline.com/" + kTenant + "/oauth2/v2.0/token");
+}
+
+}  // namespace
+}  // namespace podid::agent
