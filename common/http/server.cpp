@@ -58,7 +58,13 @@ asio::awaitable<void> serve_session(tcp::socket socket, Handler handler, std::sh
         ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
       break;
     }
-    Response res = ec ? parse_failure(ec) : co_await handler(parser.get());
+    // Not a conditional expression: GCC 12 miscompiles `c ? x : co_await y` (use after free).
+    Response res;
+    if (ec) {
+      res = parse_failure(ec);
+    } else {
+      res = co_await handler(parser.get());
+    }
     // After stop(), answer what was asked and close: clients reconnect to the next agent.
     if (*stopping) res.keep_alive(false);
     bool keep_alive = !ec && res.keep_alive();
