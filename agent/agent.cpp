@@ -14,7 +14,9 @@
 #include "agent/cgroup/cgroup_fs.h"
 #include "agent/cgroup/cgroup_index.h"
 #include "agent/events/deny_event_reader.h"
+#include "agent/imds/imds_errors.h"
 #include "agent/metrics.h"
+#include "agent/serve/token_path.h"
 #include "podid/http/server.h"
 #include "podid/log.h"
 
@@ -71,6 +73,18 @@ Result<Host> resolve_host(const AgentConfig& config) {
 
 asio::ip::tcp::endpoint endpoint_of(const std::string& addr, uint16_t port) {
   return {asio::ip::make_address(addr), port};
+}
+
+// The peer's address as pods' IPs are written in the API (an IPv4-mapped IPv6 peer as plain IPv4).
+std::string peer_ip_of(const http::tcp::socket& socket) {
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) return {};
+  auto addr = remote.address();
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6()).to_string();
+  }
+  return addr.to_string();
 }
 
 std::string to_string(const asio::ip::tcp::endpoint& e) {
@@ -130,6 +144,12 @@ int run_agent(const AgentConfig& config) {
   http::Server server(io);
   AgentMetrics metrics;
   CgroupIndex cgroups(host->mount, host->attach_dir);
+  std::unique_ptr<TokenPath> token_path;
+  if (config.kube_enabled) {
+    auto made = TokenPath::create(io, config, host->attach_dir, metrics.registry());
+    if (!made) return refuse_start(made.error().message());
+    token_path = std::move(*made);
+  }
 
   // Listen before attaching: from the moment the kernel redirects, the backlog holds the connections.
   std::unique_ptr<ImdsRedirectProbe> probe;
@@ -153,12 +173,37 @@ int run_agent(const AgentConfig& config) {
     }
     auto& attributed = std::get<Attribution>(result);
     metrics.connection_attributed();
+    const podid_caller& kernel = attributed.ident.caller;
+    if (!token_path) {
+      // Kernel path only: the diagnostic endpoint says what the kernel recorded.
+      CallerView view{.ident = attributed.ident, .record_age = attributed.age};
+      view.cgroup_path = cgroups.path_of(kernel.cgroup_id);
+      for (int i = 0; i < 2; ++i) view.ancestor_path[i] = cgroups.path_of(kernel.ancestor_cgroup_id[i]);
+      return http::sync_handler([view](const http::Request& req) { return handle_attributed(req, view); });
+    }
+    Caller caller{.cgroup_id = kernel.cgroup_id,
+                  .ancestor_cgroup_id = {kernel.ancestor_cgroup_id[0], kernel.ancestor_cgroup_id[1]},
+                  .tgid = static_cast<uint32_t>(kernel.pid_tgid >> 32),
+                  .peer_ip = peer_ip_of(socket)};
+    caller.pod_uid = token_path->service().pod_uid_of(caller.cgroup_id, caller.ancestor_cgroup_id);
+    std::shared_ptr<void> slot;
+    if (!caller.pod_uid.empty()) {
+      slot = token_path->acquire_connection_slot(caller.pod_uid);
+      if (!slot) {
+        log::warn("connection refused: too many connections from one pod", {{"audit", true}, {"pod_uid", caller.pod_uid}});
+        return http::sync_handler([](const http::Request& req) {
+          auto res = imds::to_response(req, imds::too_many_requests(std::chrono::seconds(1)));
+          res.keep_alive(false);
+          return res;
+        });
+      }
+    }
     CallerView view{.ident = attributed.ident, .record_age = attributed.age};
-    view.cgroup_path = cgroups.path_of(attributed.ident.caller.cgroup_id);
-    for (int i = 0; i < 2; ++i) view.ancestor_path[i] = cgroups.path_of(attributed.ident.caller.ancestor_cgroup_id[i]);
-    log::debug("connection attributed", {{"cgroup_id", attributed.ident.caller.cgroup_id},
-                                         {"cgroup_path", view.cgroup_path.value_or("")}});
-    return http::sync_handler([view](const http::Request& req) { return handle_attributed(req, view); });
+    ImdsService& service = token_path->service();
+    return [&service, caller, view, slot](const http::Request& req) -> asio::awaitable<http::Response> {
+      if (req.target().starts_with(kWhoamiPath)) co_return handle_attributed(req, view);
+      co_return co_await service.handle(req, caller);
+    };
   };
   auto redirect = server.listen(endpoint_of(config.listen_address, config.listen_port), on_pod_connection, "redirect");
   if (!redirect) {
@@ -179,6 +224,9 @@ int run_agent(const AgentConfig& config) {
   attributor = std::make_unique<Attributor>(*table, clock, config.max_entry_age);
   auto attached = probe->attach();
   if (!attached) return refuse_start(attached.error().message());
+  if (token_path) {
+    if (auto st = token_path->start(); !st) return refuse_start(st.error().message());
+  }
   metrics.set_programs_attached(true);
   metrics.track_kernel_stats([&probe] { return probe->read_stats(); });
 
@@ -190,9 +238,15 @@ int run_agent(const AgentConfig& config) {
   bool serving = true;
   OpsState ops{
       .live = [&serving] { return serving; },
-      .ready = [&probe] {
+      // Ready = programs attached, listener up (it is, or we would not be here), caches synced.
+      .ready = [&probe, &token_path] {
         auto ok = probe->verify_attached();
-        return ok ? std::string() : "kernel programs not attached: " + ok.error().message();
+        if (!ok) return "kernel programs not attached: " + ok.error().message();
+        if (token_path) {
+          if (auto why = token_path->not_ready_reason(); !why.empty()) return why;
+          token_path->remove_startup_taint();
+        }
+        return std::string();
       },
       .metrics = [&metrics] { return metrics.serialize(); },
   };
@@ -226,6 +280,7 @@ int run_agent(const AgentConfig& config) {
     serving = false;
     log::info("stopping; kernel programs stay attached", {{"signal", sig}});
     server.stop();
+    if (token_path) token_path->stop();
     watchdog.cancel();
     io.stop();
   });

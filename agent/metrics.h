@@ -40,6 +40,7 @@ class AgentMetrics {
   std::string serialize() const;
 
   const metrics::Registry& registry() const { return registry_; }
+  metrics::Registry& registry() { return registry_; }
 
  private:
   metrics::Registry registry_;

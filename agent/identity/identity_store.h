@@ -94,6 +94,12 @@ class IdentityStore {
   std::span<const AzurePodIdentityException* const> exceptions_in(std::string_view ns) const;
   std::span<const AzureIdentity* const> identities_with_client_id(std::string_view client_id_lowercase) const;
 
+  // Every identity, in no particular order (for deriving what to watch, e.g. the Secrets they reference).
+  template <class F>
+  void for_each_identity(F&& f) const {
+    identities_.for_each(std::forward<F>(f));
+  }
+
   std::vector<RejectedObject> rejected() const;  // ordered by kind, then key
   IdentityStoreCounts counts() const;
 

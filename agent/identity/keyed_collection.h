@@ -117,6 +117,12 @@ class KeyedCollection {
 
   size_t size() const { return items_.size(); }
 
+  // Calls f(const T&) for every item, in no particular order.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& [key, item] : items_) f(item);
+  }
+
  private:
   static bool before_in_order(const T* a, const T* b) { return std::tie(a->ns, a->name) < std::tie(b->ns, b->name); }
 

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/serve/imds_service.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
+
+#include "agent/imds/imds_paths.h"
+#include "agent/imds/token_request.h"
+#include "agent/imds/token_response.h"
+#include "agent/serve/audit.h"
+#include "agent/serve/jwt_claims.h"
+#include "podid/log.h"
+
+namespace podid::agent {
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// How often a waiting request looks again for its pod or its assignment.
+constexpr std::chrono::milliseconds kWaitPoll{10};
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+std::string_view source_name(const Served& served) { return served.from_cache ? "cache" : "upstream"; }
+
+}  // namespace
+
+// What one token request ended as: the answer, and what the audit line and the metrics say about it.
+struct ImdsService::Outcome {
+  http::Response response;
+  std::string_view decision;
+  std::string reason;
+  std::string_view source;
+  std::string client_id;
+};
+
+ImdsService::ImdsService(ImdsServiceDeps deps, ImdsServiceSettings settings)
+    : deps_(deps), settings_(std::move(settings)) {}
+
+std::string ImdsService::pod_uid_of(uint64_t cgroup_id, const uint64_t ancestors[2]) const {
+  if (auto uid = deps_.cgroups.pod_uid_of(cgroup_id)) return *uid;
+  // A container that exited between connect() and now is gone from the index; its pod's cgroup is not.
+  for (int i = 0; i < 2; ++i) {
+    if (ancestors[i] == 0) continue;
+    if (auto uid = deps_.cgroups.pod_uid_of(ancestors[i])) return *uid;
+  }
+  return {};
+}
+
+asio::awaitable<http::Response> ImdsService::handle(const http::Request& req, const Caller& from) {
+  Caller caller = from;  // resolved further while the request is served
+  switch (imds::classify_path(req.target())) {
+    case imds::PathKind::kToken:
+      co_return co_await token(req, caller);
+    case imds::PathKind::kMalformedToken: {
+      // Looks like the token endpoint but is not exactly it: refused here, never forwarded, where IMDS
+      // might read it as a token request on the node's behalf.
+      auto error = imds::malformed_token_path();
+      audit_token_decision({.cgroup_id = caller.cgroup_id, .decision = "bad_request", .reason = error.reason,
+                            .status = static_cast<unsigned>(error.status)});
+      co_return imds::to_response(req, error);
+    }
+    case imds::PathKind::kOther:
+      co_return co_await passthrough(req, caller);
+  }
+  co_return imds::to_response(req, imds::internal_error("unknown_path_kind"));
+}
+
+asio::awaitable<const PodInfo*> ImdsService::await_pod(Caller& caller) {
+  auto deadline = Clock::now() + settings_.assignment_wait;
+  for (;;) {
+    if (caller.pod_uid.empty()) caller.pod_uid = pod_uid_of(caller.cgroup_id, caller.ancestor_cgroup_id);
+    if (!caller.pod_uid.empty()) {
+      if (const PodInfo* pod = deps_.pods.by_uid(caller.pod_uid)) co_return pod;
+    }
+    if (Clock::now() >= deadline) co_return nullptr;
+    co_await sleep_for(kWaitPoll);
+  }
+}
+
+void ImdsService::learn_principal(const AccessToken& token) {
+  if (auto oid = unverified_jwt_claim(token.access_token, "oid"); oid && !token.client_id.empty()) {
+    deps_.identities.learn_principal_id(token.client_id, *oid);
+  }
+}
+
+asio::awaitable<Selection> ImdsService::await_selection(const PodInfo& pod, const IdentitySelector& selector,
+                                                        const std::string& resource, const FetchContext& context) {
+  auto deadline = Clock::now() + settings_.assignment_wait;
+  bool learned = false;
+  for (;;) {
+    Selection selection = select_identity(deps_.identities, pod, selector, settings_.selection);
+    auto* none = std::get_if<NoIdentity>(&selection);
+    if (!none) co_return selection;
+    // object_id names an identity by its principal id, which the agent learns from a token's `oid` claim:
+    // fetch (through the cache) one token per candidate not known yet, then choose again. Once.
+    if (!learned && !none->unresolved_principals.empty()) {
+      learned = true;
+      std::vector<AzureIdentity> unresolved;
+      for (const AzureIdentity* i : none->unresolved_principals) unresolved.push_back(*i);
+      for (const AzureIdentity& identity : unresolved) {
+        auto made = deps_.sources.for_identity(identity);
+        if (!made) continue;
+        std::shared_ptr<TokenSource> source = *made;
+        Served served = co_await deps_.cache.get(source, resource, context);
+        if (auto* token = std::get_if<AccessToken>(&served.outcome)) learn_principal(*token);
+      }
+      continue;
+    }
+    if (none->reason != NoIdentity::kNotAssignedYet || Clock::now() >= deadline) co_return selection;
+    co_await sleep_for(kWaitPoll);
+  }
+}
+
+asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Caller& caller) {
+  const auto start = Clock::now();
+  auto parsed = imds::parse_token_request(req);
+  if (auto* error = std::get_if<imds::ImdsError>(&parsed)) {
+    // Includes the SDK probe (no query, no Metadata header): answered at once, without resolving anything.
+    audit_token_decision({.cgroup_id = caller.cgroup_id, .decision = "bad_request", .reason = error->reason,
+                          .status = static_cast<unsigned>(error->status), .latency = Clock::now() - start});
+    co_return imds::to_response(req, *error);
+  }
+  const imds::TokenRequest& request = std::get<imds::TokenRequest>(parsed);
+
+  Outcome out{.decision = "refused"};
+  const PodInfo* pod = co_await await_pod(caller);
+  auto pending = [&](std::string reason) {
+    out.response = imds::to_response(req, imds::identity_not_assigned(settings_.pending_answer,
+                                                                       settings_.pending_retry_after));
+    out.decision = "not_ready";
+    out.reason = std::move(reason);
+  };
+
+  if (!pod) {
+    if (caller.pod_uid.empty()) {
+      // The kernel vouched for the cgroup but no pod owns it: a process outside any pod's cgroup under
+      // kubepods. Nothing to serve it.
+      deps_.metrics.pod_resolution_failure("unknown_cgroup");
+      out.response = imds::to_response(req, imds::caller_refused("unknown_cgroup"));
+      out.reason = "unknown_cgroup";
+    } else {
+      // The cgroup is a pod's, but the API has not told us about the pod yet: retryable.
+      deps_.metrics.pod_resolution_failure("unknown_pod");
+      pending("unknown_pod");
+    }
+  } else if (settings_.verify_source_ip && !pod->host_network &&
+             std::find(pod->pod_ips.begin(), pod->pod_ips.end(), caller.peer_ip) == pod->pod_ips.end()) {
+    deps_.metrics.pod_resolution_failure("source_ip_mismatch");
+    out.response = imds::to_response(req, imds::caller_refused("source_ip_mismatch"));
+    out.reason = "source_ip_mismatch";
+  } else {
+    FetchContext context{.pod_namespace = pod->ns, .pod_name = pod->name, .service_account = pod->service_account};
+    Selection selection = co_await await_selection(*pod, request.selector, request.resource, context);
+    // The stores may have changed while waiting: `pod` is looked up again before use below.
+    pod = deps_.pods.by_uid(caller.pod_uid);
+    std::shared_ptr<TokenSource> source;
+    imds::UpstreamKind upstream = imds::UpstreamKind::kImds;
+    if (!pod) {
+      pending("pod_deleted");
+    } else if (auto* none = std::get_if<NoIdentity>(&selection)) {
+      switch (none->reason) {
+        case NoIdentity::kNotAssignedYet:
+          pending("not_assigned_yet");
+          break;
+        case NoIdentity::kAmbiguous:
+          out.response = imds::to_response(req, imds::multiple_identities());
+          out.decision = "not_found";
+          out.reason = "ambiguous";
+          break;
+        default:
+          out.response = imds::to_response(req, imds::identity_not_found());
+          out.decision = "not_found";
+          out.reason = to_string(none->reason);
+      }
+    } else if (std::holds_alternative<Excepted>(selection)) {
+      // As the predecessor: the node's identity, system-assigned unless the request names a client id.
+      std::string client_id = request.selector.kind == SelectorKind::kClientId ? request.selector.value : "";
+      source = deps_.sources.node_identity(client_id);
+      out.reason = "exception";
+      out.client_id = client_id;
+    } else {
+      const AzureIdentity& identity = *std::get<Chosen>(selection).identity;
+      out.client_id = identity.client_id;
+      auto made = deps_.sources.for_identity(identity);
+      if (!made) {
+        log::error("token source unusable", {{"identity", identity.ns + "/" + identity.name},
+                                             {"error", made.error().message()}});
+        out.response = imds::to_response(req, imds::internal_error("token_source_invalid"));
+        out.decision = "upstream_error";
+        out.reason = "token_source_invalid";
+      } else {
+        source = std::move(*made);
+        if (identity.type != IdentityType::kUserAssigned) upstream = imds::UpstreamKind::kEntra;
+        out.reason = "bound";
+      }
+    }
+
+    if (source) {
+      Served served = co_await deps_.cache.get(source, request.resource, context);
+      out.source = source_name(served);
+      std::string_view upstream_name = upstream == imds::UpstreamKind::kEntra ? "entra" : "imds";
+      if (auto* token = std::get_if<AccessToken>(&served.outcome)) {
+        if (!served.from_cache) {
+          deps_.metrics.upstream_request(upstream_name, 200);
+          learn_principal(*token);
+        }
+        AccessToken answer = *token;
+        answer.resource = request.resource;  // echo what the pod asked, as IMDS does
+        out.response = imds::token_response(req, answer, deps_.clock.now());
+        out.decision = "served";
+        if (out.client_id.empty()) out.client_id = token->client_id;
+      } else {
+        const auto& failure = std::get<UpstreamFailure>(served.outcome);
+        if (!served.from_cache) deps_.metrics.upstream_request(upstream_name, failure.status);
+        auto error = imds::upstream_failure(failure, upstream);
+        out.response = imds::to_response(req, error);
+        out.decision = "upstream_error";
+        out.reason = failure.detail.empty() ? error.reason : failure.detail;
+      }
+    }
+  }
+
+  auto latency = Clock::now() - start;
+  unsigned status = out.response.result_int();
+  const std::string_view ns = pod ? std::string_view(pod->ns) : std::string_view();
+  const std::string_view name = pod ? std::string_view(pod->name) : std::string_view();
+  deps_.metrics.token_request({.ns = ns, .pod = name, .pod_uid = caller.pod_uid, .identity = out.client_id,
+                               .resource = request.resource, .result = out.decision, .source = out.source},
+                              latency, status);
+  audit_token_decision({.ns = ns, .pod = name, .cgroup_id = caller.cgroup_id, .client_id = out.client_id,
+                        .resource = request.resource, .decision = out.decision, .reason = out.reason,
+                        .source = out.source, .status = status, .latency = latency});
+  co_return std::move(out.response);
+}
+
+asio::awaitable<http::Response> ImdsService::passthrough(const http::Request& req, const Caller& caller) {
+  auto prepared = imds::prepare_passthrough(req, settings_.passthrough);
+  if (auto* error = std::get_if<imds::ImdsError>(&prepared)) {
+    deps_.metrics.passthrough("blocked");
+    log::info("passthrough refused", {{"cgroup_id", caller.cgroup_id}, {"path", imds::path_of(req.target())},
+                                      {"reason", error->reason}});
+    co_return imds::to_response(req, *error);
+  }
+  http::Url url = settings_.imds_base.with_target(std::string(req.target()));
+  http::Request forward = std::move(std::get<http::Request>(prepared));
+  auto upstream = co_await deps_.passthrough_client.send(url, std::move(forward));
+  if (!upstream) {
+    deps_.metrics.passthrough("error");
+    log::warn("passthrough failed", {{"path", imds::path_of(req.target())}, {"error", upstream.error().message()}});
+    co_return imds::to_response(req, imds::upstream_failure(UpstreamFailure{.detail = upstream.error().message()},
+                                                            imds::UpstreamKind::kImds));
+  }
+  deps_.metrics.passthrough("forwarded");
+  co_return imds::relay_response(*upstream, req);
+}
+
+}  // namespace podid::agent

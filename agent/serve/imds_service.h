@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// What a pod gets when it calls IMDS through the agent. One request, in this order:
+//   1. the path: the token endpoint, a malformed variant of it (400, never forwarded), or another IMDS path
+//      (passthrough under the policy);
+//   2. the token request itself, checked as IMDS checks it (imds/token_request.h);
+//   3. the pod: from the cgroups the kernel recorded (PodCgroupIndex) to the pod object (PodStore); the
+//      source address must be one of the pod's IPs unless it uses hostNetwork;
+//   4. the identity (identity/selection.h): the bound one, the node's for exception pods, or Azure's answer
+//      for none / several / not yet assigned (fast, retryable; an optional short bounded wait);
+//   5. the token, from the cache (one upstream call per miss however many pods wait).
+// Every decision is counted (TokenMetrics) and written as one audit line.
+//
+// Single-threaded: runs on the agent's io thread, as do the stores it reads.
+//
+// GCC 12: arguments of a co_await'ed call are named locals here, never temporaries (GCC 12 destroys some
+// temporaries in co_await expressions twice), and no co_await sits inside a conditional expression.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <string>
+
+#include "agent/cgroup/pod_cgroups.h"
+#include "agent/cluster/pod_store.h"
+#include "agent/identity/identity_store.h"
+#include "agent/identity/selection.h"
+#include "agent/imds/imds_errors.h"
+#include "agent/imds/passthrough.h"
+#include "agent/serve/caller.h"
+#include "agent/serve/token_metrics.h"
+#include "agent/serve/token_sources.h"
+#include "agent/token/token_cache.h"
+#include "podid/clock.h"
+#include "podid/http/client.h"
+#include "podid/http/server.h"
+
+namespace podid::agent {
+
+struct ImdsServiceSettings {
+  SelectionPolicy selection;
+  bool verify_source_ip = true;
+  imds::PendingAnswer pending_answer = imds::PendingAnswer::kNotFound404;
+  std::chrono::seconds pending_retry_after{5};
+  // How long a request may wait for its pod or its identity's assignment to show up before the pending answer.
+  std::chrono::milliseconds assignment_wait{0};
+  imds::PassthroughPolicy passthrough;
+  http::Url imds_base;  // the real IMDS, for passthrough
+};
+
+struct ImdsServiceDeps {
+  const PodCgroupIndex& cgroups;
+  const PodStore& pods;
+  IdentityStore& identities;
+  TokenSources& sources;
+  TokenCache& cache;
+  http::Client& passthrough_client;
+  TokenMetrics& metrics;
+  const WallClock& clock;
+};
+
+class ImdsService {
+ public:
+  ImdsService(ImdsServiceDeps deps, ImdsServiceSettings settings);
+
+  // `req` and `caller` must outlive the returned awaitable (the session holds both).
+  boost::asio::awaitable<http::Response> handle(const http::Request& req, const Caller& caller);
+
+  // The pod UID of the kernel's record (the caller's cgroup, else its pod-level ancestor), or empty.
+  std::string pod_uid_of(uint64_t cgroup_id, const uint64_t ancestors[2]) const;
+
+ private:
+  struct Outcome;
+  boost::asio::awaitable<http::Response> token(const http::Request& req, Caller& caller);
+  boost::asio::awaitable<http::Response> passthrough(const http::Request& req, const Caller& caller);
+  boost::asio::awaitable<const PodInfo*> await_pod(Caller& caller);
+  boost::asio::awaitable<Selection> await_selection(const PodInfo& pod, const IdentitySelector& selector,
+                                                    const std::string& resource, const FetchContext& context);
+  void learn_principal(const AccessToken& token);
+
+  ImdsServiceDeps deps_;
+  ImdsServiceSettings settings_;
+};
+
+}  // namespace podid::agent

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// One TokenSource per credential the agent serves: an AzureIdentity (type 0 through the node's IMDS by
+// client id; types 1 and 2 through Entra ID with the Secret it references) or the node's own identity for
+// exception pods. Sources are built on first use and kept, so the token cache sees the same cache key for
+// the same credential; an identity that changes (or goes away) is forgotten, and the cache entries of its
+// old credential are dropped with it.
+//
+// Errors: for_identity returns Result: a service-principal identity whose authority or tenant is refused by
+// the Entra source (not https, malformed) is an error the caller answers and logs; it is not cached.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "agent/cluster/secret_store.h"
+#include "agent/identity/crd_types.h"
+#include "agent/token/token_cache.h"
+#include "agent/token/token_source.h"
+#include "podid/clock.h"
+#include "podid/http/client.h"
+
+namespace podid::agent {
+
+class TokenSources {
+ public:
+  TokenSources(http::Client& imds_client, http::Url imds_base, http::Client& entra_client,
+               const SecretStore& secrets, TokenCache& cache, const WallClock& clock);
+
+  Result<std::shared_ptr<TokenSource>> for_identity(const AzureIdentity& identity);
+  // The node's identity through the upstream IMDS: system-assigned when client_id is empty.
+  std::shared_ptr<TokenSource> node_identity(const std::string& client_id);
+
+  // The identity changed or was deleted: drop its source and every cached token of it.
+  void forget(const AzureIdentity& before);
+
+ private:
+  http::Client& imds_client_;
+  http::Url imds_base_;
+  http::Client& entra_client_;
+  const SecretStore& secrets_;
+  TokenCache& cache_;
+  const WallClock& clock_;
+  std::map<std::string, std::shared_ptr<TokenSource>> by_identity_;  // "ns/name" -> source
+  std::map<std::string, std::shared_ptr<TokenSource>> node_;         // client id -> source
+};
+
+}  // namespace podid::agent
