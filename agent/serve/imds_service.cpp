@@ -205,12 +205,8 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
     if (source) {
       Served served = co_await deps_.cache.get(source, request.resource, context);
       out.source = source_name(served);
-      std::string_view upstream_name = upstream == imds::UpstreamKind::kEntra ? "entra" : "imds";
       if (auto* token = std::get_if<AccessToken>(&served.outcome)) {
-        if (!served.from_cache) {
-          deps_.metrics.upstream_request(upstream_name, 200);
-          learn_principal(*token);
-        }
+        if (!served.from_cache) learn_principal(*token);
         AccessToken answer = *token;
         answer.resource = request.resource;  // echo what the pod asked, as IMDS does
         out.response = imds::token_response(req, answer, deps_.clock.now());
@@ -218,7 +214,6 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
         if (out.client_id.empty()) out.client_id = token->client_id;
       } else {
         const auto& failure = std::get<UpstreamFailure>(served.outcome);
-        if (!served.from_cache) deps_.metrics.upstream_request(upstream_name, failure.status);
         auto error = imds::upstream_failure(failure, upstream);
         out.response = imds::to_response(req, error);
         out.decision = "upstream_error";

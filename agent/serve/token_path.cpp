@@ -61,8 +61,9 @@ Result<std::unique_ptr<TokenPath>> TokenPath::create(asio::io_context& io, const
   m.entra_client = std::make_unique<http::Client>(io.get_executor(), upstream);
   m.cache = std::make_unique<TokenCache>(io.get_executor(), m.clock,
                                          TokenCacheOptions{.max_entries = config.token_cache_entries});
-  m.sources = std::make_unique<TokenSources>(*m.imds_client, *imds_base, *m.entra_client, *m.secrets, *m.cache, m.clock);
   m.metrics = std::make_unique<TokenMetrics>(registry);
+  m.sources = std::make_unique<TokenSources>(*m.imds_client, *imds_base, *m.entra_client, *m.secrets, *m.cache,
+                                             *m.metrics, m.clock);
 
   // Tokens of a changed identity, or of one a changed binding pointed at, are not served again.
   m.identities.on_identity_changed([&m](const AzureIdentity& before) { m.sources->forget(before); });

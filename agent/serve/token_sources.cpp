@@ -6,14 +6,40 @@
 #include "agent/token/sp_credential.h"
 
 namespace podid::agent {
+namespace {
+
+// Counts each upstream call of the source it wraps; otherwise transparent (same cache key).
+class CountedSource final : public TokenSource {
+ public:
+  CountedSource(std::shared_ptr<TokenSource> inner, std::string upstream, TokenMetrics& metrics)
+      : inner_(std::move(inner)), upstream_(std::move(upstream)), metrics_(metrics) {}
+
+  boost::asio::awaitable<TokenOutcome> fetch(const std::string& resource, const FetchContext& context) override {
+    TokenOutcome outcome = co_await inner_->fetch(resource, context);
+    auto* failure = std::get_if<UpstreamFailure>(&outcome);
+    metrics_.upstream_request(upstream_, failure ? failure->status : 200);
+    co_return outcome;
+  }
+  std::string cache_key() const override { return inner_->cache_key(); }
+  std::string describe() const override { return inner_->describe(); }
+
+ private:
+  std::shared_ptr<TokenSource> inner_;
+  std::string upstream_;
+  TokenMetrics& metrics_;
+};
+
+}  // namespace
 
 TokenSources::TokenSources(http::Client& imds_client, http::Url imds_base, http::Client& entra_client,
-                           const SecretStore& secrets, TokenCache& cache, const WallClock& clock)
+                           const SecretStore& secrets, TokenCache& cache, TokenMetrics& metrics,
+                           const WallClock& clock)
     : imds_client_(imds_client),
       imds_base_(std::move(imds_base)),
       entra_client_(entra_client),
       secrets_(secrets),
       cache_(cache),
+      metrics_(metrics),
       clock_(clock) {}
 
 Result<std::shared_ptr<TokenSource>> TokenSources::for_identity(const AzureIdentity& identity) {
@@ -22,7 +48,8 @@ Result<std::shared_ptr<TokenSource>> TokenSources::for_identity(const AzureIdent
 
   std::shared_ptr<TokenSource> source;
   if (identity.type == IdentityType::kUserAssigned) {
-    source = std::make_shared<ImdsTokenSource>(imds_client_, imds_base_, identity.client_id, clock_);
+    source = std::make_shared<CountedSource>(
+        std::make_shared<ImdsTokenSource>(imds_client_, imds_base_, identity.client_id, clock_), "imds", metrics_);
   } else {
     // The getters read the watched Secret at every fetch: a rotated secret takes effect without a restart.
     SecretName secret{identity.client_password.ns, identity.client_password.name};
@@ -45,7 +72,7 @@ Result<std::shared_ptr<TokenSource>> TokenSources::for_identity(const AzureIdent
           },
           clock_);
       if (!made) return made.error().wrap("AzureIdentity " + key);
-      source = std::move(*made);
+      source = std::make_shared<CountedSource>(std::move(*made), "entra", metrics_);
     } else {
       auto made = EntraTokenSource::with_certificate(
           entra_client_, options,
@@ -56,7 +83,7 @@ Result<std::shared_ptr<TokenSource>> TokenSources::for_identity(const AzureIdent
           },
           clock_);
       if (!made) return made.error().wrap("AzureIdentity " + key);
-      source = std::move(*made);
+      source = std::make_shared<CountedSource>(std::move(*made), "entra", metrics_);
     }
   }
   by_identity_.emplace(std::move(key), source);
@@ -65,7 +92,10 @@ Result<std::shared_ptr<TokenSource>> TokenSources::for_identity(const AzureIdent
 
 std::shared_ptr<TokenSource> TokenSources::node_identity(const std::string& client_id) {
   auto& slot = node_[client_id];
-  if (!slot) slot = std::make_shared<ImdsTokenSource>(imds_client_, imds_base_, client_id, clock_);
+  if (!slot) {
+    slot = std::make_shared<CountedSource>(std::make_shared<ImdsTokenSource>(imds_client_, imds_base_, client_id, clock_),
+                                           "imds", metrics_);
+  }
   return slot;
 }
 

@@ -8,6 +8,9 @@
 //
 // Errors: for_identity returns Result: a service-principal identity whose authority or tenant is refused by
 // the Entra source (not https, malformed) is an error the caller answers and logs; it is not cached.
+//
+// Every source is wrapped so that each upstream call it makes (misses and background refreshes alike, once
+// per call however many callers wait for it) is counted in podid_upstream_requests_total.
 #pragma once
 
 #include <map>
@@ -16,6 +19,7 @@
 
 #include "agent/cluster/secret_store.h"
 #include "agent/identity/crd_types.h"
+#include "agent/serve/token_metrics.h"
 #include "agent/token/token_cache.h"
 #include "agent/token/token_source.h"
 #include "podid/clock.h"
@@ -26,7 +30,7 @@ namespace podid::agent {
 class TokenSources {
  public:
   TokenSources(http::Client& imds_client, http::Url imds_base, http::Client& entra_client,
-               const SecretStore& secrets, TokenCache& cache, const WallClock& clock);
+               const SecretStore& secrets, TokenCache& cache, TokenMetrics& metrics, const WallClock& clock);
 
   Result<std::shared_ptr<TokenSource>> for_identity(const AzureIdentity& identity);
   // The node's identity through the upstream IMDS: system-assigned when client_id is empty.
@@ -41,6 +45,7 @@ class TokenSources {
   http::Client& entra_client_;
   const SecretStore& secrets_;
   TokenCache& cache_;
+  TokenMetrics& metrics_;
   const WallClock& clock_;
   std::map<std::string, std::shared_ptr<TokenSource>> by_identity_;  // "ns/name" -> source
   std::map<std::string, std::shared_ptr<TokenSource>> node_;         // client id -> source
