@@ -7,10 +7,12 @@
 //   open loop (--rate R): requests are due at a fixed total rate R spread over the connections, and latency
 //     is measured from when a request was due, not when it was sent, so a stalled server is not hidden
 //     (coordinated omission). A connection still waiting when its next request is due sends it late.
+//   first answer (--until-status): one request at a time on a fresh connection, every millisecond, until one
+//     is answered with --expect-status or --seconds pass; prints how long that took and how many attempts.
 // Non-2xx answers and connection errors are counted; the run does not stop on them.
 //
 // usage: bench-http-load --addr A --port P --path /x [--header 'Name: value']... [--connections N]
-//                        [--requests N | --seconds S] [--rate R] [--expect-status 200]
+//                        [--requests N | --seconds S] [--rate R] [--expect-status 200] [--until-status]
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -46,6 +48,7 @@ struct Options {
   double seconds = 5;
   double rate = 0;        // open loop when > 0
   unsigned expect_status = 200;
+  bool until_status = false;
 };
 
 struct Totals {
@@ -114,6 +117,37 @@ asio::awaitable<void> connection(const Options& o, Totals& t, int index, Clock::
   t.end = std::max(t.end, Clock::now());
 }
 
+asio::awaitable<void> until_status(const Options& o, Clock::time_point start, Clock::time_point deadline) {
+  auto ex = co_await asio::this_coro::executor;
+  http::request<http::empty_body> req{http::verb::get, o.path, 11};
+  req.set(http::field::host, o.addr);
+  for (const auto& [k, v] : o.headers) req.set(k, v);
+  long attempts = 0;
+  unsigned last = 0;
+  asio::steady_timer pause(ex);
+  while (Clock::now() < deadline) {
+    ++attempts;
+    beast::tcp_stream stream(ex);
+    stream.expires_after(std::chrono::seconds(5));
+    auto [ec] = co_await stream.async_connect(asio::ip::tcp::endpoint(asio::ip::make_address(o.addr), o.port), kTuple);
+    if (!ec) std::tie(ec, std::ignore) = co_await http::async_write(stream, req, kTuple);
+    http::response<http::string_body> res;
+    beast::flat_buffer buffer;
+    if (!ec) std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, res, kTuple);
+    if (!ec) {
+      last = res.result_int();
+      if (last == o.expect_status) {
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
+        std::printf("{\"ok\":true,\"elapsed_us\":%ld,\"attempts\":%ld}\n", static_cast<long>(us), attempts);
+        co_return;
+      }
+    }
+    pause.expires_after(std::chrono::milliseconds(1));
+    co_await pause.async_wait(kTuple);
+  }
+  std::printf("{\"ok\":false,\"attempts\":%ld,\"last_status\":%u}\n", attempts, last);
+}
+
 int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -140,6 +174,7 @@ int main(int argc, char** argv) {
     else if (a == "--seconds") o.seconds = std::stod(next());
     else if (a == "--rate") o.rate = std::stod(next());
     else if (a == "--expect-status") o.expect_status = static_cast<unsigned>(std::stoi(next()));
+    else if (a == "--until-status") o.until_status = true;
     else { std::cerr << "unknown argument " << a << "\n"; return 2; }
   }
   if (o.connections < 1) { std::cerr << "--connections must be at least 1\n"; return 2; }
@@ -147,6 +182,11 @@ int main(int argc, char** argv) {
   Totals t;
   t.start = t.end = Clock::now();
   auto deadline = t.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  if (o.until_status) {
+    asio::co_spawn(io, until_status(o, t.start, deadline), asio::detached);
+    io.run();
+    return 0;
+  }
   for (int c = 0; c < o.connections; ++c) asio::co_spawn(io, connection(o, t, c, deadline), asio::detached);
   io.run();
   auto& l = t.latencies_us;

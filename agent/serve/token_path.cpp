@@ -144,11 +144,16 @@ std::shared_ptr<void> TokenPath::acquire_connection_slot(const std::string& pod_
     return nullptr;
   }
   ++count;
-  Impl* impl = impl_.get();
-  return std::shared_ptr<void>(nullptr, [impl, pod_uid](void*) {
-    auto it = impl->connections_per_pod.find(pod_uid);
-    if (it != impl->connections_per_pod.end() && --it->second == 0) impl->connections_per_pod.erase(it);
-  });
+  // Released when the last copy (held by the connection's handler) goes away.
+  struct Slot {
+    Impl* impl;
+    std::string pod_uid;
+    ~Slot() {
+      auto it = impl->connections_per_pod.find(pod_uid);
+      if (it != impl->connections_per_pod.end() && --it->second == 0) impl->connections_per_pod.erase(it);
+    }
+  };
+  return std::make_shared<Slot>(Slot{impl_.get(), pod_uid});
 }
 
 void TokenPath::remove_startup_taint() {
