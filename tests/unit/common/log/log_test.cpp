@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "podid/log.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+// Runs fn with stderr redirected into a pipe; returns what was written.
+template <class F>
+std::string capture_stderr(F fn) {
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  int saved = ::dup(STDERR_FILENO);
+  ::dup2(fds[1], STDERR_FILENO);
+  fn();
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  ::close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  return out;
+}
+
+}  // namespace
+
+TEST(Log, one_json_object_per_line_with_the_fields) {
+  auto out = capture_stderr([] { podid::log::warn("token decision", {{"audit", true}, {"pod", "web-0"}, {"n", 3}}); });
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.back(), '\n');
+  EXPECT_EQ(out.find('\n'), out.size() - 1);
+  auto line = nlohmann::json::parse(out);
+  EXPECT_EQ(line["level"], "warn");
+  EXPECT_EQ(line["msg"], "token decision");
+  EXPECT_EQ(line["audit"], true);
+  EXPECT_EQ(line["pod"], "web-0");
+  EXPECT_EQ(line["n"], 3);
+  EXPECT_TRUE(line["ts"].is_number_float());
+}
+
+TEST(Log, no_fields_and_invalid_utf8_still_make_valid_json) {
+  auto out = capture_stderr([] {
+    podid::log::error("bad \xff byte");
+    podid::log::error("path", {{"cgroup_path", std::string("/x/\xfe")}});
+  });
+  auto first = out.substr(0, out.find('\n'));
+  auto second = out.substr(out.find('\n') + 1);
+  EXPECT_EQ(nlohmann::json::parse(first)["level"], "error");
+  EXPECT_TRUE(nlohmann::json::parse(second)["cgroup_path"].is_string());
+}
+
+TEST(Log, lines_below_the_minimum_level_are_dropped) {
+  podid::log::set_min_level(podid::log::Level::kWarn);
+  auto out = capture_stderr([] { podid::log::info("quiet"); });
+  podid::log::set_min_level(podid::log::Level::kInfo);
+  EXPECT_TRUE(out.empty()) << out;
+}
