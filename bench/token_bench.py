@@ -43,6 +43,7 @@ PODS = int(os.environ.get("PODID_BENCH_PODS", "250"))
 IDENTITIES = int(os.environ.get("PODID_BENCH_IDENTITIES", "50"))
 FIRST_TOKEN_PODS = int(os.environ.get("PODID_BENCH_FIRST_TOKEN_PODS", "5"))
 PATH = token_path()
+AGENT_ARGS = os.environ.get("PODID_BENCH_AGENT_ARGS", "").split()
 
 
 def load(pod, addr: str, port: int, *extra: str) -> dict:
@@ -200,7 +201,7 @@ def main() -> int:
         print("token_bench: needs root (network namespaces, cgroups, BPF)", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory(prefix="podid-token-bench-") as tmp:
-        with TokenCluster(Path(tmp) / "cluster", mode="managed") as c:
+        with TokenCluster(Path(tmp) / "cluster", mode="managed", agent_args=AGENT_ARGS) as c:
             throughput_and_latency(c, Path(tmp))
             first_token(c)
             memory(c)
