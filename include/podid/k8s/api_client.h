@@ -63,7 +63,11 @@ class ApiClient {
   std::unique_ptr<http::Client> stream_http_;  // longer timeout: a watch may be silent between bookmarks
   std::string cached_token_;
   std::filesystem::file_time_type token_mtime_{};
+  bool token_read_failed_ = false;  // log a failing token file once, not on every request
 };
+
+// One line of a watch stream, {"type":"ADDED","object":{...}}; EBADMSG naming what is wrong otherwise.
+Result<WatchEvent> parse_watch_event(std::string_view line);
 
 // URL-encodes a query value (selectors contain '=' and ',').
 std::string query_escape(std::string_view value);
