@@ -4,9 +4,10 @@
 // (or insecure-skip-tls-verify), a token, a token file or a client certificate. Anything that would make us
 // connect differently from what the file asks (exec plugins, proxies, impersonation, basic auth) is refused
 // by name rather than ignored.
+#include <cctype>
 #include <yaml-cpp/yaml.h>
 
-#include "base64.h"
+#include "podid/encoding/base64.h"
 #include "podid/k8s/cluster_config.h"
 #include "read_file.h"
 
@@ -60,7 +61,12 @@ class Reader {
     auto data = string(map, data_key, where);
     if (!data) return data.error();
     if (!data->empty()) {
-      auto decoded = detail::base64_decode(*data);
+      // Hand-edited kubeconfigs wrap long values: whitespace is not part of the encoding.
+      std::string compact;
+      for (char c : *data) {
+        if (!std::isspace(static_cast<unsigned char>(c))) compact.push_back(c);
+      }
+      auto decoded = encoding::base64_decode(compact);
       if (!decoded) return bad(where + "." + data_key, "not valid base64");
       if (pem && decoded->find("-----BEGIN ") == std::string::npos) return bad(where + "." + data_key, "not PEM");
       return std::move(*decoded);

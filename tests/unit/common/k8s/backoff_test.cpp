@@ -2,29 +2,11 @@
 #include <gtest/gtest.h>
 
 #include "k8s/backoff.h"
-#include "k8s/base64.h"
 
 namespace podid::k8s::detail {
 namespace {
 
 using namespace std::chrono_literals;
-
-TEST(Base64, DecodesPaddedText) {
-  EXPECT_EQ(base64_decode(""), "");
-  EXPECT_EQ(base64_decode("Zg=="), "f");
-  EXPECT_EQ(base64_decode("Zm8="), "fo");
-  EXPECT_EQ(base64_decode("Zm9v"), "foo");
-  EXPECT_EQ(base64_decode("Zm9vYmFy"), "foobar");
-  EXPECT_EQ(base64_decode("Zm9v\nYmFy\n"), "foobar");  // wrapped
-  EXPECT_EQ(base64_decode("//79"), std::string("\xff\xfe\xfd"));
-  EXPECT_EQ(base64_decode("AA=="), std::string(1, '\0'));
-}
-
-TEST(Base64, RefusesMalformedText) {
-  for (const char* bad : {"Zg", "Zg=", "Z===", "=Zg=", "Zg==Zg==", "Zm9v!", "Zm9-", "Zm_v", "Zg=a", "Zm9vY"}) {
-    EXPECT_FALSE(base64_decode(bad).has_value()) << bad;
-  }
-}
 
 TEST(Backoff, DoublesWithJitterUpToTheMaximum) {
   Backoff b(100ms, 1000ms, 42);
