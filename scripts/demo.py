@@ -1,58 +1,86 @@
 # SPDX-License-Identifier: Apache-2.0
-"""podid's demo on simulated pods: two pods on one simulated node call 169.254.169.254; the kernel sends
-both to podid-agent, which tells from the kernel which pod each connection came from. A UDP and a raw-socket
-attempt at the same address are refused. Everything lives in network namespaces with no route off this
-machine, and is removed at the end. Run through scripts/demo (root)."""
+"""podid's demo, on one machine: the scenario every aad-pod-identity tutorial walks through.
+
+A simulated node runs podid-agent next to stand-ins of the Kubernetes API, Azure IMDS, Entra ID and Key Vault.
+Three pods on its kubenet bridge:
+  app       labelled aadpodidbinding=reader: reads a Key Vault secret with the real @azure/identity and
+            @azure/keyvault-secrets SDKs, which call 169.254.169.254 as they do on Azure;
+  intruder  bound to another identity: gets its own token, and Key Vault's access policy refuses it;
+  spoofer   holds CAP_NET_RAW and sends with the app's IP address (what broke the predecessor on kubenet):
+            the kernel says which cgroup made the connection, so it gets nothing of the app's identity.
+Everything lives in network namespaces with no route off this machine and is removed at the end.
+Run through scripts/demo (root)."""
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "harness"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "harness"))
 
-from podid_harness.agent_runner import IMDS, Agent, free_port, probe  # noqa: E402
-from podid_harness.sim import Node  # noqa: E402
+from podid_harness.token_cluster import VAULT, TokenCluster, decode_jwt  # noqa: E402
+
+NODE_DIR = ROOT / "tests" / "harness" / "node"
+SECRET = "db-password"
 
 
-def show(title: str, result: dict) -> None:
-    print(f"  {title:<44} ", end="")
-    if result.get("status") == 200:
-        body = result["body"]
-        print(f"HTTP 200 from podid-agent: cgroup {body['cgroup_id']}\n{'':48}{body['cgroup_path']}")
-    elif result.get("status"):
-        print(f"HTTP {result['status']}: {result.get('body')}")
-    else:
-        print(f"refused by the kernel: {result.get('errno_name')} at {result.get('stage')}")
+def sdk(cluster: TokenCluster, pod, cfg: dict) -> dict:
+    """@azure/keyvault-secrets with ManagedIdentityCredential, run inside the pod, no endpoint override."""
+    out = pod.run(["node", str(NODE_DIR / "keyvault_get_secret.mjs"), json.dumps(cfg)], env=cluster.pod_env(),
+                  timeout=90)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"SDK run failed: {out.stdout[-1000:]} {out.stderr[-1000:]}")
+    return json.loads(lines[-1])
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="podid-demo-") as tmp, Node.create(name="demo-node") as node:
-        pod_a = node.add_pod("web", namespace="shop", qos="burstable")
-        pod_b = node.add_pod("batch", namespace="reports", qos="guaranteed")
-        agent = Agent(node, Path(tmp), f"podid-demo-{uuid.uuid4().hex[:8]}", free_port(node, node.agent_addr),
-                      node.make_cgroup("podid-agent", under_kubepods=True))
-        try:
-            serving = agent.start()
-            print(f"podid-agent attached to {serving['attach_cgroup']}")
-            print(f"  and serving redirected connections on {serving['redirect']}\n")
-            for pod in (pod_a, pod_b):
-                print(f"pod {pod.namespace}/{pod.name}  (cgroup {pod.cgroup_id()})")
-                show(f"TCP connect to {IMDS}:80", probe(pod, "tcp4"))
-                show(f"TCP to [::ffff:{IMDS}]:80 (IPv6 socket)", probe(pod, "tcp6-mapped"))
-                show(f"UDP sendto {IMDS}:80", probe(pod, "udp-sendto"))
-                show(f"raw IP socket to {IMDS} (with NET_RAW)", probe(pod, "raw", cap_net_raw=True))
-                print()
-            print("audit log of the refusals (podid-agent stderr):")
-            for line in agent.lines():
-                if line.get("msg") == "denied":
-                    print(f"  {line['reason']:<18} {line['hook']:<9} {line['destination']:<22} {line['cgroup_path']}")
-        finally:
-            agent.kill()
-            agent.uninstall()
-    print("\ncleaned up: node, pods, cgroups and pins removed")
-    return 0
+    with tempfile.TemporaryDirectory(prefix="podid-demo-") as tmp:
+        with TokenCluster(Path(tmp), mode="standard") as c:
+            print(f"node {c.node.name}: podid-agent ready, programs attached to {c.node.kubepods_dir}")
+            reader = c.add_identity("shop", "reader")
+            other = c.add_identity("shop", "other")
+            c.bind("shop", "reader", reader, "reader")
+            c.bind("shop", "other", other, "other")
+            c.keyvault.set_secret(SECRET, "s3cr3t-for-the-app")
+            c.keyvault.allow(reader.principal_id, ["get"])
+            app = c.add_pod("app", "shop", binding="reader", settle=False)
+            intruder = c.add_pod("intruder", "shop", binding="other", settle=False)
+            spoofer = c.add_pod("spoofer", "shop", settle=False)
+            c.assign(app, reader)
+            c.assign(intruder, other)
+            c.settle()
+            print(f"pods: app {app.ip} (identity reader), intruder {intruder.ip} (identity other), "
+                  f"spoofer {spoofer.ip} (no identity, CAP_NET_RAW)\n")
+
+            cfg = {"kind": "managed", "vaultUrl": c.keyvault_server.url, "name": SECRET}
+            got = sdk(c, app, cfg)
+            if got.get("ok"):
+                print(f"  app       read secret '{SECRET}' = {got['value']!r} through 169.254.169.254")
+            else:
+                print(f"  app       FAILED: {got}")
+
+            denied = sdk(c, intruder, cfg)
+            print("  intruder  got a token for its own identity; Key Vault said "
+                  f"{denied.get('statusCode')} {denied.get('code')}" if not denied.get("ok") else
+                  f"  intruder  UNEXPECTEDLY read the secret: {denied}")
+
+            r = c.http(spoofer, f"/metadata/identity/oauth2/token?api-version=2018-02-01&resource={VAULT}",
+                       bind=app.ip, freebind=True, transparent=True, cap_net_raw=True, client_timeout=2)
+            leaked = r.status == 200 and decode_jwt(r.json()["access_token"]).get("oid") == reader.principal_id
+            what = f"HTTP {r.status}" if r.status else f"no answer ({r.error})"
+            print(f"  spoofer   sent from the app's IP {app.ip}: {what}; "
+                  f"{'LEAKED the app identity' if leaked else 'nothing of the app identity'}")
+
+            print("\naudit log (podid-agent stderr, one line per token decision):")
+            for line in c.audit_lines()[-6:]:
+                print(f"  {line.get('namespace')}/{line.get('pod') or '?':9} {line.get('decision'):>14}  "
+                      f"status {line.get('status')}  reason {line.get('reason')}  client_id {line.get('client_id') or '-'}")
+            ok = got.get("ok") and not denied.get("ok") and not leaked
+            print("\nall as expected" if ok else "\nSOMETHING WENT WRONG (see above)")
+            return 0 if ok else 1
 
 
 if __name__ == "__main__":
