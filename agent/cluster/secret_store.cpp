@@ -27,7 +27,9 @@ void SecretStore::set_data(const SecretName& name, const nlohmann::json* secret)
   SecretData data;
   bool present = secret != nullptr;
   if (secret) {
-    for (const auto& [key, value] : secret->value("data", nlohmann::json::object()).items()) {
+    // Named: items() of a temporary would iterate a destroyed object.
+    const nlohmann::json encoded = secret->value("data", nlohmann::json::object());
+    for (const auto& [key, value] : encoded.items()) {
       auto decoded = value.is_string() ? encoding::base64_decode(value.get<std::string>()) : std::nullopt;
       if (!decoded) {
         log::warn("secret value is not base64; key ignored",
