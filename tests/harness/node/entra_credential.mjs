@@ -3,9 +3,15 @@
 // and keyvault_* scripts. Instance discovery is disabled because MSAL would otherwise ask the real
 // login.microsoftonline.com about a non-Microsoft authority host; MSAL then reads
 // <authority>/v2.0/.well-known/openid-configuration from the emulator instead.
-import { ClientCertificateCredential, ClientSecretCredential, WorkloadIdentityCredential } from "@azure/identity";
+// Kind "managed" is a ManagedIdentityCredential with no endpoint override at all (optionally by clientId): in a
+// simulated pod it calls 169.254.169.254, which the kernel hands to podid-agent.
+import { ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential,
+         WorkloadIdentityCredential } from "@azure/identity";
 
 export function makeCredential(cfg) {
+  if (cfg.kind === "managed") {
+    return new ManagedIdentityCredential(cfg.clientId ? { clientId: cfg.clientId } : {});
+  }
   const options = { authorityHost: cfg.authorityHost, disableInstanceDiscovery: true };
   if (cfg.kind === "secret") {
     return new ClientSecretCredential(cfg.tenantId, cfg.clientId, cfg.secret, options);

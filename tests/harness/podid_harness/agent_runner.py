@@ -48,9 +48,12 @@ def free_port(node: Node, addr: str) -> int:
 class Agent:
     """podid-agent on a node, in its own cgroup, with pins under a name of its own."""
 
-    def __init__(self, node: Node, tmp: Path, pin_name: str, port: int, cgroup: Path, extra=()):
+    def __init__(self, node: Node, tmp: Path, pin_name: str, port: int, cgroup: Path, extra=(),
+                 env: dict | None = None):
+        """`env`: variables added to this process's environment for the agent (e.g. SSL_CERT_FILE)."""
         self.node, self.tmp, self.pin_name, self.port, self.cgroup = node, tmp, pin_name, port, cgroup
         self.extra = list(extra)
+        self.env = dict(env or {})
         self.proc: subprocess.Popen | None = None
         self.log_path: Path | None = None
         self.serving: dict = {}
@@ -71,7 +74,10 @@ class Agent:
         self.starts += 1
         self.log_path = self.tmp / f"agent-{self.starts}.log"
         log = open(self.log_path, "w")
-        self.proc = self.node.popen(self.args(), cgroup=self.cgroup, stdout=log, stderr=subprocess.STDOUT)
+        env = {**os.environ, **self.env} if self.env else None
+        with log:  # the child holds its own descriptor
+            self.proc = self.node.popen(self.args(), cgroup=self.cgroup, stdout=log, stderr=subprocess.STDOUT,
+                                        env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in self.lines():

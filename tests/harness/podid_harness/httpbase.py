@@ -4,11 +4,18 @@
 An emulator subclasses `Handler`, registers routes with `route()`, and is run by `EmulatorServer`, which binds
 an address chosen at run time (port 0 by default) on loopback or a test namespace's address, serves each
 connection on its own thread, and stops cleanly. Nothing here knows about Azure or Kubernetes.
+
+`netns=` binds the listening socket inside a named network namespace (/run/netns/<name>, e.g. a simulated
+node's): only the creating thread switches namespace, and only while the socket is made; the socket keeps that
+namespace for its whole life, so the serving threads run in this process's own namespace.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import http.server
 import json
+import os
 import re
 import select
 import socket
@@ -23,6 +30,48 @@ from urllib.parse import parse_qs, urlsplit
 # Addresses an emulator may bind. Anything else is refused: tests must never listen on, or be reached at, an
 # address off this machine.
 _ALLOWED_BIND_PREFIXES = ("127.", "::1", "169.254.", "10.", "fd")
+
+NETNS_DIR = "/run/netns"          # where `ip netns add` (and podid_harness.sim) name network namespaces
+_CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class NetnsError(OSError):
+    """Entering a network namespace failed, or (worse) leaving it did."""
+
+
+def _setns(fd: int, what: str) -> None:
+    if _libc.setns(fd, _CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise NetnsError(err, f"setns({what}): {os.strerror(err)}")
+
+
+@contextlib.contextmanager
+def thread_in_netns(name: Optional[str]):
+    """Run the block with the *calling thread* in network namespace `name` (None: stay where we are).
+
+    setns(2) moves only the calling thread, so other threads of this process (a test's own sockets, other
+    emulators) are unaffected. The thread's previous namespace is restored on every exit path; if even that
+    fails the thread is unusable and NetnsError says so.
+    """
+    if name is None:
+        yield
+        return
+    if not name or "/" in name or name in (".", ".."):
+        raise ValueError(f"netns {name!r} is not a plain namespace name")
+    saved = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        target = os.open(os.path.join(NETNS_DIR, name), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _setns(target, name)
+        finally:
+            os.close(target)
+        try:
+            yield
+        finally:
+            _setns(saved, "back to this thread's own namespace")
+    finally:
+        os.close(saved)
 
 
 @dataclass
@@ -203,6 +252,30 @@ class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def server_activate(self) -> None:
+        self.open_connections: set = set()     # accepted sockets still open, for cut_connections()
+        self._conn_lock = threading.Lock()
+        super().server_activate()
+
+    def process_request(self, request, client_address) -> None:
+        with self._conn_lock:
+            self.open_connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._conn_lock:
+            self.open_connections.discard(request)
+        super().shutdown_request(request)
+
+    def cut_connections(self) -> None:
+        with self._conn_lock:
+            conns = list(self.open_connections)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
 
 class _ThreadingServer6(_ThreadingServer):
     import socket as _socket
@@ -216,17 +289,21 @@ class EmulatorServer:
     """
 
     def __init__(self, emulator, host: str = "127.0.0.1", port: int = 0,
-                 tls: Optional[ssl.SSLContext] = None) -> None:
+                 tls: Optional[ssl.SSLContext] = None, netns: Optional[str] = None) -> None:
+        """`netns`: name of a network namespace (under /run/netns) to listen in instead of this process's."""
         if not host.startswith(_ALLOWED_BIND_PREFIXES):
             raise ValueError(f"refusing to bind {host!r}: emulators listen on loopback or test namespaces only")
         self._emulator = emulator
-        self._host, self._port, self._tls = host, port, tls
+        self._host, self._port, self._tls, self.netns = host, port, tls, netns
         self._httpd: Optional[_ThreadingServer] = None
         self._thread: Optional[threading.Thread] = None
 
     def start(self) -> "EmulatorServer":
         cls = _ThreadingServer6 if ":" in self._host else _ThreadingServer
-        httpd = cls((self._host, self._port), _Handler)
+        # The socket is created (and bound) inside the namespace and stays there; accept() and the handler
+        # threads need not be in it.
+        with thread_in_netns(self.netns):
+            httpd = cls((self._host, self._port), _Handler)
         httpd.emulator = self._emulator  # type: ignore[attr-defined]
         if self._tls is not None:
             httpd.socket = self._tls.wrap_socket(httpd.socket, server_side=True)
@@ -237,10 +314,14 @@ class EmulatorServer:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, cut_connections: bool = False) -> None:
+        """Stop listening. Connections already accepted finish their current exchange (keep-alive ones may go
+        on) unless `cut_connections`, which shuts each of them down as a crashed server's would be."""
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
+            if cut_connections:
+                self._httpd.cut_connections()
             self._httpd = None
 
     @property

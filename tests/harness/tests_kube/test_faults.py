@@ -42,3 +42,29 @@ def test_request_log(api):
     entry = api.request_log[-1]
     assert (entry["user"], entry["verb"], entry["resource"], entry["namespace"], entry["code"]) == \
         ("controller", "list", "pods", "default", 200)
+
+
+def test_down_refuses_and_cuts_then_up_keeps_the_objects(api, client):
+    import http.client
+    import socket
+
+    import pytest
+    client.ok("POST", PODS, {"metadata": {"name": "kept"}})
+    host, port = api.url.split("://")[1].rsplit(":", 1)
+    keep_alive = http.client.HTTPSConnection(host, int(port), context=client.ctx, timeout=5)
+    keep_alive.request("GET", "/version", headers=client._headers(None))
+    keep_alive.getresponse().read()
+    with client.watch(PODS + "?watch=1&resourceVersion=0") as w:
+        assert w.next_non_bookmark()["type"] == "ADDED"
+        api.down()
+        with pytest.raises((EOFError, http.client.HTTPException, OSError)):   # cut, no closing chunk
+            while True:
+                w.next()
+    with pytest.raises(OSError):             # the open keep-alive connection was cut too
+        keep_alive.request("GET", "/version", headers=client._headers(None))
+        keep_alive.getresponse().read()
+    with socket.socket() as s:
+        assert s.connect_ex((host, int(port))) != 0     # nothing listens
+    api.up()
+    assert api.url.endswith(f":{port}")
+    assert client.ok("GET", PODS + "/kept")["metadata"]["name"] == "kept"

@@ -85,9 +85,9 @@ class ArmEmulator:
         self._lock = threading.Lock()
         self._scheme = "http"
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0, tls=None) -> EmulatorServer:
+    def serve(self, host: str = "127.0.0.1", port: int = 0, tls=None, netns=None) -> EmulatorServer:
         self._scheme = "https" if tls is not None else "http"
-        return EmulatorServer(self, host=host, port=port, tls=tls)
+        return EmulatorServer(self, host=host, port=port, tls=tls, netns=netns)
 
     def limits(self, reads: Optional[int] = None, writes: Optional[int] = None, retry_after_s: int = 30) -> None:
         """Throttle after this many reads / writes per subscription; None = ARM's hourly figures."""

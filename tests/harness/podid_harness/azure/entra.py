@@ -137,10 +137,11 @@ class EntraEmulator:
             return self._apps.get(client_id.lower())
 
     # -- serving -------------------------------------------------------------------------------------------
-    def serve(self, tls=None, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
-        """An EmulatorServer for this emulator (start it, or use it as a context manager)."""
+    def serve(self, tls=None, host: str = "127.0.0.1", port: int = 0, netns=None) -> EmulatorServer:
+        """An EmulatorServer for this emulator (start it, or use it as a context manager); `netns` names a
+        network namespace to listen in."""
         self.scheme = "https" if tls is not None else "http"
-        return EmulatorServer(self, host=host, port=port, tls=tls)
+        return EmulatorServer(self, host=host, port=port, tls=tls, netns=netns)
 
     def handle(self, req: Request) -> Response:
         return answer(self.faults, self.log, req, self._route)

@@ -118,8 +118,8 @@ class ImdsEmulator:
         self._identity_limit = _RateLimiter(20, 5) if rate_limit else None
         self._general_limit = _RateLimiter(5, None) if rate_limit else None
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0, tls=None) -> EmulatorServer:
-        return EmulatorServer(self, host=host, port=port, tls=tls)
+    def serve(self, host: str = "127.0.0.1", port: int = 0, tls=None, netns=None) -> EmulatorServer:
+        return EmulatorServer(self, host=host, port=port, tls=tls, netns=netns)
 
     # ---- dispatch --------------------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:

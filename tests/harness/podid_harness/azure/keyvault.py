@@ -124,8 +124,8 @@ class KeyVaultEmulator:
         with self._lock:
             self._policies.pop(oid.lower(), None)
 
-    def serve(self, tls=None, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
-        return EmulatorServer(self, host=host, port=port, tls=tls)
+    def serve(self, tls=None, host: str = "127.0.0.1", port: int = 0, netns=None) -> EmulatorServer:
+        return EmulatorServer(self, host=host, port=port, tls=tls, netns=netns)
 
     # -- request pipeline ----------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:

@@ -25,9 +25,9 @@ class FakeOidcIssuer:
         self.url = ""           # set once served
         self.rotate()
 
-    def serve(self, tls=None, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
+    def serve(self, tls=None, host: str = "127.0.0.1", port: int = 0, netns=None) -> EmulatorServer:
         """Start serving and set `url` to where it listens (the issuer URL is wherever it is reachable)."""
-        server = EmulatorServer(self, host=host, port=port, tls=tls).start()
+        server = EmulatorServer(self, host=host, port=port, tls=tls, netns=netns).start()
         self.url = server.url
         return server
 

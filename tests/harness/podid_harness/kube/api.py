@@ -27,15 +27,16 @@ from .server import KubeEmulator
 class KubeApiServer:
     def __init__(self, history_window: int = 1000, host: str = "127.0.0.1", port: int = 0,
                  bookmark_interval_s: float = 1.0, expired_watch_as_event: bool = True, tls: bool = True,
-                 ca: Optional[TestCA] = None) -> None:
+                 ca: Optional[TestCA] = None, netns: Optional[str] = None) -> None:
         """`tls=False` serves plain HTTP; client-go (kubectl) then refuses to send bearer tokens, so keep TLS
         for anything that authenticates the way a real client does. `ca` shares a run's CA with other
-        emulators; by default the server mints its own and removes it on stop()."""
+        emulators; by default the server mints its own and removes it on stop(). `netns` names a network
+        namespace (/run/netns/<name>, e.g. a simulated node's) to listen in, for a client that runs there."""
         self.emulator = KubeEmulator(history_window, bookmark_interval_s, expired_watch_as_event)
         self._own_ca = tls and ca is None
         self.ca: Optional[TestCA] = (ca or TestCA(common_name="podid kube stand-in CA")) if tls else None
         ctx = self.ca.server_context((host, "localhost")) if self.ca else None
-        self._server = EmulatorServer(self.emulator, host, port, tls=ctx)
+        self._server = EmulatorServer(self.emulator, host, port, tls=ctx, netns=netns)
 
     @classmethod
     def start(cls, **kwargs) -> "KubeApiServer":
@@ -51,6 +52,18 @@ class KubeApiServer:
         self._server.stop()
         if self._own_ca and self.ca is not None:
             self.ca.close()
+
+    def down(self) -> None:
+        """An outage: cut every watch and connection and stop listening (clients get ECONNREFUSED); the
+        objects stay. `up()` listens again on the same address and port."""
+        self.faults.drop_watches()
+        self._down_port = self._server.port
+        self._server.stop(cut_connections=True)
+
+    def up(self) -> None:
+        old = self._server
+        self._server = EmulatorServer(self.emulator, old._host, self._down_port, tls=old._tls, netns=old.netns)
+        self._server.start()
 
     def __enter__(self) -> "KubeApiServer":
         return self
@@ -140,12 +153,12 @@ class KubeApiServer:
         group, _, version = api_version.rpartition("/")
         return self.emulator.resources.lookup(group, version, self.resource(kind, group).plural)
 
-    def create(self, obj: dict, keep_status: bool = True) -> dict:
+    def create(self, obj: dict, keep_status: bool = True, keep_uid: bool = True) -> dict:
         rt = self._type_of(obj)
         ns = (obj.get("metadata") or {}).get("namespace") or "default" if rt.namespaced else ""
         if ns and rt.plural != "namespaces":
             self.ensure_namespace(ns)
-        return self.emulator.resources.create(rt, ns, obj, keep_status=keep_status)
+        return self.emulator.resources.create(rt, ns, obj, keep_status=keep_status, keep_uid=keep_uid)
 
     def ensure_namespace(self, name: str) -> dict:
         res = self.emulator.resources
@@ -157,6 +170,10 @@ class KubeApiServer:
 
     def create_node(self, manifest: dict) -> dict:
         return self.create({"apiVersion": "v1", "kind": "Node", **manifest})
+
+    def delete_pod(self, namespace: str, name: str) -> dict:
+        """What a simulated node calls when a pod goes (podid_harness.sim: Node.remove_pod and close)."""
+        return self.delete("pods", name, namespace)
 
     def get(self, resource: str, name: str, namespace: str = "default") -> dict:
         rt = self.resource(resource)

@@ -125,10 +125,10 @@ class Resources:
             obj.pop("status", None)
 
     # ---- verbs -------------------------------------------------------------------------------------------
-    def create(self, rt: ResourceType, ns: str, body, keep_status: bool = False) -> dict:
+    def create(self, rt: ResourceType, ns: str, body, keep_status: bool = False, keep_uid: bool = False) -> dict:
         obj = self._prepare(rt, ns, body, keep_status)
         self._check_ns(rt, ns)
-        created = self.store.create(rt, obj)
+        created = self.store.create(rt, obj, keep_uid=keep_uid)
         if rt.gr == ("", "namespaces"):
             # The service-account controller gives every namespace a `default` account.
             self.create(self.lookup("", "v1", "serviceaccounts"), created["metadata"]["name"],

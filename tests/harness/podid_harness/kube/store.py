@@ -100,7 +100,9 @@ class Store:
             return len(self._objects[gr])
 
     # ---- writes ------------------------------------------------------------------------------------------
-    def create(self, rt: ResourceType, obj: dict) -> dict:
+    def create(self, rt: ResourceType, obj: dict, keep_uid: bool = False) -> dict:
+        """`keep_uid`: keep a uid the object already carries (test set-up: a simulated pod's cgroups are named
+        after its uid, so the API object must carry that one); HTTP creates always get a fresh one."""
         with self.lock:
             md = obj.setdefault("metadata", {})
             if not md.get("name") and md.get("generateName"):
@@ -109,7 +111,8 @@ class Store:
             gr = rt.gr
             if key in self._objects[gr]:
                 raise errors.already_exists(rt.plural, rt.group, md["name"])
-            md["uid"] = str(uuid.uuid4())
+            if not (keep_uid and md.get("uid")):
+                md["uid"] = str(uuid.uuid4())
             md["creationTimestamp"] = now_rfc3339()
             md["generation"] = 1
             for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):

@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Assertions and set-ups shared by the agent's end-to-end tests."""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from podid_harness.token_cluster import VAULT, HttpResult, IdentityRef, TokenCluster
+
+TOKEN_FIELDS = {"access_token", "refresh_token", "expires_in", "expires_on", "ext_expires_in", "not_before",
+                "resource", "token_type", "client_id"}
+IDENTITY_NOT_FOUND = {"error": "invalid_request", "error_description": "Identity not found"}
+
+
+def bound_pod(c: TokenCluster, uniq, *, ns: Optional[str] = None, identities: int = 1, state: str = "Assigned",
+              settle: bool = True):
+    """A pod in `ns` (new by default) bound to `identities` new identities, each assigned in `state`."""
+    ns = ns or uniq("ns")
+    selector = uniq("sel")
+    ids = [c.add_identity(ns, uniq("id")) for _ in range(identities)]
+    for ident in ids:
+        c.bind(ns, uniq("bind"), ident, selector)
+    pod = c.add_pod(uniq("pod"), ns, binding=selector, settle=False)
+    for ident in ids:
+        c.assign(pod, ident, state)
+    if settle:
+        c.settle()
+    return pod, ids
+
+
+def assert_token_for(r: HttpResult, ident: IdentityRef, resource: str = VAULT) -> dict:
+    """A 200 in IMDS's format whose token is `ident`'s for `resource`; returns the claims."""
+    assert r.status == 200, str(r)
+    body = r.json()
+    assert set(body) == TOKEN_FIELDS, body.keys()
+    assert all(isinstance(v, str) for v in body.values()), body
+    assert body["token_type"] == "Bearer" and body["resource"] == resource, body
+    assert body["client_id"].lower() == ident.client_id.lower(), (body["client_id"], ident)
+    claims = r.claims()
+    assert (claims["oid"], claims["appid"]) == (ident.principal_id, ident.client_id), (claims, ident)
+    assert claims["aud"] == resource, claims
+    assert int(body["expires_on"]) == claims["exp"], (body, claims)
+    assert r.headers.get("content-type", "").startswith("application/json"), r.headers
+    return claims
+
+
+def assert_no_token(r: HttpResult) -> None:
+    assert r.status != 200, str(r)
+    assert "access_token" not in r.body, str(r)
+
+
+def assert_identity_not_found(r: HttpResult) -> None:
+    assert r.status == 400, str(r)
+    assert json.loads(r.body) == IDENTITY_NOT_FOUND, str(r)
+
+
+def json_error(r: HttpResult) -> dict:
+    try:
+        body = json.loads(r.body)
+    except ValueError:
+        raise AssertionError(f"error answer is not JSON: {r}") from None
+    assert isinstance(body, dict) and "error" in body, str(r)
+    return body
