@@ -146,6 +146,8 @@ std::shared_ptr<void> TokenPath::acquire_connection_slot(const std::string& pod_
   ++count;
   // Released when the last copy (held by the connection's handler) goes away.
   struct Slot {
+    Slot(Impl* i, std::string uid) : impl(i), pod_uid(std::move(uid)) {}
+    Slot(const Slot&) = delete;  // a copy's destructor would release the slot twice
     Impl* impl;
     std::string pod_uid;
     ~Slot() {
@@ -153,7 +155,7 @@ std::shared_ptr<void> TokenPath::acquire_connection_slot(const std::string& pod_
       if (it != impl->connections_per_pod.end() && --it->second == 0) impl->connections_per_pod.erase(it);
     }
   };
-  return std::make_shared<Slot>(Slot{impl_.get(), pod_uid});
+  return std::make_shared<Slot>(impl_.get(), pod_uid);
 }
 
 void TokenPath::remove_startup_taint() {
