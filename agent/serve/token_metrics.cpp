@@ -75,9 +75,11 @@ TokenMetrics::TokenMetrics(metrics::Registry& registry)
       identity_rejected_(BuildGauge().Name("podid_identity_objects_rejected")
                              .Help("aadpodidentity.k8s.io objects skipped as invalid (see the agent's log).")
                              .Register(registry).Add({})) {
+  // The zero series exist from the start, so dashboards and alerts see them before the first event.
   for (auto reason : {"unknown_cgroup", "unknown_pod", "source_ip_mismatch", "too_many_connections"}) {
     resolution_failures_.Add({{"reason", reason}});
   }
+  for (auto result : {"forwarded", "blocked", "error"}) passthrough_.Add({{"result", result}});
 }
 
 metrics::Counter& TokenMetrics::counter_for(const TokenRequestLabels& l) {
