@@ -72,13 +72,15 @@ asio::awaitable<http::Response> ImdsService::handle(const http::Request& req, co
   co_return imds::to_response(req, imds::internal_error("unknown_path_kind"));
 }
 
+const PodInfo* ImdsService::find_pod(Caller& caller) const {
+  if (caller.pod_uid.empty()) caller.pod_uid = pod_uid_of(caller.cgroup_id, caller.ancestor_cgroup_id);
+  return caller.pod_uid.empty() ? nullptr : deps_.pods.by_uid(caller.pod_uid);
+}
+
 asio::awaitable<const PodInfo*> ImdsService::await_pod(Caller& caller) {
   auto deadline = Clock::now() + settings_.assignment_wait;
   for (;;) {
-    if (caller.pod_uid.empty()) caller.pod_uid = pod_uid_of(caller.cgroup_id, caller.ancestor_cgroup_id);
-    if (!caller.pod_uid.empty()) {
-      if (const PodInfo* pod = deps_.pods.by_uid(caller.pod_uid)) co_return pod;
-    }
+    if (const PodInfo* pod = find_pod(caller)) co_return pod;
     if (Clock::now() >= deadline) co_return nullptr;
     co_await sleep_for(kWaitPoll);
   }
@@ -130,7 +132,9 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
   const imds::TokenRequest& request = std::get<imds::TokenRequest>(parsed);
 
   Outcome out{.decision = "refused"};
-  const PodInfo* pod = co_await await_pod(caller);
+  // The usual case needs no waiting: look up synchronously, and enter the waiting coroutine only if needed.
+  const PodInfo* pod = find_pod(caller);
+  if (!pod && settings_.assignment_wait.count() > 0) pod = co_await await_pod(caller);
   auto pending = [&](std::string reason) {
     out.response = imds::to_response(req, imds::identity_not_assigned(settings_.pending_answer,
                                                                        settings_.pending_retry_after));
@@ -157,7 +161,12 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
     out.reason = "source_ip_mismatch";
   } else {
     FetchContext context{.pod_namespace = pod->ns, .pod_name = pod->name, .service_account = pod->service_account};
-    Selection selection = co_await await_selection(*pod, request.selector, request.resource, context);
+    Selection selection = select_identity(deps_.identities, *pod, request.selector, settings_.selection);
+    if (auto* none = std::get_if<NoIdentity>(&selection);
+        none && (!none->unresolved_principals.empty() ||
+                 (none->reason == NoIdentity::kNotAssignedYet && settings_.assignment_wait.count() > 0))) {
+      selection = co_await await_selection(*pod, request.selector, request.resource, context);
+    }
     // The stores may have changed while waiting: `pod` is looked up again before use below.
     pod = deps_.pods.by_uid(caller.pod_uid);
     std::shared_ptr<TokenSource> source;

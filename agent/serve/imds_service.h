@@ -73,6 +73,7 @@ class ImdsService {
   struct Outcome;
   boost::asio::awaitable<http::Response> token(const http::Request& req, Caller& caller);
   boost::asio::awaitable<http::Response> passthrough(const http::Request& req, const Caller& caller);
+  const PodInfo* find_pod(Caller& caller) const;
   boost::asio::awaitable<const PodInfo*> await_pod(Caller& caller);
   boost::asio::awaitable<Selection> await_selection(const PodInfo& pod, const IdentitySelector& selector,
                                                     const std::string& resource, const FetchContext& context);

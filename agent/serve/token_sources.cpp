@@ -43,8 +43,9 @@ TokenSources::TokenSources(http::Client& imds_client, http::Url imds_base, http:
       clock_(clock) {}
 
 Result<std::shared_ptr<TokenSource>> TokenSources::for_identity(const AzureIdentity& identity) {
-  std::string key = identity.ns + "/" + identity.name;
-  if (auto it = by_identity_.find(key); it != by_identity_.end()) return it->second;
+  using View = std::pair<std::string_view, std::string_view>;
+  if (auto it = by_identity_.find(View(identity.ns, identity.name)); it != by_identity_.end()) return it->second;
+  const std::string key = identity.ns + "/" + identity.name;
 
   std::shared_ptr<TokenSource> source;
   if (identity.type == IdentityType::kUserAssigned) {
@@ -86,7 +87,7 @@ Result<std::shared_ptr<TokenSource>> TokenSources::for_identity(const AzureIdent
       source = std::make_shared<CountedSource>(std::move(*made), "entra", metrics_);
     }
   }
-  by_identity_.emplace(std::move(key), source);
+  by_identity_.emplace(std::pair(identity.ns, identity.name), source);
   return source;
 }
 
@@ -100,7 +101,7 @@ std::shared_ptr<TokenSource> TokenSources::node_identity(const std::string& clie
 }
 
 void TokenSources::forget(const AzureIdentity& before) {
-  auto it = by_identity_.find(before.ns + "/" + before.name);
+  auto it = by_identity_.find(std::pair<std::string_view, std::string_view>(before.ns, before.name));
   if (it == by_identity_.end()) return;
   cache_.invalidate(it->second->cache_key());
   by_identity_.erase(it);

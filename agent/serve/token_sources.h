@@ -14,6 +14,9 @@
 #pragma once
 
 #include <map>
+#include <string_view>
+#include <tuple>
+#include <utility>
 #include <memory>
 #include <string>
 
@@ -47,7 +50,15 @@ class TokenSources {
   TokenCache& cache_;
   TokenMetrics& metrics_;
   const WallClock& clock_;
-  std::map<std::string, std::shared_ptr<TokenSource>> by_identity_;  // "ns/name" -> source
+  // (namespace, name) -> source; found without building a key string (this runs on every request).
+  struct NsNameLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return std::tie(a.first, a.second) < std::tie(b.first, b.second);
+    }
+  };
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<TokenSource>, NsNameLess> by_identity_;
   std::map<std::string, std::shared_ptr<TokenSource>> node_;         // client id -> source
 };
 

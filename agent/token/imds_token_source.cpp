@@ -17,7 +17,16 @@ ImdsTokenSource::ImdsTokenSource(http::Client& client, http::Url imds_base, std:
 
 ImdsTokenSource::ImdsTokenSource(http::Client& client, http::Url imds_base, std::string client_id,
                                  const WallClock& clock)
-    : client_(client), base_(std::move(imds_base)), client_id_(std::move(client_id)), clock_(clock) {}
+    : client_(client), base_(std::move(imds_base)), client_id_(std::move(client_id)), clock_(clock) {
+  // Computed once: the cache asks for it on every request.
+  if (client_id_.empty()) {
+    key_ = "imds/system-assigned";
+  } else {
+    std::string id = client_id_;
+    std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return std::tolower(c); });
+    key_ = "imds/" + id;
+  }
+}
 
 boost::asio::awaitable<TokenOutcome> ImdsTokenSource::fetch(const std::string& resource, const FetchContext&) {
   http::Request req = imds_token_request(base_.target, resource, client_id_);
@@ -31,12 +40,7 @@ boost::asio::awaitable<TokenOutcome> ImdsTokenSource::fetch(const std::string& r
   co_return std::move(token).value();
 }
 
-std::string ImdsTokenSource::cache_key() const {
-  if (client_id_.empty()) return "imds/system-assigned";
-  std::string id = client_id_;
-  std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return std::tolower(c); });
-  return "imds/" + id;
-}
+std::string ImdsTokenSource::cache_key() const { return key_; }
 
 std::string ImdsTokenSource::describe() const {
   return client_id_.empty() ? "imds system-assigned" : "imds client_id=" + client_id_;

@@ -34,6 +34,7 @@ class ImdsTokenSource final : public TokenSource {
   http::Url base_;
   std::string client_id_;
   const WallClock& clock_;
+  std::string key_;
 };
 
 }  // namespace podid::agent

@@ -26,10 +26,12 @@ const char* level_name(Level level) {
 
 void set_min_level(Level level) { g_min_level.store(level, std::memory_order_relaxed); }
 
-void write(Level level, std::string_view msg, const nlohmann::json& fields) {
-  if (level < g_min_level.load(std::memory_order_relaxed)) return;
-  // The line is spliced as text rather than built as one JSON object: copying `fields` into a new object
-  // cost more than the rest of a cached token answer (audit lines are written per request).
+bool enabled(Level level) { return level >= g_min_level.load(std::memory_order_relaxed); }
+
+namespace {
+
+// {"ts":...,"level":"...","msg":"..." — the fields and the closing brace follow.
+std::string line_head(Level level, std::string_view msg) {
   auto now = std::chrono::system_clock::now().time_since_epoch();
   std::string out = "{\"ts\":";
   out += nlohmann::json(std::chrono::duration<double>(now).count()).dump();
@@ -38,13 +40,11 @@ void write(Level level, std::string_view msg, const nlohmann::json& fields) {
   out += "\",\"msg\":";
   // Replace invalid UTF-8 (paths, peer data) rather than throw from a log call.
   out += nlohmann::json(msg).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (fields.is_object() && !fields.empty()) {
-    std::string rest = fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    out.push_back(',');
-    out.append(rest, 1, std::string::npos);  // drop the object's opening brace
-  } else {
-    out.push_back('}');
-  }
+  return out;
+}
+
+// One write(2) per line, so lines from several threads never interleave.
+void emit(std::string& out) {
   out.push_back('\n');
   const char* p = out.data();
   size_t left = out.size();
@@ -54,6 +54,34 @@ void write(Level level, std::string_view msg, const nlohmann::json& fields) {
     p += n;
     left -= static_cast<size_t>(n);
   }
+}
+
+}  // namespace
+
+void write(Level level, std::string_view msg, const nlohmann::json& fields) {
+  if (!enabled(level)) return;
+  // Spliced as text rather than built as one JSON object: copying `fields` into a new object cost more than
+  // the rest of a cached token answer.
+  std::string out = line_head(level, msg);
+  if (fields.is_object() && !fields.empty()) {
+    std::string rest = fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out.push_back(',');
+    out.append(rest, 1, std::string::npos);  // drop the object's opening brace
+  } else {
+    out.push_back('}');
+  }
+  emit(out);
+}
+
+void write_members(Level level, std::string_view msg, std::string_view members) {
+  if (!enabled(level)) return;
+  std::string out = line_head(level, msg);
+  if (!members.empty()) {
+    out.push_back(',');
+    out.append(members);
+  }
+  out.push_back('}');
+  emit(out);
 }
 
 }  // namespace podid::log

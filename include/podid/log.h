@@ -18,6 +18,13 @@ void set_min_level(Level level);
 // Writes one line; thread-safe (one write(2) per line, so lines never interleave).
 void write(Level level, std::string_view msg, const nlohmann::json& fields = nlohmann::json::object());
 
+// As write(), with the fields given already serialized as JSON object members (`"k":v,"k2":v2`, no braces).
+// For per-request lines (audit) built without a JSON object; the caller guarantees the members are valid JSON.
+void write_members(Level level, std::string_view msg, std::string_view members);
+
+// Whether a line at `level` would be written (skip building it otherwise).
+bool enabled(Level level);
+
 inline void debug(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) { write(Level::kDebug, msg, f); }
 inline void info(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) { write(Level::kInfo, msg, f); }
 inline void warn(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) { write(Level::kWarn, msg, f); }

@@ -130,3 +130,18 @@ TEST(TokenResponse, HttpFraming) {
 
 }  // namespace
 }  // namespace podid::agent::imds
+
+// The escaper skips plain bytes 8 at a time: every position of a byte that needs escaping, in every 8-byte
+// lane and across the tail, must still be escaped exactly as a JSON library does.
+TEST(AppendJsonEscaped, matches_a_json_library_at_every_offset) {
+  const std::string specials[] = {"\"", "\\", std::string(1, '\0'), "\n", "\x1f", "\x7f", "\xc3\xa9"};
+  for (const auto& special : specials) {
+    for (size_t at = 0; at < 40; ++at) {
+      std::string s(40, 'a');
+      s.replace(at, 1, special);
+      std::string out;
+      podid::agent::imds::append_json_escaped(out, s);
+      EXPECT_EQ('"' + out + '"', nlohmann::json(s).dump()) << "special " << int(special[0]) << " at " << at;
+    }
+  }
+}

@@ -60,3 +60,13 @@ TEST(Log, lines_below_the_minimum_level_are_dropped) {
   podid::log::set_min_level(podid::log::Level::kInfo);
   EXPECT_TRUE(out.empty()) << out;
 }
+
+TEST(Log, members_are_spliced_into_the_line) {
+  auto out = capture_stderr([] { podid::log::write_members(podid::log::Level::kWarn, "m", R"("a":1,"b":"x")"); });
+  auto line = nlohmann::json::parse(out);
+  EXPECT_EQ(line["a"], 1);
+  EXPECT_EQ(line["b"], "x");
+  EXPECT_EQ(line["msg"], "m");
+  auto bare = capture_stderr([] { podid::log::write_members(podid::log::Level::kWarn, "m", ""); });
+  EXPECT_EQ(nlohmann::json::parse(bare)["msg"], "m");
+}
