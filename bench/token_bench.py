@@ -14,8 +14,9 @@ identities, and the time to a new pod's first token.
   Memory: podid-agent's RSS (VmRSS) with PODID_BENCH_PODS pods bound to PODID_BENCH_IDENTITIES identities,
      each pod having fetched a token.
   First token: managed mode, identity already on the VMSS; from the moment a new pod's cgroups and Pod object
-     exist to its first 200, measured by a client started in the pod (its start is included: an upper bound),
-     for a pod of an identity with a cached token and for one whose identity was never fetched.
+     exist to its first 200, for a pod of an identity with a cached token and for one whose identity was never
+     fetched. Printed as two bounds: timed by the client in the pod, and from creation including the client's
+     spawn.
 
 Prints figures and ratios; no pass or fail. Run as root through scripts/bench.
 """
@@ -178,22 +179,29 @@ def first_token(c: TokenCluster) -> None:
     c.bind("first", "shared", shared, "shared")
     warm = c.add_pod("warm", "first", binding="shared")
     c.wait_token(warm)
+    # Two bounds: the client's own timing (from its start, after the pod exists: a lower bound, since the
+    # agent could already work while the client was being spawned) and, from the moment add_pod returned to the
+    # client's exit, the same plus spawning a process in the pod (an upper bound).
     results = {"cached identity": [], "new identity": []}
+    upper = {"cached identity": [], "new identity": []}
     for i in range(FIRST_TOKEN_PODS):
         fresh = c.add_identity("first", f"fresh-{i}")
         c.bind("first", f"fresh-{i}", fresh, f"fresh-{i}")
         c.settle()
         for kind, selector in (("cached identity", "shared"), ("new identity", f"fresh-{i}")):
             pod = c.add_pod(f"p{i}-{selector}", "first", binding=selector, settle=False)
+            created = time.monotonic()
             out = pod.run([str(LOAD), "--addr", IMDS, "--port", "80", "--path", PATH, "--header", "Metadata: true",
                            "--until-status", "--seconds", "5"], timeout=30)
             r = json.loads(out.stdout.strip().splitlines()[-1])
             if not r["ok"]:
                 raise RuntimeError(f"no first token for {pod.name}: {r}")
+            upper[kind].append((time.monotonic() - created) * 1000)
             results[kind].append(r["elapsed_us"] / 1000)
     for kind, ms in results.items():
-        print(f"first token, {kind}: median {med(ms):.1f} ms, max {max(ms):.1f} ms over {len(ms)} pods "
-              "(from pod creation to the first 200, client start included); goal < 50 ms")
+        print(f"first token, {kind}: median {med(ms):.1f} ms (client-timed) .. {med(upper[kind]):.1f} ms "
+              f"(from pod creation, client spawn included), max {max(upper[kind]):.1f} ms over {len(ms)} pods; "
+              "goal < 50 ms")
 
 
 def main() -> int:
@@ -204,6 +212,8 @@ def main() -> int:
         with TokenCluster(Path(tmp) / "cluster", mode="managed", agent_args=AGENT_ARGS) as c:
             throughput_and_latency(c, Path(tmp))
             first_token(c)
+        # A fresh node for the memory figure: 250 pods fill most of its /24 pod range.
+        with TokenCluster(Path(tmp) / "cluster-memory", mode="managed", agent_args=AGENT_ARGS) as c:
             memory(c)
     return 0
 
