@@ -4,7 +4,7 @@
 #include <array>
 #include <optional>
 
-#include "agent/identity/ascii.h"
+#include "podid/ascii.h"
 
 namespace podid::agent {
 namespace {
@@ -37,7 +37,7 @@ class Reader {
       found = &*it;
     } else if (!exact) {
       for (auto it2 = parent->begin(); it2 != parent->end(); ++it2) {
-        if (ascii_iequals(it2.key(), name)) {
+        if (ascii::iequals(it2.key(), name)) {
           found = &*it2;
           break;
         }
@@ -167,9 +167,9 @@ IdentityType read_type(Reader& r, const json* spec) {
 
 AssignedState read_state(std::string_view s) {
   if (s.empty()) return AssignedState::kNone;
-  if (ascii_iequals(s, "Created")) return AssignedState::kCreated;
-  if (ascii_iequals(s, "Assigned")) return AssignedState::kAssigned;
-  if (ascii_iequals(s, "Unassigned")) return AssignedState::kUnassigned;
+  if (ascii::iequals(s, "Created")) return AssignedState::kCreated;
+  if (ascii::iequals(s, "Assigned")) return AssignedState::kAssigned;
+  if (ascii::iequals(s, "Unassigned")) return AssignedState::kUnassigned;
   return AssignedState::kUnknown;
 }
 
@@ -206,7 +206,7 @@ bool is_user_assigned_resource_id(std::string_view id) {
     if (last != (slash == std::string_view::npos)) return false;
     std::string_view seg = id.substr(0, slash);
     if (seg.empty()) return false;
-    if (!kShape[i].empty() && !ascii_iequals(seg, kShape[i])) return false;
+    if (!kShape[i].empty() && !ascii::iequals(seg, kShape[i])) return false;
     if (!last) id.remove_prefix(slash + 1);
   }
   return true;
@@ -235,10 +235,10 @@ Result<AzureIdentity> parse_azure_identity(const nlohmann::json& object) {
   if (id.client_password.ns.empty() && !id.client_password.name.empty()) id.client_password.ns = id.ns;
   id.auxiliary_tenant_ids = r.strings(spec, "auxiliaryTenantIDs", "spec.auxiliaryTenantIDs");
   if (auto it = meta.annotations.find(kBehaviorAnnotation); it != meta.annotations.end()) {
-    id.namespaced_behavior = ascii_iequals(it->second, "namespaced");
+    id.namespaced_behavior = ascii::iequals(it->second, "namespaced");
   }
   if (auto it = meta.annotations.find(kPrincipalIdAnnotation); it != meta.annotations.end()) {
-    id.principal_id = ascii_lowered(it->second);
+    id.principal_id = ascii::lowered(it->second);
   }
   if (r.failed()) return r.error();
 

@@ -4,7 +4,7 @@
 #include <optional>
 #include <set>
 
-#include "agent/identity/ascii.h"
+#include "podid/ascii.h"
 #include "podid/log.h"
 
 namespace podid::agent {
@@ -42,7 +42,7 @@ std::string_view to_string(CrdKind kind) {
   return "?";
 }
 
-std::string IdentityStore::client_id_key(const AzureIdentity& i) { return ascii_lowered(i.client_id); }
+std::string IdentityStore::client_id_key(const AzureIdentity& i) { return ascii::lowered(i.client_id); }
 
 template <class T, class Collection, class Parse, class Prepare, class Changed>
 void IdentityStore::apply_kind(CrdKind kind, Collection& items, Change change, const json& object, Parse parse,
@@ -114,7 +114,7 @@ void IdentityStore::accept(CrdKind kind, const std::string& key) { rejected_.era
 
 void IdentityStore::overlay_learned(AzureIdentity& identity) const {
   if (learned_principals_.empty()) return;
-  if (auto it = learned_principals_.find(ascii_lowered(identity.client_id)); it != learned_principals_.end()) {
+  if (auto it = learned_principals_.find(ascii::lowered(identity.client_id)); it != learned_principals_.end()) {
     identity.principal_id = it->second;
   }
 }
@@ -204,8 +204,8 @@ void IdentityStore::on_binding_changed(BindingCallback callback) { binding_callb
 
 bool IdentityStore::learn_principal_id(std::string_view client_id, std::string_view principal_id) {
   if (client_id.empty() || principal_id.empty()) return false;
-  std::string client = ascii_lowered(client_id);
-  std::string principal = ascii_lowered(principal_id);
+  std::string client = ascii::lowered(client_id);
+  std::string principal = ascii::lowered(principal_id);
   if (identities_.bucket(std::string_view(client)).empty()) return false;
   bool changed = false;
   auto [it, inserted] = learned_principals_.try_emplace(client, principal);

@@ -5,7 +5,7 @@
 #include <string_view>
 #include <tuple>
 
-#include "agent/identity/ascii.h"
+#include "podid/ascii.h"
 
 namespace podid::agent {
 namespace {
@@ -26,8 +26,8 @@ bool assigned_to(const PodInfo& pod, const AzureIdentity& identity,
   for (const AzureAssignedIdentity* a : assignments) {
     if (a->identity_ns != identity.ns || a->identity_name != identity.name) continue;
     if (a->state != AssignedState::kAssigned && a->state != AssignedState::kNone) continue;
-    if (!ascii_iequals(a->identity_client_id, identity.client_id)) continue;
-    if (!a->node.empty() && !pod.node.empty() && !ascii_iequals(a->node, pod.node)) continue;
+    if (!ascii::iequals(a->identity_client_id, identity.client_id)) continue;
+    if (!a->node.empty() && !pod.node.empty() && !ascii::iequals(a->node, pod.node)) continue;
     return true;
   }
   return false;
@@ -38,11 +38,11 @@ bool matches(const AzureIdentity& identity, const IdentitySelector& selector) {
     case SelectorKind::kNone:
       return true;
     case SelectorKind::kClientId:
-      return ascii_iequals(identity.client_id, selector.value);
+      return ascii::iequals(identity.client_id, selector.value);
     case SelectorKind::kResourceId:
-      return !identity.resource_id.empty() && ascii_iequals(identity.resource_id, selector.value);
+      return !identity.resource_id.empty() && ascii::iequals(identity.resource_id, selector.value);
     case SelectorKind::kObjectId:
-      return !identity.principal_id.empty() && ascii_iequals(identity.principal_id, selector.value);
+      return !identity.principal_id.empty() && ascii::iequals(identity.principal_id, selector.value);
   }
   return false;
 }
@@ -85,7 +85,7 @@ bool is_excepted(const IdentityStore& store, const PodInfo& pod) {
   for (const AzurePodIdentityException* e : store.exceptions_in(pod.ns)) {
     for (const auto& [key, value] : e->pod_labels) {
       auto it = pod.labels.find(key);
-      if (it != pod.labels.end() && ascii_iequals(it->second, value)) return true;
+      if (it != pod.labels.end() && ascii::iequals(it->second, value)) return true;
     }
   }
   return false;

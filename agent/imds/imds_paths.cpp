@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "agent/imds/ascii.h"
+#include "podid/ascii.h"
 
 namespace podid::agent::imds {
 namespace {

@@ -4,7 +4,7 @@
 #include <array>
 #include <string_view>
 
-#include "agent/imds/ascii.h"
+#include "podid/ascii.h"
 #include "agent/imds/imds_paths.h"
 #include "agent/imds/token_request.h"  // check_metadata_headers
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/imds/ascii.h"
+#include "podid/ascii.h"
 
 namespace podid::agent::imds {
 namespace {

@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/token/imds_token_source.h"
 
-#include <algorithm>
-#include <cctype>
-
 #include "agent/token/token_requests.h"
 #include "agent/token/token_response.h"
+#include "podid/ascii.h"
 
 namespace podid::agent {
 namespace {
@@ -22,9 +20,7 @@ ImdsTokenSource::ImdsTokenSource(http::Client& client, http::Url imds_base, std:
   if (client_id_.empty()) {
     key_ = "imds/system-assigned";
   } else {
-    std::string id = client_id_;
-    std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return std::tolower(c); });
-    key_ = "imds/" + id;
+    key_ = "imds/" + ascii::lowered(client_id_);
   }
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/token/token_requests.h"
 
-#include "agent/token/url_encoding.h"
+#include "podid/encoding/percent.h"
 
 namespace podid::agent {
 namespace {
@@ -30,7 +30,7 @@ bool is_loopback(std::string_view host) {
 }
 
 std::string base_form(std::string_view client_id, std::string_view resource) {
-  return "client_id=" + percent_encode(client_id) + "&scope=" + percent_encode(entra_scope(resource)) +
+  return "client_id=" + encoding::percent_encode(client_id) + "&scope=" + encoding::percent_encode(entra_scope(resource)) +
          "&grant_type=client_credentials";
 }
 
@@ -41,8 +41,8 @@ http::Request imds_token_request(std::string_view base_path, std::string_view re
   while (!target.empty() && target.back() == '/') target.pop_back();
   target += "/metadata/identity/oauth2/token?api-version=";
   target += kImdsApiVersion;
-  target += "&resource=" + percent_encode(resource);
-  if (!client_id.empty()) target += "&client_id=" + percent_encode(client_id);
+  target += "&resource=" + encoding::percent_encode(resource);
+  if (!client_id.empty()) target += "&client_id=" + encoding::percent_encode(client_id);
 
   http::Request req{bh::verb::get, target, 11};
   req.set("Metadata", "true");
@@ -75,14 +75,14 @@ Status check_entra_transport(std::string_view scheme, std::string_view host) {
 std::string entra_scope(std::string_view resource) { return std::string(resource) + "/.default"; }
 
 std::string entra_secret_form(std::string_view client_id, std::string_view resource, std::string_view secret) {
-  return base_form(client_id, resource) + "&client_secret=" + percent_encode(secret);
+  return base_form(client_id, resource) + "&client_secret=" + encoding::percent_encode(secret);
 }
 
 std::string entra_assertion_form(std::string_view client_id, std::string_view resource, std::string_view assertion) {
   return base_form(client_id, resource) +
          "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
          "&client_assertion=" +
-         percent_encode(assertion);
+         encoding::percent_encode(assertion);
 }
 
 http::Request entra_token_request(std::string_view target, std::string form) {

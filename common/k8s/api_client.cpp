@@ -83,24 +83,6 @@ Result<WatchEvent> parse_watch_event(std::string_view line) {
   return bad_message("watch event of unknown type \"" + name + "\"");
 }
 
-std::string query_escape(std::string_view value) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size());
-  for (unsigned char c : value) {
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '_' || c == '.' || c == '~';
-    if (unreserved) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
-  return out;
-}
-
 ApiClient::ApiClient(asio::any_io_executor executor, ClusterConfig config, std::string user_agent)
     : config_(std::move(config)) {
   http_ = std::make_unique<http::Client>(executor, http::ClientOptions{.timeout = kRequestTimeout,

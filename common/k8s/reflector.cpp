@@ -17,6 +17,7 @@
 #include <random>
 
 #include "backoff.h"
+#include "podid/encoding/percent.h"
 #include "podid/log.h"
 
 namespace podid::k8s {
@@ -86,8 +87,8 @@ struct Reflector::Impl {
 
 std::string Reflector::Impl::selectors() const {
   std::string out;
-  if (!options.field_selector.empty()) out += "&fieldSelector=" + query_escape(options.field_selector);
-  if (!options.label_selector.empty()) out += "&labelSelector=" + query_escape(options.label_selector);
+  if (!options.field_selector.empty()) out += "&fieldSelector=" + encoding::percent_encode(options.field_selector);
+  if (!options.label_selector.empty()) out += "&labelSelector=" + encoding::percent_encode(options.label_selector);
   return out;
 }
 
@@ -121,7 +122,7 @@ asio::awaitable<Step> Reflector::Impl::list_all() {
   std::string version;
   for (;;) {
     std::string path = options.collection_path + "?limit=" + std::to_string(kPageSize) + selectors();
-    if (!continue_token.empty()) path += "&continue=" + query_escape(continue_token);
+    if (!continue_token.empty()) path += "&continue=" + encoding::percent_encode(continue_token);
     auto res = co_await api->get(path);
     if (stopped) co_return Step{Outcome::kFailed, "stopped"};
     if (!res) co_return Step{Outcome::kFailed, res.error().message()};
@@ -157,7 +158,7 @@ asio::awaitable<Step> Reflector::Impl::list_all() {
 
 asio::awaitable<Step> Reflector::Impl::watch_once() {
   std::string path = options.collection_path +
-                     "?watch=1&allowWatchBookmarks=true&resourceVersion=" + query_escape(resource_version) +
+                     "?watch=1&allowWatchBookmarks=true&resourceVersion=" + encoding::percent_encode(resource_version) +
                      "&timeoutSeconds=" + std::to_string(options.watch_timeout_seconds) + selectors();
   ++stats.watches;
   const auto started = Clock::now();

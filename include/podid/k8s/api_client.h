@@ -69,7 +69,5 @@ class ApiClient {
 // One line of a watch stream, {"type":"ADDED","object":{...}}; EBADMSG naming what is wrong otherwise.
 Result<WatchEvent> parse_watch_event(std::string_view line);
 
-// URL-encodes a query value (selectors contain '=' and ',').
-std::string query_escape(std::string_view value);
 
 }  // namespace podid::k8s

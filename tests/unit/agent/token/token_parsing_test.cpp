@@ -8,7 +8,7 @@
 #include "agent/token/sp_credential.h"
 #include "agent/token/token_requests.h"
 #include "agent/token/token_response.h"
-#include "agent/token/url_encoding.h"
+#include "podid/encoding/percent.h"
 
 namespace podid::agent {
 namespace {
@@ -22,11 +22,11 @@ const system_clock::time_point kNow{std::chrono::seconds{1'732'443'300}};  // Su
 // --- percent-encoding -------------------------------------------------------------------------------------
 
 TEST(UrlEncoding, keeps_unreserved_and_encodes_the_rest) {
-  EXPECT_EQ(percent_encode("https://vault.azure.net"), "https%3A%2F%2Fvault.azure.net");
-  EXPECT_EQ(percent_encode("aZ09-._~"), "aZ09-._~");
-  EXPECT_EQ(percent_encode("a b+c&d=e/f?g#h%"), "a%20b%2Bc%26d%3De%2Ff%3Fg%23h%25");
-  EXPECT_EQ(percent_encode("\xc3\xa9"), "%C3%A9");
-  EXPECT_EQ(percent_encode(""), "");
+  EXPECT_EQ(encoding::percent_encode("https://vault.azure.net"), "https%3A%2F%2Fvault.azure.net");
+  EXPECT_EQ(encoding::percent_encode("aZ09-._~"), "aZ09-._~");
+  EXPECT_EQ(encoding::percent_encode("a b+c&d=e/f?g#h%"), "a%20b%2Bc%26d%3De%2Ff%3Fg%23h%25");
+  EXPECT_EQ(encoding::percent_encode("\xc3\xa9"), "%C3%A9");
+  EXPECT_EQ(encoding::percent_encode(""), "");
 }
 
 // --- requests ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // ApiClient against a scripted server: headers on the wire, JSON both ways, statuses passed through,
 // token file rotation, watch event parsing.
 #include "podid/k8s/api_client.h"
+#include "podid/encoding/percent.h"
 
 #include <gtest/gtest.h>
 
@@ -260,10 +261,10 @@ TEST(ParseWatchEvent, RefusesMalformedLines) {
 }
 
 TEST(QueryEscape, EscapesSelectorSyntax) {
-  EXPECT_EQ(query_escape("spec.nodeName=node-1"), "spec.nodeName%3Dnode-1");
-  EXPECT_EQ(query_escape("app in (a,b),!tier"), "app%20in%20%28a%2Cb%29%2C%21tier");
-  EXPECT_EQ(query_escape("a_b-c.d~"), "a_b-c.d~");
-  EXPECT_EQ(query_escape("ü"), "%C3%BC");
+  EXPECT_EQ(encoding::percent_encode("spec.nodeName=node-1"), "spec.nodeName%3Dnode-1");
+  EXPECT_EQ(encoding::percent_encode("app in (a,b),!tier"), "app%20in%20%28a%2Cb%29%2C%21tier");
+  EXPECT_EQ(encoding::percent_encode("a_b-c.d~"), "a_b-c.d~");
+  EXPECT_EQ(encoding::percent_encode("ü"), "%C3%BC");
 }
 
 }  // namespace

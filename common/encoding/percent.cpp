@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/token/url_encoding.h"
+#include "podid/encoding/percent.h"
 
-namespace podid::agent {
+namespace podid::encoding {
 
 std::string percent_encode(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -21,4 +21,4 @@ std::string percent_encode(std::string_view text) {
   return out;
 }
 
-}  // namespace podid::agent
+}  // namespace podid::encoding

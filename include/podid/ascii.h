@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// ASCII-only text helpers shared by the IMDS protocol files. HTTP names, IMDS paths and query names are
-// ASCII; locale-aware functions (std::tolower) would make the answer depend on the process locale.
+// ASCII-only text helpers. Azure ids (client, object, resource ids) compare ignoring case; HTTP names, IMDS
+// paths and query names are ASCII. Locale-aware functions (std::tolower) would make per-request answers depend
+// on the process locale, so nothing here uses them.
 #pragma once
 
-#include <cstddef>
+#include <string>
 #include <string_view>
 
-namespace podid::agent::imds::ascii {
+namespace podid::ascii {
 
 constexpr char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -23,6 +24,12 @@ constexpr bool istarts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
+inline std::string lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = lower(c);
+  return out;
+}
+
 // The value of a hex digit, or -1.
 constexpr int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -31,4 +38,4 @@ constexpr int hex_value(char c) {
   return -1;
 }
 
-}  // namespace podid::agent::imds::ascii
+}  // namespace podid::ascii
