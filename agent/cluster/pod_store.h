@@ -16,10 +16,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agent/identity/crd_types.h"
+#include "podid/crd/crd_types.h"
 #include "podid/k8s/api_client.h"
 
 namespace podid::agent {
+
+using namespace podid::crd;  // the shared aadpodidentity.k8s.io types, read as the agent's own
 
 class PodStore {
  public:

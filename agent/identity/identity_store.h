@@ -34,11 +34,13 @@
 #include <utility>
 #include <vector>
 
-#include "agent/identity/crd_types.h"
+#include "podid/crd/crd_types.h"
 #include "agent/identity/keyed_collection.h"
 #include "podid/result.h"
 
 namespace podid::agent {
+
+using namespace podid::crd;  // the shared aadpodidentity.k8s.io types, read as the agent's own
 
 // A watch event's type; the agent maps k8s::WatchEventType onto it (BOOKMARK and ERROR never reach here).
 // kAdded and kModified are both upserts: a reflector resuming a watch may replay either for a known key.

@@ -52,11 +52,13 @@
 #include <variant>
 #include <vector>
 
-#include "agent/identity/crd_types.h"
+#include "podid/crd/crd_types.h"
 #include "agent/identity/identity_selector.h"
 #include "agent/identity/identity_store.h"
 
 namespace podid::agent {
+
+using namespace podid::crd;  // the shared aadpodidentity.k8s.io types, read as the agent's own
 
 enum class Mode { kStandard, kManaged };
 

@@ -21,7 +21,7 @@
 #include <string>
 
 #include "agent/cluster/secret_store.h"
-#include "agent/identity/crd_types.h"
+#include "podid/crd/crd_types.h"
 #include "agent/serve/token_metrics.h"
 #include "agent/token/token_cache.h"
 #include "agent/token/token_source.h"
@@ -29,6 +29,8 @@
 #include "podid/http/client.h"
 
 namespace podid::agent {
+
+using namespace podid::crd;  // the shared aadpodidentity.k8s.io types, read as the agent's own
 
 class TokenSources {
  public:

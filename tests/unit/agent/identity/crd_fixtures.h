@@ -9,9 +9,11 @@
 #include <utility>
 #include <vector>
 
-#include "agent/identity/crd_types.h"
+#include "podid/crd/crd_types.h"
 
 namespace podid::agent::testing {
+
+using namespace podid::crd;
 
 using nlohmann::json;
 

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/identity/crd_types.h"
+#include "podid/crd/crd_types.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "crd_fixtures.h"
 
-using namespace podid::agent;
+using namespace podid::crd;
 using namespace podid::agent::testing;
 using ::testing::HasSubstr;
 

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/identity/crd_types.h"
+#include "podid/crd/crd_types.h"
 
 #include <array>
 #include <optional>
 
 #include "podid/ascii.h"
 
-namespace podid::agent {
+namespace podid::crd {
 namespace {
 
 using nlohmann::json;
@@ -367,4 +367,4 @@ Result<PodInfo> parse_pod(const nlohmann::json& object) {
   return p;
 }
 
-}  // namespace podid::agent
+}  // namespace podid::crd

@@ -23,7 +23,7 @@
 
 #include "podid/result.h"
 
-namespace podid::agent {
+namespace podid::crd {
 
 // The pod label whose value picks bindings (`spec.selector`), as in aad-pod-identity.
 inline constexpr std::string_view kBindingLabel = "aadpodidbinding";
@@ -119,4 +119,4 @@ bool is_user_assigned_resource_id(std::string_view id);
 // "ns/name" of any object from its metadata, "?" for what is missing; for error contexts and reports.
 std::string object_key(const nlohmann::json& object);
 
-}  // namespace podid::agent
+}  // namespace podid::crd
