@@ -2,20 +2,35 @@
 //
 // Desired state, level-triggered: from what the informer caches hold (bound pods, nodes, AzureIdentities,
 // AzureIdentityBindings), the AzureAssignedIdentities that should exist and, per scale set or standalone VM,
-// the user-assigned identities its nodes' pods need. Pure, no I/O; the same inputs give the same output.
+// the user-assigned identities its nodes' pods need. Pure, no I/O; the same inputs give the same output,
+// whatever order the caches list objects in.
 //
 // Matching follows the predecessor's MIC (aad-pod-identity.md §2.4): a pod with the `aadpodidbinding` label and
-// a spec.nodeName; every binding (any namespace) whose spec.selector equals the label value exactly; the
-// binding's spec.azureIdentity looked up in the binding's namespace; in namespaced mode (flag, or the
-// identity's Behavior annotation) identity, binding and pod must share a namespace. Pods that are finished
-// (Succeeded/Failed) or being deleted need nothing. The compute resource comes from the node's spec.providerID
+// a spec.nodeName; every binding (any namespace) whose spec.selector equals the label value exactly (case
+// included); the binding's spec.azureIdentity looked up in the binding's namespace; in namespaced mode (flag,
+// or the identity's Behavior annotation) identity, binding and pod must share a namespace. Pods that are
+// finished (Succeeded/Failed) or being deleted (metadata.deletionTimestamp) need nothing. Pods are taken in
+// (namespace, name) order and each pod's bindings in (namespace, name) order, as MIC sorted them; that order
+// decides which assignment wins a name conflict. The compute resource comes from the node's spec.providerID
 // (its own subscription and resource group, not the cloud config's).
 //
-// Errors: none; what cannot be used is reported in `problems` (for events, metrics and logs) and skipped.
+// What cannot be used is skipped and reported once in `problems`:
+//   IdentityNotFound   (binding)   spec.azureIdentity names no AzureIdentity in the binding's namespace;
+//   InvalidResourceID  (identity)  a type-0 identity whose spec.resourceID is empty or not a user-assigned
+//                                  identity id: no assignment at all (MIC dropped them);
+//   InvalidProviderID  (node)      the node is unknown or its providerID is no Azure VM / VMSS instance: the
+//                                  assignment is kept with compute_key "" (it can never become Assigned);
+//   NameConflict       (identity)  two assignments with one (namespace, name), e.g. identities with one name in
+//                                  two namespaces (MIC #1065): the first is kept. One pod bound to one identity
+//                                  through two bindings is not a conflict: the first binding is used, silently;
+//   InvalidName        (identity)  <pod>-<podNamespace>-<identity> is longer than an object name may be (253).
+//
+// Errors: none; see `problems`.
 #pragma once
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +39,15 @@
 #include "podid/crd/crd_types.h"
 
 namespace podid::controller {
+
+inline constexpr std::string_view kReasonIdentityNotFound = "IdentityNotFound";
+inline constexpr std::string_view kReasonInvalidResourceId = "InvalidResourceID";
+inline constexpr std::string_view kReasonInvalidProviderId = "InvalidProviderID";
+inline constexpr std::string_view kReasonNameConflict = "NameConflict";
+inline constexpr std::string_view kReasonInvalidName = "InvalidName";
+
+// Where AzureAssignedIdentities live outside namespaced mode (MIC's choice, kept for `kubectl get` users).
+inline constexpr std::string_view kDefaultAssignmentNamespace = "default";
 
 // An object as the cache holds it: parsed, plus the raw JSON (AAIs embed full copies of identity and binding).
 template <class T>
@@ -34,7 +58,8 @@ struct Cached {
 
 struct ClusterSnapshot {
   std::vector<Cached<crd::PodInfo>> pods;  // pods carrying the kBindingLabel (others never matter)
-  std::map<std::string, std::string, std::less<>> node_provider_ids;  // node name -> spec.providerID
+  // Every node: name -> spec.providerID ("" while the cloud provider has not set it).
+  std::map<std::string, std::string, std::less<>> node_provider_ids;
   std::vector<Cached<crd::AzureIdentity>> identities;
   std::vector<Cached<crd::AzureIdentityBinding>> bindings;
   bool force_namespaced = false;
@@ -42,10 +67,10 @@ struct ClusterSnapshot {
 
 // One AzureAssignedIdentity that should exist.
 struct DesiredAssignment {
-  std::string name;       // <pod>-<podNamespace>-<identityName>, as MIC names it
-  std::string ns;         // "default", or the identity's namespace in namespaced mode (as MIC)
+  std::string name;  // <pod>-<podNamespace>-<identityName>, as MIC names it
+  std::string ns;    // "default", or the identity's namespace in namespaced mode (as MIC)
   std::string pod, pod_namespace, pod_uid, node;
-  const Cached<crd::AzureIdentity>* identity = nullptr;       // points into the snapshot
+  const Cached<crd::AzureIdentity>* identity = nullptr;        // points into the snapshot
   const Cached<crd::AzureIdentityBinding>* binding = nullptr;  // points into the snapshot
   std::string compute_key;  // arm::ResourceId::key() of the node's scale set or VM; "" if the node's
                             // providerID is missing or not an Azure VM (then never Assigned)
@@ -55,19 +80,23 @@ struct DesiredAssignment {
 // What one scale set or VM should hold.
 struct ComputeNeed {
   arm::ResourceId compute;
-  std::vector<std::string> identity_ids;  // user-assigned resource ids, deduplicated case-insensitively, sorted by key
+  std::vector<std::string> identity_ids;  // user-assigned resource ids, deduplicated case-insensitively (first
+                                          // spelling in assignment order kept), sorted by canonical key
   std::vector<std::string> nodes;         // the cluster's nodes on it, sorted
 };
 
 struct DesiredProblem {
-  std::string kind, ns, name;  // the object to put an Event on ("AzureIdentityBinding", "Node", "Pod", ...)
-  std::string reason;          // short CamelCase: "IdentityNotFound", "InvalidProviderID", "NameConflict", ...
+  std::string kind, ns, name;  // the object to put an Event on ("AzureIdentityBinding", "AzureIdentity", "Node")
+  std::string reason;          // one of the kReason* above
   std::string message;
 };
 
 struct DesiredState {
-  std::vector<DesiredAssignment> assignments;                 // sorted by (ns, name)
-  std::map<std::string, ComputeNeed, std::less<>> computes;   // by compute key; every compute of a known node
+  std::vector<DesiredAssignment> assignments;  // sorted by (ns, name), unique
+  // By compute key: every compute that has a node in the snapshot, even when it needs no identity (that is how
+  // the controller learns to remove what it added). A compute with no node left has no entry: the caller
+  // reconciles the computes its ledger names but this map lacks with an empty identity set.
+  std::map<std::string, ComputeNeed, std::less<>> computes;
   std::vector<DesiredProblem> problems;
 };
 
