@@ -17,6 +17,7 @@
 #include "agent/imds/imds_errors.h"
 #include "agent/metrics.h"
 #include "agent/serve/token_path.h"
+#include "podid/http/ops_routes.h"
 #include "podid/http/server.h"
 #include "podid/log.h"
 
@@ -236,7 +237,7 @@ int run_agent(const AgentConfig& config) {
   if (auto st = deny_events.start(); !st) return refuse_start(st.error().message());
 
   bool serving = true;
-  OpsState ops{
+  http::OpsState ops{
       .live = [&serving] { return serving; },
       // Ready = programs attached, listener up (it is, or we would not be here), caches synced.
       .ready = [&probe, &token_path] {
@@ -252,7 +253,7 @@ int run_agent(const AgentConfig& config) {
   };
   auto ops_ep = server.listen(endpoint_of(config.ops_address, config.ops_port),
                               [&ops](http::tcp::socket&) -> http::Handler {
-                                return http::sync_handler([&ops](const http::Request& req) { return handle_ops(req, ops); });
+                                return http::sync_handler([&ops](const http::Request& req) { return http::handle_ops(req, ops); });
                               },
                               "ops");
   if (!ops_ep) return refuse_start(ops_ep.error().message());

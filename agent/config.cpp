@@ -1,59 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/config.h"
 
-#include <arpa/inet.h>
-
-#include <cstdlib>
-#include <fstream>
-#include <functional>
-#include <nlohmann/json.hpp>
 #include <map>
 #include <stdexcept>
 #include <string_view>
 
+#include "podid/config/flags.h"
+
 namespace podid::agent {
-namespace {
 
-bool is_ip_literal(const std::string& s) {
-  unsigned char buf[16];
-  return ::inet_pton(AF_INET, s.c_str(), buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
-
-uint64_t parse_uint(const std::string& flag, const std::string& value, uint64_t max) {
-  size_t used = 0;
-  unsigned long long v = 0;
-  try {
-    v = std::stoull(value, &used, 10);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != value.size() || value.empty() || value[0] == '-' || v > max) {
-    throw std::invalid_argument(flag + ": '" + value + "' is not a number in [0, " + std::to_string(max) + "]");
-  }
-  return v;
-}
-
-// "addr:port" or "[v6]:port".
-std::pair<std::string, uint16_t> parse_endpoint(const std::string& flag, const std::string& value) {
-  std::string addr, port;
-  if (!value.empty() && value[0] == '[') {
-    auto close = value.find(']');
-    if (close == std::string::npos || close + 1 >= value.size() || value[close + 1] != ':') {
-      throw std::invalid_argument(flag + ": '" + value + "' is not [ipv6]:port");
-    }
-    addr = value.substr(1, close - 1);
-    port = value.substr(close + 2);
-  } else {
-    auto colon = value.rfind(':');
-    if (colon == std::string::npos) throw std::invalid_argument(flag + ": '" + value + "' is not address:port");
-    addr = value.substr(0, colon);
-    port = value.substr(colon + 1);
-  }
-  if (!is_ip_literal(addr)) throw std::invalid_argument(flag + ": '" + addr + "' is not an IP address");
-  return {addr, static_cast<uint16_t>(parse_uint(flag, port, 65535))};
-}
-
-}  // namespace
+using config::is_ip_literal;
+using config::parse_bool;
+using config::parse_endpoint;
+using config::parse_uint;
 
 TargetRule TargetRule::parse(const std::string& spec) {
   auto fail = [&](const std::string& why) {
@@ -169,25 +128,12 @@ limits and logs:
 
 namespace {
 
-bool parse_bool(const std::string& flag, const std::string& v) {
-  if (v == "true" || v == "1" || v == "on" || v == "yes") return true;
-  if (v == "false" || v == "0" || v == "off" || v == "no") return false;
-  throw std::invalid_argument(flag + ": '" + v + "' is not true or false");
-}
+using config::Values;
+using FlagSpec = config::FlagSpec<AgentConfig>;
 
-using Values = std::vector<std::string>;
-
-// One flag: its name and how its value(s) land in the config. `repeatable` flags take every value given.
-struct FlagSpec {
-  const char* name;
-  bool repeatable;
-  std::function<void(AgentConfig&, const std::string& flag, const Values& values)> apply;
-};
-
-// Applies the last value of a non-repeatable flag.
 template <class F>
-std::function<void(AgentConfig&, const std::string&, const Values&)> last(F f) {
-  return [f](AgentConfig& c, const std::string& flag, const Values& v) { f(c, flag, v.back()); };
+auto last(F f) {
+  return config::last<AgentConfig>(f);
 }
 
 const std::vector<FlagSpec>& flag_specs() {
@@ -287,52 +233,6 @@ const std::vector<FlagSpec>& flag_specs() {
   return kSpecs;
 }
 
-const FlagSpec* find_spec(const std::string& name) {
-  for (const auto& s : flag_specs()) {
-    if (name == s.name) return &s;
-  }
-  return nullptr;
-}
-
-std::string env_name(const std::string& flag) {
-  std::string env = "PODID_";
-  for (char c : flag) env.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  return env;
-}
-
-// The JSON config file as flag name -> values. Scalars become one value; arrays only for repeatable flags.
-std::map<std::string, Values> read_config_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument("--config: cannot read '" + path + "'");
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw std::invalid_argument("--config '" + path + "': not JSON: " + e.what());
-  }
-  if (!doc.is_object()) throw std::invalid_argument("--config '" + path + "': the top level must be an object");
-  std::map<std::string, Values> out;
-  for (const auto& [key, value] : doc.items()) {
-    const std::string where = "--config '" + path + "': key '" + key + "'";
-    const FlagSpec* spec = find_spec(key);
-    if (!spec || key == "config") throw std::invalid_argument(where + ": unknown setting");
-    auto scalar = [&](const nlohmann::json& v) -> std::string {
-      if (v.is_string()) return v.get<std::string>();
-      if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-      if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
-      throw std::invalid_argument(where + ": expected a string, a boolean or a non-negative integer");
-    };
-    if (value.is_array()) {
-      if (!spec->repeatable) throw std::invalid_argument(where + ": takes one value, not a list");
-      for (const auto& v : value) out[key].push_back(scalar(v));
-      if (value.empty()) throw std::invalid_argument(where + ": empty list");
-    } else {
-      out[key].push_back(scalar(value));
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 Invocation parse_agent_args(int argc, const char* const argv[]) {
@@ -347,41 +247,14 @@ Invocation parse_agent_args(int argc, const char* const argv[]) {
     else if (cmd == "help") inv.command = Command::kHelp;
     else throw std::invalid_argument("unknown command '" + std::string(cmd) + "'; try 'podid-agent help'");
   }
-  // Gathered as name -> values first, so each lower-precedence source fills only what is still missing.
-  std::map<std::string, Values> flags;
-  std::string config_file;
-  for (; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") { inv.command = Command::kHelp; return inv; }
-    if (arg.rfind("--", 0) != 0) throw std::invalid_argument("unexpected argument '" + arg + "'");
-    std::string name = arg.substr(2), value;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else {
-      if (i + 1 >= argc) throw std::invalid_argument("--" + name + " needs a value");
-      value = argv[++i];
-    }
-    if (name == "config") { config_file = value; continue; }
-    if (!find_spec(name)) throw std::invalid_argument("unknown flag --" + name + "; try 'podid-agent help'");
-    flags[name].push_back(value);
+  bool help = false;
+  auto flags = config::gather_flags(argc, argv, i, config::flag_names(flag_specs()), "podid-agent", &help);
+  if (help) {
+    inv.command = Command::kHelp;
+    return inv;
   }
-  for (const auto& spec : flag_specs()) {
-    if (flags.count(spec.name)) continue;
-    if (const char* v = std::getenv(env_name(spec.name).c_str()); v && *v) flags[spec.name].push_back(v);
-  }
-  if (config_file.empty()) {
-    if (const char* v = std::getenv("PODID_CONFIG"); v && *v) config_file = v;
-  }
-  if (!config_file.empty()) {
-    for (auto& [name, values] : read_config_file(config_file)) flags.try_emplace(name, std::move(values));
-  }
-
   AgentConfig& c = inv.config;
-  for (const auto& spec : flag_specs()) {
-    auto it = flags.find(spec.name);
-    if (it != flags.end()) spec.apply(c, "--" + std::string(spec.name), it->second);
-  }
+  config::apply_flags(flag_specs(), flags, c);
   if (c.listen_port == 0) throw std::invalid_argument("--listen: port 0 is not allowed (the kernel redirects to it)");
   if (inv.command == Command::kRun && c.kube_enabled && c.node_name.empty()) {
     throw std::invalid_argument("--node-name is required (or PODID_NODE_NAME; --kube off serves the kernel path only)");

@@ -61,24 +61,4 @@ http::Response handle_refused(const http::Request& req, Refusal reason) {
   return res;
 }
 
-http::Response handle_ops(const http::Request& req, const OpsState& state) {
-  std::string target(req.target());
-  std::string path = target.substr(0, target.find('?'));
-  if (path == "/healthz") {
-    bool live = state.live && state.live();
-    return http::text_response(req, live ? http::Status::ok : http::Status::service_unavailable,
-                               live ? "ok\n" : "not serving\n", "text/plain; charset=utf-8");
-  }
-  if (path == "/readyz") {
-    std::string why = state.ready ? state.ready() : "no readiness check";
-    return http::text_response(req, why.empty() ? http::Status::ok : http::Status::service_unavailable,
-                               why.empty() ? "ok\n" : why + "\n", "text/plain; charset=utf-8");
-  }
-  if (path == "/metrics") {
-    return http::text_response(req, http::Status::ok, state.metrics ? state.metrics() : "",
-                               "text/plain; version=0.0.4; charset=utf-8");
-  }
-  return http::text_response(req, http::Status::not_found, "not found\n", "text/plain; charset=utf-8");
-}
-
 }  // namespace podid::agent

@@ -4,7 +4,7 @@
 // response out. No sockets, no maps: tests call these directly.
 //
 // Pod-facing (the redirect address): a caller the kernel vouched for gets the diagnostic identity endpoint;
-// one it did not gets 403 with the reason. Operator-facing (the ops address): /healthz, /readyz, /metrics.
+// one it did not gets 403 with the reason. The ops address is served by podid/http/ops_routes.h.
 #pragma once
 
 #include <chrono>
@@ -33,13 +33,5 @@ http::Response handle_attributed(const http::Request& req, const CallerView& cal
 
 // A connection the agent refuses to serve: 403 and the reason, whatever was asked.
 http::Response handle_refused(const http::Request& req, Refusal reason);
-
-struct OpsState {
-  std::function<bool()> live;           // the process is serving
-  std::function<std::string()> ready;   // empty when ready, else why not
-  std::function<std::string()> metrics;  // Prometheus text exposition
-};
-
-http::Response handle_ops(const http::Request& req, const OpsState& state);
 
 }  // namespace podid::agent

@@ -20,10 +20,12 @@
 #include <string>
 #include <string_view>
 
-#include "agent/token/access_token.h"
+#include "podid/azure/access_token.h"
 #include "podid/http/server.h"
 
 namespace podid::agent::imds {
+
+using namespace podid::azure;  // the shared token types (podid_azure), read as the agent's own
 
 inline constexpr std::string_view kJsonContentType = "application/json; charset=utf-8";
 

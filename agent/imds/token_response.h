@@ -19,10 +19,12 @@
 #include <string>
 #include <string_view>
 
-#include "agent/token/access_token.h"
+#include "podid/azure/access_token.h"
 #include "podid/http/server.h"
 
 namespace podid::agent::imds {
+
+using namespace podid::azure;  // the shared token types (podid_azure), read as the agent's own
 
 std::string token_response_body(const AccessToken& token, std::chrono::system_clock::time_point now);
 

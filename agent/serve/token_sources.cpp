@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/serve/token_sources.h"
 
-#include "agent/token/entra_token_source.h"
-#include "agent/token/imds_token_source.h"
-#include "agent/token/sp_credential.h"
+#include "podid/azure/entra_token_source.h"
+#include "podid/azure/imds_token_source.h"
+#include "podid/azure/sp_credential.h"
 
 namespace podid::agent {
 namespace {

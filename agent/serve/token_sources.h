@@ -24,13 +24,14 @@
 #include "podid/crd/crd_types.h"
 #include "agent/serve/token_metrics.h"
 #include "agent/token/token_cache.h"
-#include "agent/token/token_source.h"
+#include "podid/azure/token_source.h"
 #include "podid/clock.h"
 #include "podid/http/client.h"
 
 namespace podid::agent {
 
 using namespace podid::crd;  // the shared aadpodidentity.k8s.io types, read as the agent's own
+using namespace podid::azure;  // the shared token types (podid_azure), read as the agent's own
 
 class TokenSources {
  public:

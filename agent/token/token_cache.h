@@ -37,11 +37,13 @@
 #include <string>
 #include <string_view>
 
-#include "agent/token/access_token.h"
-#include "agent/token/token_source.h"
+#include "podid/azure/access_token.h"
+#include "podid/azure/token_source.h"
 #include "podid/clock.h"
 
 namespace podid::agent {
+
+using namespace podid::azure;  // the shared token types (podid_azure), read as the agent's own
 
 // A failed fetch serves the cached token instead only if it still has this long to live: less would reach the
 // pod already expired, or nearly so, after its own round trip.

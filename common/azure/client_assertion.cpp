@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/token/client_assertion.h"
+#include "podid/azure/client_assertion.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -15,7 +15,7 @@
 
 #include "podid/encoding/base64.h"
 
-namespace podid::agent {
+namespace podid::azure {
 namespace {
 
 using encoding::base64url_encode;
@@ -196,4 +196,4 @@ std::string random_uuid() {
   return out;
 }
 
-}  // namespace podid::agent
+}  // namespace podid::azure

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/token/entra_token_source.h"
+#include "podid/azure/entra_token_source.h"
 
-#include "agent/token/token_requests.h"
-#include "agent/token/token_response.h"
+#include "podid/azure/token_requests.h"
+#include "podid/azure/token_response.h"
 
-namespace podid::agent {
+namespace podid::azure {
 namespace {
 constexpr std::string_view kUpstream = "Entra ID";
 }
@@ -120,4 +120,4 @@ std::string EntraTokenSource::describe() const {
          " client_id=" + options_.client_id;
 }
 
-}  // namespace podid::agent
+}  // namespace podid::azure

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/token/imds_token_source.h"
+#include "podid/azure/imds_token_source.h"
 
-#include "agent/token/token_requests.h"
-#include "agent/token/token_response.h"
+#include "podid/azure/token_requests.h"
+#include "podid/azure/token_response.h"
 #include "podid/ascii.h"
 
-namespace podid::agent {
+namespace podid::azure {
 namespace {
 constexpr std::string_view kUpstream = "IMDS";
 }
@@ -42,4 +42,4 @@ std::string ImdsTokenSource::describe() const {
   return client_id_.empty() ? "imds system-assigned" : "imds client_id=" + client_id_;
 }
 
-}  // namespace podid::agent
+}  // namespace podid::azure

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/token/retry_after.h"
+#include "podid/azure/retry_after.h"
 
 #include <array>
 #include <vector>
 
-namespace podid::agent {
+namespace podid::azure {
 namespace {
 
 using std::chrono::seconds;
@@ -117,4 +117,4 @@ std::optional<seconds> parse_retry_after(std::string_view value, std::chrono::sy
   return std::min(left, kMaxDelay);
 }
 
-}  // namespace podid::agent
+}  // namespace podid::azure

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/token/sp_credential.h"
+#include "podid/azure/sp_credential.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -11,7 +11,7 @@
 
 #include "podid/encoding/base64.h"
 
-namespace podid::agent {
+namespace podid::azure {
 namespace {
 
 Error invalid(std::string what) { return {std::make_error_code(std::errc::invalid_argument), std::move(what)}; }
@@ -84,4 +84,4 @@ std::string credential_fingerprint(const CertificateCredential& credential) {
   return fingerprint({"certificate", credential.pkcs12, credential.password});
 }
 
-}  // namespace podid::agent
+}  // namespace podid::azure

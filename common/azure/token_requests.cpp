@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/token/token_requests.h"
+#include "podid/azure/token_requests.h"
 
 #include "podid/encoding/percent.h"
 
-namespace podid::agent {
+namespace podid::azure {
 namespace {
 
 namespace bh = boost::beast::http;
@@ -94,4 +94,4 @@ http::Request entra_token_request(std::string_view target, std::string form) {
   return req;
 }
 
-}  // namespace podid::agent
+}  // namespace podid::azure

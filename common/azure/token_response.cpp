@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/token/token_response.h"
+#include "podid/azure/token_response.h"
 
 #include <boost/beast/http/field.hpp>
 #include <cmath>
@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "agent/token/retry_after.h"
+#include "podid/azure/retry_after.h"
 
-namespace podid::agent {
+namespace podid::azure {
 namespace {
 
 using json = nlohmann::json;
@@ -153,4 +153,4 @@ UpstreamFailure unusable_answer(const Error& error, std::string_view upstream) {
   return f;
 }
 
-}  // namespace podid::agent
+}  // namespace podid::azure

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// A token as the agent keeps and serves it, and an upstream failure as the agent passes it on.
+// A token from IMDS or Entra ID, and an upstream failure, as both binaries use them: the agent caches the token
+// and serves it to pods in IMDS's format; the controller puts it on its ARM calls.
 //
 // Errors: a token source never throws; what went wrong upstream is an UpstreamFailure value, carrying what
-// the IMDS-format answer to the pod needs (status, body, Retry-After).
+// the agent's IMDS-format answer to a pod needs (status, body, Retry-After) and what the controller logs.
 #pragma once
 
 #include <chrono>
@@ -11,14 +12,14 @@
 #include <string>
 #include <variant>
 
-namespace podid::agent {
+namespace podid::azure {
 
 struct AccessToken {
   std::string access_token;
   std::string token_type = "Bearer";
-  std::string resource;   // as the pod asked for it (echoed in the answer)
+  std::string resource;   // as the caller asked for it (the agent echoes it to the pod)
   std::string client_id;  // of the identity that issued it (IMDS returns it; SDKs read it)
-  std::chrono::system_clock::time_point issued_at;   // when the agent received it
+  std::chrono::system_clock::time_point issued_at;   // when this process received it
   std::chrono::system_clock::time_point not_before;
   std::chrono::system_clock::time_point expires_on;
   std::chrono::seconds ext_expires_in{0};  // as the upstream said; 0 when it did not say
@@ -42,4 +43,4 @@ struct FetchContext {
   std::string service_account;
 };
 
-}  // namespace podid::agent
+}  // namespace podid::azure

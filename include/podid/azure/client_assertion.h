@@ -20,7 +20,7 @@
 
 #include "podid/result.h"
 
-namespace podid::agent {
+namespace podid::azure {
 
 inline constexpr std::chrono::seconds kAssertionLifetime{600};  // what msal sends; Entra wants 5-10 min
 
@@ -59,4 +59,4 @@ Result<std::string> make_client_assertion(std::string_view pkcs12, std::string_v
 // A random (version 4) UUID, lower-case: the jti.
 std::string random_uuid();
 
-}  // namespace podid::agent
+}  // namespace podid::azure

@@ -20,13 +20,13 @@
 #include <string>
 #include <variant>
 
-#include "agent/token/client_assertion.h"
-#include "agent/token/sp_credential.h"
-#include "agent/token/token_source.h"
+#include "podid/azure/client_assertion.h"
+#include "podid/azure/sp_credential.h"
+#include "podid/azure/token_source.h"
 #include "podid/clock.h"
 #include "podid/http/client.h"
 
-namespace podid::agent {
+namespace podid::azure {
 
 struct EntraSourceOptions {
   std::string authority;  // AzureIdentity spec.adEndpoint; empty: https://login.microsoftonline.com/
@@ -81,4 +81,4 @@ class EntraTokenSource final : public TokenSource {
   std::optional<std::pair<std::string, CertificateKey>> loaded_key_;
 };
 
-}  // namespace podid::agent
+}  // namespace podid::azure

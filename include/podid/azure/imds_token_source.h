@@ -10,11 +10,11 @@
 
 #include <string>
 
-#include "agent/token/token_source.h"
+#include "podid/azure/token_source.h"
 #include "podid/clock.h"
 #include "podid/http/client.h"
 
-namespace podid::agent {
+namespace podid::azure {
 
 class ImdsTokenSource final : public TokenSource {
  public:
@@ -37,4 +37,4 @@ class ImdsTokenSource final : public TokenSource {
   std::string key_;
 };
 
-}  // namespace podid::agent
+}  // namespace podid::azure

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string_view>
 
-namespace podid::agent {
+namespace podid::azure {
 
 // The delay a Retry-After value asks for, seen from `now`: seconds as given (capped at one day: no upstream
 // means longer, and a huge value must not overflow), an HTTP-date in the past as 0. nullopt when the value is
@@ -20,4 +20,4 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
 // RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6 08:49:37 1994".
 std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view text);
 
-}  // namespace podid::agent
+}  // namespace podid::azure

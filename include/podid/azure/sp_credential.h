@@ -23,7 +23,7 @@
 
 #include "podid/result.h"
 
-namespace podid::agent {
+namespace podid::azure {
 
 inline constexpr std::string_view kClientSecretKey = "clientSecret";
 inline constexpr std::string_view kCertificateKey = "certificate";
@@ -51,4 +51,4 @@ Result<CertificateCredential> certificate_credential_from_data(const std::map<st
 std::string credential_fingerprint(const SecretCredential& credential);
 std::string credential_fingerprint(const CertificateCredential& credential);
 
-}  // namespace podid::agent
+}  // namespace podid::azure

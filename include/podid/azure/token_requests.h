@@ -13,7 +13,7 @@
 #include "podid/http/server.h"  // Request
 #include "podid/result.h"
 
-namespace podid::agent {
+namespace podid::azure {
 
 inline constexpr std::string_view kImdsApiVersion = "2018-02-01";  // the one every SDK sends
 inline constexpr std::string_view kDefaultEntraAuthority = "https://login.microsoftonline.com/";
@@ -42,4 +42,4 @@ std::string entra_assertion_form(std::string_view client_id, std::string_view re
 // POST <target> with the form as body, form and JSON content types.
 http::Request entra_token_request(std::string_view target, std::string form);
 
-}  // namespace podid::agent
+}  // namespace podid::azure

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // What the token sources read back from upstream: a token answer (IMDS, Entra ID v1 or v2) becomes an
-// AccessToken; anything else becomes an UpstreamFailure carrying what the pod's answer needs.
+// AccessToken; anything else becomes an UpstreamFailure carrying what the caller passes on.
 //
 // One parser serves both upstreams because their bodies overlap: IMDS sends every value as a string and
 // gives expires_on (epoch seconds); Entra v2 sends numbers and only expires_in. Both forms are accepted for
 // every numeric field, and expires_on wins over expires_in when both are present (it is the token's exp;
-// expires_in counts from a moment the agent did not see).
+// expires_in counts from when Azure sent it, not when it arrived).
 //
 // Errors: parse_token_answer returns Result (EBADMSG with what was wrong, never the token); the failure
 // builders return values, as the sources must never throw.
@@ -16,19 +16,19 @@
 #include <string>
 #include <string_view>
 
-#include "agent/token/access_token.h"
+#include "podid/azure/access_token.h"
 #include "podid/clock.h"
 #include "podid/http/server.h"  // Response
 #include "podid/result.h"
 
-namespace podid::agent {
+namespace podid::azure {
 
 // The clock a source uses when none is given (tests give theirs).
 const WallClock& system_wall_clock();
 
 // What the parser needs besides the body.
 struct TokenAnswerContext {
-  std::string resource;   // as the pod asked for it; the answer's own echo is not trusted to match it
+  std::string resource;   // as the caller asked for it; the answer's own echo is not trusted to match it
   std::string client_id;  // the identity asked for; used when the answer names none
   std::chrono::system_clock::time_point received_at;
 };
@@ -45,4 +45,4 @@ UpstreamFailure failure_from_response(const http::Response& response, std::chron
 UpstreamFailure transport_failure(const Error& error, std::string_view upstream);
 UpstreamFailure unusable_answer(const Error& error, std::string_view upstream);
 
-}  // namespace podid::agent
+}  // namespace podid::azure

@@ -2,16 +2,16 @@
 //
 // Where tokens come from: one TokenSource per credential (a user-assigned identity through the upstream
 // IMDS, a service principal with a secret or a certificate through Entra ID; a federated source later).
-// The cache sits in front of every source; a source makes exactly one upstream call per fetch (no retries:
-// the cache and the caller's SDK decide about retrying).
+// Shared by the agent (its token cache sits in front of every source) and the controller (ARM tokens). A source
+// makes exactly one upstream call per fetch (no retries: the caller decides about retrying).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <string>
 
-#include "agent/token/access_token.h"
+#include "podid/azure/access_token.h"
 
-namespace podid::agent {
+namespace podid::azure {
 
 class TokenSource {
  public:
@@ -25,4 +25,4 @@ class TokenSource {
   virtual std::string describe() const = 0;
 };
 
-}  // namespace podid::agent
+}  // namespace podid::azure

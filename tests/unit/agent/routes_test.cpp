@@ -57,16 +57,3 @@ TEST(Routes, refusal_is_403_with_reason_and_closes) {
   EXPECT_EQ(nlohmann::json::parse(res.body())["reason"], "stale_kernel_record");
   EXPECT_FALSE(res.keep_alive());
 }
-
-TEST(Routes, ops_endpoints) {
-  OpsState ok{.live = [] { return true; }, .ready = [] { return std::string(); }, .metrics = [] { return std::string("m 1\n"); }};
-  EXPECT_EQ(handle_ops(get("/healthz"), ok).result(), http::Status::ok);
-  EXPECT_EQ(handle_ops(get("/readyz"), ok).result(), http::Status::ok);
-  EXPECT_EQ(handle_ops(get("/metrics"), ok).body(), "m 1\n");
-  EXPECT_EQ(handle_ops(get("/nope"), ok).result(), http::Status::not_found);
-  OpsState bad{.live = [] { return false; }, .ready = [] { return std::string("links missing"); }, .metrics = nullptr};
-  EXPECT_EQ(handle_ops(get("/healthz"), bad).result(), http::Status::service_unavailable);
-  auto ready = handle_ops(get("/readyz"), bad);
-  EXPECT_EQ(ready.result(), http::Status::service_unavailable);
-  EXPECT_EQ(ready.body(), "links missing\n");
-}

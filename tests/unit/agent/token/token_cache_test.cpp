@@ -17,8 +17,8 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-using testing::FakeClock;
-using testing::FakeSource;
+using azure::testing::FakeClock;
+using azure::testing::FakeSource;
 
 const std::string kVault = "https://vault.azure.net";
 const std::string kArm = "https://management.azure.com/";

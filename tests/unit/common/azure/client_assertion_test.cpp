@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/token/client_assertion.h"
+#include "podid/azure/client_assertion.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -8,7 +8,7 @@
 #include "podid/encoding/base64.h"
 #include "test_pki.h"
 
-namespace podid::agent {
+namespace podid::azure {
 namespace {
 
 using namespace std::chrono_literals;
@@ -172,4 +172,4 @@ TEST(ClientAssertion, random_uuid_is_version_4) {
 }
 
 }  // namespace
-}  // namespace podid::agent
+}  // namespace podid::azure

@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "agent/token/token_source.h"
+#include "podid/azure/token_source.h"
 #include "podid/clock.h"
 
-namespace podid::agent::testing {
+namespace podid::azure::testing {
 
 using namespace std::chrono_literals;
 
@@ -104,4 +104,4 @@ inline UpstreamFailure failure(unsigned status, std::optional<std::chrono::secon
   return f;
 }
 
-}  // namespace podid::agent::testing
+}  // namespace podid::azure::testing

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace podid::agent::testing {
+namespace podid::azure::testing {
 
 struct KeyFree {
   void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
@@ -95,4 +95,4 @@ inline const RsaIdentity& rsa_identity() {
   return id;
 }
 
-}  // namespace podid::agent::testing
+}  // namespace podid::azure::testing

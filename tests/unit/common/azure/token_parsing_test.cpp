@@ -4,13 +4,13 @@
 
 #include <boost/beast/http/field.hpp>
 
-#include "agent/token/retry_after.h"
-#include "agent/token/sp_credential.h"
-#include "agent/token/token_requests.h"
-#include "agent/token/token_response.h"
+#include "podid/azure/retry_after.h"
+#include "podid/azure/sp_credential.h"
+#include "podid/azure/token_requests.h"
+#include "podid/azure/token_response.h"
 #include "podid/encoding/percent.h"
 
-namespace podid::agent {
+namespace podid::azure {
 namespace {
 
 using namespace std::chrono_literals;
@@ -294,4 +294,4 @@ TEST(CredentialFingerprint, changes_with_the_credential_and_does_not_contain_it)
 }
 
 }  // namespace
-}  // namespace podid::agent
+}  // namespace podid::azure

@@ -14,12 +14,12 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "agent/token/entra_token_source.h"
-#include "agent/token/imds_token_source.h"
+#include "podid/azure/entra_token_source.h"
+#include "podid/azure/imds_token_source.h"
 #include "fakes.h"
 #include "test_pki.h"
 
-namespace podid::agent {
+namespace podid::azure {
 namespace {
 
 namespace asio = boost::asio;
@@ -390,4 +390,4 @@ TEST_F(EntraSourceTest, factories_refuse_what_would_leak_or_misroute_a_credentia
 }
 
 }  // namespace
-}  // namespace podid::agent
+}  // namespace podid::azure
