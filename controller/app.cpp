@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "controller/app.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "controller/arm/http_arm_client.h"
+#include "controller/cloud/arm_credential.h"
+#include "controller/cloud/cloud_config.h"
+#include "controller/cluster/cluster_cache.h"
+#include "controller/controller.h"
+#include "controller/kube/metered_api.h"
+#include "controller/leader/lease_elector.h"
+#include "controller/metrics.h"
+#include "podid/ascii.h"
+#include "podid/http/ops_routes.h"
+#include "podid/http/server.h"
+#include "podid/k8s/api_client.h"
+#include "podid/k8s/cluster_config.h"
+#include "podid/log.h"
+
+namespace podid::controller {
+namespace asio = boost::asio;
+namespace {
+
+log::Level parse_level(const std::string& level) {
+  if (level == "debug") return log::Level::kDebug;
+  if (level == "warn") return log::Level::kWarn;
+  if (level == "error") return log::Level::kError;
+  return log::Level::kInfo;
+}
+
+std::optional<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+int refuse_start(const std::string& why) {
+  log::error("cannot start", {{"error", why}});
+  return 1;
+}
+
+}  // namespace
+
+int run_controller(const ControllerConfig& config) {
+  log::set_min_level(parse_level(config.log_level));
+  asio::io_context io;
+
+  // Kubernetes.
+  auto cluster = config.kubeconfig.empty() ? k8s::in_cluster_config() : k8s::kubeconfig_config(config.kubeconfig);
+  if (!cluster) return refuse_start(cluster.error().message());
+  k8s::ApiClient api(io.get_executor(), *cluster, "podid-controller/" PODID_VERSION);
+
+  // Azure: cloud config, environment, credential, ARM client.
+  auto env = cloud::process_environment();
+  auto cloud_config = cloud::load_cloud_config(config.cloud_config, env);
+  if (!cloud_config) return refuse_start(cloud_config.error().message());
+  auto environment = cloud::resolve_environment(*cloud_config, env);
+  if (!environment) return refuse_start(environment.error().message());
+  auto auth = cloud::resolve_auth(*cloud_config);
+  if (!auth) return refuse_start(auth.error().message());
+  http::ClientOptions azure_http{.timeout = config.arm_timeout, .user_agent = "podid-controller/" PODID_VERSION};
+  if (!config.azure_ca_file.empty()) {
+    auto ca = read_text_file(config.azure_ca_file);
+    if (!ca) return refuse_start("--azure-ca-file: cannot read '" + config.azure_ca_file + "'");
+    azure_http.tls.ca_pem = *ca;
+  }
+  http::Client azure_client(io.get_executor(), azure_http);
+  cloud::ArmCredentialOptions credential_options;
+  credential_options.imds_endpoint = config.imds_endpoint;
+  auto credential = cloud::ArmCredential::create(azure_client, *auth, *environment, credential_options);
+  if (!credential) return refuse_start(credential.error().message());
+  auto arm_endpoint = http::Url::parse(environment->resource_manager_endpoint);
+  if (!arm_endpoint) return refuse_start("resource manager endpoint: " + arm_endpoint.error().message());
+
+  ControllerMetrics metrics;
+  arm::HttpArmClient arm(azure_client,
+                         {.endpoint = *arm_endpoint, .poll_interval = config.arm_poll_interval,
+                          .bearer = credential->bearer_source()},
+                         metrics.registry());
+
+  // What rounds write.
+  kube::MeteredApi metered(api, metrics.registry());
+  kube::ConfigMapLedger ledger(metered, config.ns);
+  kube::AssignedIdentityWriter assigned(metered);
+  kube::EventRecorderOptions event_options;
+  event_options.instance = config.leader_election_identity;
+  kube::EventRecorder events(metered, metrics.registry(), event_options);
+  kube::ConditionWriter conditions(metered);
+
+  // The cloud config's own identity (the kubelet's / the cluster's) is never removed, whatever the flags say.
+  std::vector<std::string> immutable = config.immutable_client_ids;
+  for (const auto& id : cloud::immutable_client_ids(*cloud_config)) immutable.push_back(ascii::lowered(id));
+
+  std::optional<Controller> controller;
+  ClusterCache cache(io.get_executor(), api, [&controller] {
+    if (controller) controller->cache_changed();
+  });
+  controller.emplace(io, config, cache,
+                     RoundDeps{.arm = arm, .ledger = ledger, .assigned = assigned, .events = events,
+                               .conditions = conditions, .immutable_client_ids = immutable, .reconcile = {}},
+                     metrics);
+  metrics.track_caches([&cache] { return cache.stats(); });
+
+  // Leadership. Losing it ends the process (exit 1): rounds in flight must not go on writing beside a new leader.
+  int exit_code = 0;
+  bool stopping = false;
+  std::optional<leader::LeaseElector> elector;
+  if (config.leader_elect) {
+    leader::LeaseElectorOptions lease{.ns = config.ns, .name = config.leader_election_name,
+                                      .identity = config.leader_election_identity,
+                                      .lease_duration = config.leader_election_duration};
+    elector.emplace(io.get_executor(), metered, lease,
+                    leader::LeaderCallbacks{
+                        .on_started_leading = [&] { controller->start_leading(); },
+                        .on_stopped_leading =
+                            [&] {
+                              controller->stop_leading();
+                              if (!stopping) {
+                                log::error("lost leadership; exiting so that a fresh process starts from a clean view");
+                                exit_code = 1;
+                                io.stop();
+                              }
+                            }},
+                    metrics.registry());
+  }
+
+  // Ops endpoint.
+  http::Server server(io);
+  http::OpsState ops{
+      .live = [] { return true; },
+      .ready = [&] { return controller->not_ready_reason(); },
+      .metrics = [&metrics] { return metrics.serialize(); },
+  };
+  boost::system::error_code ec;
+  auto listen_address = asio::ip::make_address(config.listen_address, ec);
+  if (ec) return refuse_start("--listen: " + ec.message());
+  auto ops_ep = server.listen(http::tcp::endpoint(listen_address, config.listen_port),
+                              [&ops](http::tcp::socket&) -> http::Handler {
+                                return http::sync_handler([&ops](const http::Request& req) { return http::handle_ops(req, ops); });
+                              },
+                              "ops");
+  if (!ops_ep) return refuse_start(ops_ep.error().message());
+
+  cache.start();
+  if (elector) {
+    elector->start();
+  } else {
+    controller->start_leading();
+  }
+  log::info("running", {{"namespace", config.ns}, {"ops", ops_ep->address().to_string() + ":" + std::to_string(ops_ep->port())},
+                        {"arm", environment->resource_manager_endpoint}, {"credential", credential->describe()},
+                        {"leader_election", config.leader_elect}, {"immutable_client_ids", immutable}});
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](boost::system::error_code sec, int sig) {
+    if (sec) return;
+    stopping = true;
+    log::info("stopping", {{"signal", sig}});
+    controller->stop_leading();
+    server.stop();
+    cache.stop();
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          if (elector) co_await elector->stop();  // releases the Lease: the other replica takes over at once
+          io.stop();
+        },
+        asio::detached);
+  });
+  io.run();
+  return exit_code;
+}
+
+}  // namespace podid::controller

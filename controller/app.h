@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// podid-controller's process: wiring of the caches, the ARM client, the writers, leader election and the ops
+// endpoint, then the io_context until SIGTERM. Returns the process exit code: 0 after a graceful stop, 1 when
+// start-up fails or leadership is lost (as client-go's callers do: a fresh process starts from a clean view).
+#pragma once
+
+#include "controller/config.h"
+
+namespace podid::controller {
+
+int run_controller(const ControllerConfig& config);
+
+}  // namespace podid::controller
