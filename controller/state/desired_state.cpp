@@ -13,19 +13,13 @@ namespace {
 // so their concatenation with '-' can only be wrong by its length.
 constexpr std::size_t kMaxObjectName = 253;
 
-bool being_deleted(const nlohmann::json& raw) {
-  if (!raw.is_object()) return false;
-  auto md = raw.find("metadata");
-  if (md == raw.end() || !md->is_object()) return false;
-  auto ts = md->find("deletionTimestamp");
-  return ts != md->end() && !ts->is_null();
-}
-
-bool needs_identity(const crd::PodInfo& pod, const nlohmann::json& raw) {
+// A pod being deleted still needs its identity: its containers run through the grace period, and shutdown code
+// (flushing to a queue, releasing a lease in Azure) is exactly what calls Azure then. It stops needing it when it
+// is gone or finished, as with MIC.
+bool needs_identity(const crd::PodInfo& pod) {
   if (pod.node.empty()) return false;  // not scheduled: no compute to put anything on yet
   if (pod.phase == "Succeeded" || pod.phase == "Failed") return false;
-  if (!pod.labels.contains(crd::kBindingLabel)) return false;
-  return !being_deleted(raw);
+  return pod.labels.contains(crd::kBindingLabel);
 }
 
 template <class T>
@@ -50,7 +44,7 @@ class Builder {
 
     std::vector<const Cached<crd::PodInfo>*> pods;
     for (const auto& p : snapshot_.pods) {
-      if (needs_identity(p.object, p.raw)) pods.push_back(&p);
+      if (needs_identity(p.object)) pods.push_back(&p);
     }
     std::sort(pods.begin(), pods.end(), by_namespace_name<crd::PodInfo>);
     for (const auto* pod : pods) match(*pod);

@@ -9,7 +9,8 @@
 // a spec.nodeName; every binding (any namespace) whose spec.selector equals the label value exactly (case
 // included); the binding's spec.azureIdentity looked up in the binding's namespace; in namespaced mode (flag,
 // or the identity's Behavior annotation) identity, binding and pod must share a namespace. Pods that are
-// finished (Succeeded/Failed) or being deleted (metadata.deletionTimestamp) need nothing. Pods are taken in
+// finished (Succeeded/Failed) need nothing; a pod being deleted keeps its identity through its grace period
+// (its shutdown code may still call Azure), as with MIC. Pods are taken in
 // (namespace, name) order and each pod's bindings in (namespace, name) order, as MIC sorted them; that order
 // decides which assignment wins a name conflict. The compute resource comes from the node's spec.providerID
 // (its own subscription and resource group, not the cloud config's).

@@ -118,7 +118,7 @@ TEST(DesiredState, NamespacedAnnotationOnOneIdentity) {
   EXPECT_THAT(names(s), ElementsAre("app/web-0-app-id-local", "default/web-0-app-id-open"));
 }
 
-TEST(DesiredState, FinishedDeletingAndUnscheduledPodsNeedNothing) {
+TEST(DesiredState, FinishedAndUnscheduledPodsNeedNothingButDeletingPodsStillDo) {
   World w;
   w.node("node-1", vmss_instance("pool1", 0))
       .pod({.name = "running"})
@@ -130,16 +130,9 @@ TEST(DesiredState, FinishedDeletingAndUnscheduledPodsNeedNothing) {
       .pod({.name = "unscheduled", .node = ""})
       .bound_identity("app", "id-a");
   auto s = w.desired();
-  EXPECT_THAT(names(s),
-              ElementsAre("default/pending-app-id-a", "default/running-app-id-a", "default/unknown-app-id-a"));
-}
-
-TEST(DesiredState, NullDeletionTimestampIsNotDeleting) {
-  World w;
-  json raw = pod_json({});
-  raw["metadata"]["deletionTimestamp"] = nullptr;
-  w.node("node-1", vmss_instance("pool1", 0)).pod_raw(raw).bound_identity("app", "id-a");
-  EXPECT_EQ(w.desired().assignments.size(), 1u);
+  // A pod in its grace period still runs (and its shutdown code may call Azure): it keeps its identity.
+  EXPECT_THAT(names(s), ElementsAre("default/deleting-app-id-a", "default/pending-app-id-a",
+                                    "default/running-app-id-a", "default/unknown-app-id-a"));
 }
 
 TEST(DesiredState, MissingIdentityIsReportedOnceOnTheBinding) {
