@@ -106,13 +106,15 @@ int run_controller(const ControllerConfig& config) {
   });
   controller.emplace(io, config, cache,
                      RoundDeps{.arm = arm, .ledger = ledger, .assigned = assigned, .events = events,
-                               .conditions = conditions, .immutable_client_ids = immutable, .reconcile = {}},
+                               .conditions = conditions, .immutable_client_ids = immutable, .reconcile = {},
+                               .still_leading = [&controller] { return controller && controller->leading(); }},
                      metrics);
   metrics.track_caches([&cache] { return cache.stats(); });
 
-  // Leadership. Losing it ends the process (exit 1): rounds in flight must not go on writing beside a new leader.
-  int exit_code = 0;
-  bool stopping = false;
+  // Leadership. Losing it (the API server unreachable past the renew deadline, or another replica holding the
+  // Lease) stops the rounds; a round in flight stops before its Kubernetes writes. The process stays, with warm
+  // caches, and leads again when it wins the Lease: exiting would put it in CrashLoopBackOff for minutes after
+  // every API server outage.
   std::optional<leader::LeaseElector> elector;
   if (config.leader_elect) {
     leader::LeaseElectorOptions lease{.ns = config.ns, .name = config.leader_election_name,
@@ -121,15 +123,7 @@ int run_controller(const ControllerConfig& config) {
     elector.emplace(io.get_executor(), metered, lease,
                     leader::LeaderCallbacks{
                         .on_started_leading = [&] { controller->start_leading(); },
-                        .on_stopped_leading =
-                            [&] {
-                              controller->stop_leading();
-                              if (!stopping) {
-                                log::error("lost leadership; exiting so that a fresh process starts from a clean view");
-                                exit_code = 1;
-                                io.stop();
-                              }
-                            }},
+                        .on_stopped_leading = [&] { controller->stop_leading(); }},
                     metrics.registry());
   }
 
@@ -163,7 +157,6 @@ int run_controller(const ControllerConfig& config) {
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](boost::system::error_code sec, int sig) {
     if (sec) return;
-    stopping = true;
     log::info("stopping", {{"signal", sig}});
     controller->stop_leading();
     server.stop();
@@ -177,7 +170,7 @@ int run_controller(const ControllerConfig& config) {
         asio::detached);
   });
   io.run();
-  return exit_code;
+  return 0;
 }
 
 }  // namespace podid::controller

@@ -64,8 +64,15 @@ void Controller::recompute() {
   auto snapshot = cache_.snapshot(config_.force_namespaced, &invalid);
   auto existing = cache_.assigned_identities(&invalid);
   auto view = make_view(std::move(snapshot), std::move(existing), std::move(invalid));
+  // Assignment latency is measured from the first view that needed an AAI; forget those no longer needed.
   const auto now = std::chrono::steady_clock::now();
-  for (const auto& a : view->desired.assignments) memory_.first_needed.try_emplace(a.ns + "/" + a.name, now);
+  std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> first_needed;
+  for (const auto& a : view->desired.assignments) {
+    std::string key = a.ns + "/" + a.name;
+    auto it = memory_.first_needed.find(key);
+    first_needed.emplace(std::move(key), it == memory_.first_needed.end() ? now : it->second);
+  }
+  memory_.first_needed = std::move(first_needed);
   report_problems(*view);
   view_ = view;
   if (leading_) queue_changed_computes(*view);
@@ -76,6 +83,9 @@ void Controller::queue_changed_computes(const View& view) {
   for (const auto& [key, need] : view.desired.computes) {
     auto applied = memory_.applied.find(key);
     if (applied == memory_.applied.end() || applied->second != canonical_set(need.identity_ids)) queue_.add(key, now);
+  }
+  for (const auto& [key, compute] : memory_.ledger_computes) {
+    if (!view.desired.computes.count(key) && has_work(key)) queue_.add(key, now);
   }
   for (const auto& key : view.computes_with_pending_assignments) queue_.add(key, now);
   wake();
@@ -170,7 +180,10 @@ bool Controller::has_work(const std::string& key) const {
   if (forced_.count(key) || view_->computes_with_pending_assignments.count(key)) return true;
   auto need = view_->desired.computes.find(key);
   auto applied = memory_.applied.find(key);
-  if (need == view_->desired.computes.end()) return memory_.ledger_computes.count(key) > 0 && applied == memory_.applied.end();
+  if (need == view_->desired.computes.end()) {
+    // No node on it any more: work while podid's ledger may still hold identities there.
+    return memory_.ledger_computes.count(key) > 0 && (applied == memory_.applied.end() || !applied->second.empty());
+  }
   return applied == memory_.applied.end() || applied->second != canonical_set(need->second.identity_ids);
 }
 

@@ -157,7 +157,13 @@ boost::asio::awaitable<Outcome> run_compute_round(std::shared_ptr<const View> vi
                                        [&](const std::string& i) { return arm::same_id(i, id); });
           if (!immutable) observation.removable.push_back(id);
         }
-        if (ledger->empty() && need == v.desired.computes.end()) memory.ledger_computes.erase(key);
+        // Remember computes podid holds identities on, so that when their last node goes (moved, deleted,
+        // scaled in) a round still removes what podid added there.
+        if (!ledger->empty()) {
+          memory.ledger_computes.insert_or_assign(key, *compute);
+        } else if (need == v.desired.computes.end()) {
+          memory.ledger_computes.erase(key);
+        }
       }
       if (r.completed() || r.status == RoundStatus::kGone) memory.applied[key] = canonical_set(target.desired);
       if (r.status == RoundStatus::kThrottled && r.retry_after) metrics.throttled_wait(*r.retry_after);
@@ -166,6 +172,11 @@ boost::asio::awaitable<Outcome> run_compute_round(std::shared_ptr<const View> vi
       outcome = outcome_of(r);
       result = std::move(r);
     }
+  }
+
+  if (!deps.still_leading()) {
+    log::warn("leadership lost during a round: its writes are left to the new leader", {{"compute", compute_name}});
+    co_return Outcome::failure();
   }
 
   // What the round means for each AzureAssignedIdentity of this compute.

@@ -16,6 +16,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -57,6 +58,9 @@ struct RoundDeps {
   kube::ConditionWriter& conditions;
   std::vector<std::string> immutable_client_ids;  // lower-case
   ReconcileOptions reconcile;
+  // False once this replica no longer leads: a round that was in flight then stops before its Kubernetes writes
+  // (the new leader's rounds redo them from their own view).
+  std::function<bool()> still_leading = [] { return true; };
 };
 
 // What rounds learn and later rounds (and the queueing decision) use.

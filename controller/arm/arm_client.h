@@ -24,8 +24,9 @@ struct ArmOutcome {
   // The last HTTP status seen: the GET's, or for a PATCH the final poll's (200 when the operation Succeeded).
   // 0: no answer.
   unsigned status = 0;
-  // GET and successful PATCH: the resource as ARM returned it last (after the operation completed, a fresh GET
-  // of the resource, so `identity` is the set now in force).
+  // GET: the resource. Successful PATCH: the model ARM accepted with the PATCH (its identity block is the set now
+  // in force), once the long-running operation has succeeded; the resource as last read when the PATCH answer
+  // carried no model (then it is polled, or read once more).
   nlohmann::json resource;
   // Set whenever the call failed at ARM: the error envelope of a 4xx/5xx, or the `error` of an asynchronous
   // operation that ended Failed or Canceled (code e.g. "OperationPreempted").
@@ -34,7 +35,7 @@ struct ArmOutcome {
   std::optional<std::chrono::seconds> retry_after;
   std::string detail;      // transport failure or protocol surprise, for logs; "" otherwise
   std::string request_id;  // x-ms-request-id of the first request, for logs and events
-  unsigned calls = 0;      // HTTP requests this outcome took (GET = 1; PATCH = 1 + polls + final GET)
+  unsigned calls = 0;      // HTTP requests this outcome took (GET = 1; PATCH = 1 + polls [+ a GET])
 
   bool ok() const { return status >= 200 && status < 300 && !error && detail.empty(); }
   bool throttled() const { return status == 429; }
@@ -47,7 +48,7 @@ class ArmClient {
   // "ResourceNotFound" / "ResourceGroupNotFound").
   virtual boost::asio::awaitable<ArmOutcome> get(const ResourceId& compute) = 0;
   // PATCH `body` ({"identity":{...}}) and wait for the long-running operation to end (Azure-AsyncOperation
-  // polled, honouring Retry-After on polls), then GET the resource.
+  // polled, honouring Retry-After on polls).
   virtual boost::asio::awaitable<ArmOutcome> patch(const ResourceId& compute, const nlohmann::json& body) = 0;
 };
 

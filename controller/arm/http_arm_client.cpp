@@ -282,8 +282,23 @@ asio::awaitable<ArmOutcome> HttpArmClient::patch(const ResourceId& compute, cons
     co_return outcome;
   }
 
+  // The model ARM accepted: a 200 to PATCH carries the whole resource with the identity block that will be in
+  // force once the operation succeeds (provisioningState Updating meanwhile).
+  std::optional<json> accepted;
+  if (!answer.body().empty()) {
+    json j = json::parse(answer.body(), nullptr, /*allow_exceptions=*/false);
+    if (!j.is_discarded() && j.is_object() && j.contains("identity")) accepted = std::move(j);
+  }
   if (auto async_url = header(answer, "Azure-AsyncOperation"); !async_url.empty()) {
     co_await wait_for_operation(compute, async_url, poll_delay(answer), deadline, outcome);
+    if (outcome.error || !outcome.detail.empty()) co_return outcome;
+    if (accepted) {
+      // No GET after the operation (go-autorest's Result() makes one): the accepted model already says which
+      // identities are now on the resource, and every round starts with a GET of its own anyway.
+      (*accepted)["properties"]["provisioningState"] = "Succeeded";
+      outcome.resource = std::move(*accepted);
+      co_return outcome;
+    }
   } else {
     // No status URL: the resource's own provisioningState tells (an empty 202/204 body: poll the resource).
     std::string state = "Updating";

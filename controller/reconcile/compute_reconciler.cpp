@@ -24,6 +24,7 @@ struct View {
   IdMap user;                                     // user-assigned ids on the compute, as ARM spells them
   std::map<std::string, std::string> client_ids;  // canonical key -> lower-cased clientId ARM reported
   bool deleting = false;
+  bool updating = false;  // an operation is running: the model is not yet what the nodes have
 };
 
 bool usable(const json& resource) { return resource.is_object() && !resource.empty(); }
@@ -33,7 +34,10 @@ View view_of(const json& resource) {
   if (auto it = resource.find("identity"); it != resource.end()) v.identity = *it;
   if (auto props = resource.find("properties"); props != resource.end() && props->is_object()) {
     if (auto state = props->find("provisioningState"); state != props->end() && state->is_string()) {
-      v.deleting = ascii::iequals(state->get<std::string>(), "Deleting");
+      const std::string s = state->get<std::string>();
+      v.deleting = ascii::iequals(s, "Deleting");
+      v.updating = !v.deleting && !s.empty() && !ascii::iequals(s, "Succeeded") && !ascii::iequals(s, "Failed") &&
+                   !ascii::iequals(s, "Canceled");
     }
   }
   if (!v.identity.is_object()) return v;
@@ -130,6 +134,13 @@ class Round {
     adopt(out.resource);
     if (view_.deleting) {
       result_.status = RoundStatus::kDeleting;
+      co_return false;
+    }
+    if (view_.updating) {
+      // Someone's update is still running (a previous leader's, killed mid-operation, or another client's). Its
+      // model already lists the new identities, but the nodes do not serve them until it ends: reporting them
+      // as present would mark AzureAssignedIdentities Assigned too early, and a PATCH now would preempt it.
+      result_.status = RoundStatus::kUpdating;
       co_return false;
     }
     co_return true;
@@ -332,6 +343,7 @@ class Round {
       case RoundStatus::kPartial:
       case RoundStatus::kGone:
       case RoundStatus::kDeleting:
+      case RoundStatus::kUpdating:
       case RoundStatus::kThrottled:
         level = log::Level::kWarn;
         break;
@@ -341,7 +353,9 @@ class Round {
     log::write(level, "compute reconcile round", fields);
   }
 
-  bool view_fetched() const { return result_.gets > 0 && result_.status != RoundStatus::kGone; }
+  bool view_fetched() const {
+    return result_.gets > 0 && result_.status != RoundStatus::kGone && result_.status != RoundStatus::kUpdating;
+  }
 
   arm::ArmClient& arm_;
   Ledger& ledger_;
@@ -372,6 +386,8 @@ std::string_view to_string(RoundStatus status) {
       return "gone";
     case RoundStatus::kDeleting:
       return "deleting";
+    case RoundStatus::kUpdating:
+      return "updating";
     case RoundStatus::kThrottled:
       return "throttled";
     case RoundStatus::kArmError:

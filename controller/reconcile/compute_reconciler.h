@@ -4,7 +4,8 @@
 // desired set, touching only what podid added (ledger.h) and never an immutable identity.
 //
 //   1. ledger.load                      (fails -> kLedger; nothing read from ARM, nothing PATCHed)
-//   2. GET the compute                  (404 -> kGone; provisioningState Deleting -> kDeleting, no PATCH)
+//   2. GET the compute                  (404 -> kGone; provisioningState Deleting -> kDeleting, Updating or any
+//                                        other non-terminal state -> kUpdating: no PATCH, nothing reported present)
 //   3. compute_identity_delta           (no bodies -> done: a round with nothing to do is exactly one GET)
 //   4. ledger.store(ledger + ids to add) BEFORE the first PATCH that adds them (fails -> kLedger, no PATCH)
 //   5. PATCH each body in order. An error naming identities (LinkedAuthorizationFailed: our principal lacks
@@ -64,6 +65,7 @@ enum class RoundStatus {
   kPartial,    // every change that could land landed; `set_aside` / `rejected` hold the rest
   kGone,       // the compute does not exist (404 on GET or PATCH)
   kDeleting,   // provisioningState Deleting: nothing PATCHed
+  kUpdating,   // an operation is still running on it (provisioningState Updating...): come back when it ends
   kThrottled,  // 429: nothing more this round; retry_after says for how long ARM wants quiet
   kArmError,   // ARM refused or the operation failed (AuthorizationFailed, OperationPreempted, 5xx, ...)
   kTransport,  // no usable answer from ARM

@@ -413,6 +413,19 @@ TEST_F(ComputeReconcilerTest, deleting_compute_is_not_patched) {
   EXPECT_EQ(ledger.stores, 0u);
 }
 
+TEST_F(ComputeReconcilerTest, compute_still_updating_reports_nothing_present_and_is_not_patched) {
+  // A previous leader's PATCH is still running: the model lists "a", the nodes do not have it yet.
+  arm.put_compute(vmss, "UserAssigned", {uami_arm("a")}, "Updating");
+  target.desired = names({"a", "b"});
+
+  auto r = round();
+  EXPECT_EQ(r.status, RoundStatus::kUpdating);
+  EXPECT_FALSE(r.identities) << "what an unfinished operation lists is not yet on the nodes";
+  EXPECT_FALSE(r.completed());
+  EXPECT_EQ(r.patches, 0u);
+  EXPECT_EQ(ledger.stores, 0u);
+}
+
 TEST_F(ComputeReconcilerTest, missing_compute_is_reported_gone) {
   target.desired = names({"a"});  // no put_compute: ARM answers 404
 
@@ -537,7 +550,7 @@ TEST_F(ComputeReconcilerTest, add_and_remove_together_report_both) {
 
 TEST(RoundStatusNames, are_distinct) {
   std::set<std::string_view> seen;
-  for (auto s : {RoundStatus::kConverged, RoundStatus::kPartial, RoundStatus::kGone, RoundStatus::kDeleting,
+  for (auto s : {RoundStatus::kConverged, RoundStatus::kPartial, RoundStatus::kGone, RoundStatus::kDeleting, RoundStatus::kUpdating,
                  RoundStatus::kThrottled, RoundStatus::kArmError, RoundStatus::kTransport, RoundStatus::kLedger,
                  RoundStatus::kInvalid}) {
     EXPECT_TRUE(seen.insert(to_string(s)).second) << to_string(s);
