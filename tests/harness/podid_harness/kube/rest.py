@@ -16,6 +16,7 @@ from . import errors
 from .errors import ApiError
 from .patch import STRATEGIC_PATCH, apply_patch
 from .resources import BUILTIN, CRD_GR, ResourceType, crd_types, established_status
+from .schema import admit
 from .selectors import parse_fields, parse_labels
 from .store import Change, Store, now_rfc3339
 from .tokens import ServiceAccountSigner
@@ -31,6 +32,7 @@ class Resources:
         self._lock = threading.Lock()
         self._types: list[ResourceType] = list(BUILTIN)
         self._crd_types: dict[str, list[ResourceType]] = {}
+        self._schemas: dict[tuple[str, str, str], dict] = {}   # (group, version, plural) -> openAPIV3Schema
         store.on_change.append(self._crd_changed)
         for ns in BOOT_NAMESPACES:
             self.create(self.lookup("", "v1", "namespaces"), "", {"metadata": {"name": ns}})
@@ -39,6 +41,12 @@ class Resources:
     def types(self) -> list[ResourceType]:
         with self._lock:
             return list(self._types)
+
+    def register(self, rt: ResourceType) -> None:
+        """Serve one more type (tests that need a built-in this stand-in does not carry, e.g. apps/v1)."""
+        with self._lock:
+            if rt not in self._types:
+                self._types.append(rt)
 
     def lookup(self, group: str, version: str, plural: str) -> ResourceType:
         for t in self.types():
@@ -53,10 +61,18 @@ class Resources:
         with self._lock:
             old = self._crd_types.pop(name, [])
             self._types = [t for t in self._types if t not in old]
+            for t in old:
+                self._schemas.pop((t.group, t.version, t.plural), None)
             if ch.type != "DELETED":
                 new = crd_types(ch.obj)
                 self._crd_types[name] = new
                 self._types.extend(new)
+                spec = ch.obj.get("spec") or {}
+                for v in spec.get("versions") or ():
+                    schema = (v.get("schema") or {}).get("openAPIV3Schema")
+                    if schema:
+                        key = (spec["group"], v["name"], (spec.get("names") or {}).get("plural"))
+                        self._schemas[key] = schema
         if ch.type == "DELETED" and old:
             self.store.drop_all(old[0].gr)
 
@@ -64,6 +80,14 @@ class Resources:
     def _out(self, rt: ResourceType, obj: dict) -> dict:
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         return obj
+
+    def _admit(self, rt: ResourceType, obj: dict) -> dict:
+        """A custom resource as its CRD's structural schema lets it be stored: pruned, validated (422)."""
+        if not rt.custom:
+            return obj
+        with self._lock:
+            schema = self._schemas.get((rt.group, rt.version, rt.plural))
+        return admit(rt.kind, rt.group, schema, obj)
 
     def _check_ns(self, rt: ResourceType, ns: str) -> None:
         if rt.namespaced and self.store.find(self.lookup("", "v1", "namespaces"), "", ns) is None:
@@ -126,7 +150,7 @@ class Resources:
 
     # ---- verbs -------------------------------------------------------------------------------------------
     def create(self, rt: ResourceType, ns: str, body, keep_status: bool = False, keep_uid: bool = False) -> dict:
-        obj = self._prepare(rt, ns, body, keep_status)
+        obj = self._admit(rt, self._prepare(rt, ns, body, keep_status))
         self._check_ns(rt, ns)
         created = self.store.create(rt, obj, keep_uid=keep_uid)
         if rt.gr == ("", "namespaces"):
@@ -170,7 +194,7 @@ class Resources:
             raise errors.bad_request("the body of the request must be a JSON object")
         body = copy.deepcopy(body)
         body.setdefault("metadata", {}).setdefault("name", name)
-        out = self.store.update(rt, ns, name, lambda _cur: body, subresource)
+        out = self.store.update(rt, ns, name, lambda _cur: self._admit(rt, body), subresource)
         return self._after_update(rt, out)
 
     def patch(self, rt: ResourceType, ns: str, name: str, content_type: str, body: bytes,
@@ -186,7 +210,7 @@ class Resources:
                 raise errors.bad_request("the patch did not produce an object")
             # The patch may carry its own resourceVersion (a precondition); otherwise it applies to the current.
             new["metadata"].setdefault("resourceVersion", rv)
-            return new
+            return self._admit(rt, new)
         return self._after_update(rt, self.store.update(rt, ns, name, mutate, subresource))
 
     def _after_update(self, rt: ResourceType, out: dict) -> dict:

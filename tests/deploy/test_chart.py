@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The Helm chart and the plain manifests define the same objects, field for field (the drift guard), for the
+default values and for each value that switches a manifest variant or optional file in; and every flag either
+passes to a binary is a flag that binary has."""
+import copy
+import re
+
+import pytest
+import yaml
+
+from conftest import CHART, CRDS, MANIFESTS, NAMESPACE, REPO, key, load_docs
+from helm_subset import Renderer, TemplateError, render_chart
+
+HOOK_ANNOTATIONS = {"helm.sh/hook": "pre-delete", "helm.sh/hook-delete-policy": "before-hook-creation"}
+
+
+def by_key(objs: list[dict]) -> dict:
+    out = {}
+    for o in objs:
+        assert key(o) not in out, f"defined twice: {key(o)}"
+        out[key(o)] = o
+    return out
+
+
+def assert_same(rendered: list[dict], manifests: list[dict]) -> None:
+    got, want = by_key(rendered), by_key(manifests)
+    assert sorted(got) == sorted(want)
+    for k in want:
+        assert got[k] == want[k], k
+
+
+def base_manifests() -> list[dict]:
+    # The chart does not create its namespace (helm install --create-namespace).
+    return [d for d in load_docs(MANIFESTS) if d["kind"] != "Namespace"]
+
+
+def uninstall_daemonset(namespace: str) -> dict:
+    ds = next(d for d in load_docs(MANIFESTS / "uninstall") if d["kind"] == "DaemonSet")
+    ds = copy.deepcopy(ds)
+    ds["metadata"]["namespace"] = namespace
+    ds["metadata"]["annotations"] = dict(HOOK_ANNOTATIONS)
+    return ds
+
+
+def test_default_values_render_the_plain_manifests():
+    rendered = render_chart(CHART, NAMESPACE)
+    assert_same(rendered, base_manifests() + [uninstall_daemonset(NAMESPACE)])
+
+
+def test_secret_cloud_config_renders_the_non_root_variant():
+    rendered = render_chart(CHART, NAMESPACE, {"controller": {"cloudConfig": {"source": "secret"}}})
+    variant = load_docs(MANIFESTS / "variants" / "21-controller-deployment-secret-config.yaml")
+    replaced = {key(d) for d in variant}
+    want = [d for d in base_manifests() if key(d) not in replaced] + variant + [uninstall_daemonset(NAMESPACE)]
+    assert_same(rendered, want)
+
+
+@pytest.mark.parametrize("values, optional_file", [
+    ({"rbac": {"allowAccessToSecrets": True}}, "agent-secrets-rbac.yaml"),
+    ({"serviceMonitor": {"enabled": True}}, "servicemonitors.yaml"),
+])
+def test_switches_add_exactly_the_optional_files(values, optional_file):
+    rendered = render_chart(CHART, NAMESPACE, values)
+    want = base_manifests() + load_docs(MANIFESTS / "optional" / optional_file) + [uninstall_daemonset(NAMESPACE)]
+    assert_same(rendered, want)
+
+
+def test_startup_taint_adds_its_rbac_and_the_flag():
+    rendered = render_chart(CHART, NAMESPACE, {"agent": {"startupTaint": "podid.io/agent-not-ready"}})
+    want = base_manifests() + load_docs(MANIFESTS / "optional" / "agent-startup-taint-rbac.yaml")
+    want = by_key(copy.deepcopy(want + [uninstall_daemonset(NAMESPACE)]))
+    args = want[("DaemonSet", NAMESPACE, "podid-agent")]["spec"]["template"]["spec"]["containers"][0]["args"]
+    args.insert(args.index("--log-level=info"), "--startup-taint=podid.io/agent-not-ready")
+    assert_same(rendered, list(want.values()))
+
+
+def test_managed_mode_has_no_controller_and_no_assigned_identity_access():
+    rendered = by_key(render_chart(CHART, "kube-system", {"mode": "managed", "agent": {"uninstallHook": False}}))
+    assert not [k for k in rendered if "controller" in k[2]]
+    assert ("AzurePodIdentityException", "kube-system", "podid-controller") not in rendered
+    agent = rendered[("DaemonSet", "kube-system", "podid-agent")]["spec"]["template"]["spec"]["containers"][0]
+    assert "--mode=managed" in agent["args"] and "--mode=standard" not in agent["args"]
+    rules = rendered[("ClusterRole", "", "podid-agent")]["rules"]
+    assert not [r for r in rules if "azureassignedidentities" in r["resources"]]
+    assert [r for r in rules if "azureidentitybindings" in r["resources"]]
+    binding = rendered[("ClusterRoleBinding", "", "podid-agent")]
+    assert binding["subjects"][0]["namespace"] == "kube-system"
+    assert sorted(k[0] for k in rendered) == ["ClusterRole", "ClusterRoleBinding", "DaemonSet", "Service",
+                                              "ServiceAccount"]
+
+
+def test_lists_become_repeated_flags_and_values_reach_the_objects():
+    ids = ["11111111-2222-3333-4444-555555555555", "66666666-7777-8888-9999-000000000000"]
+    rendered = by_key(render_chart(CHART, NAMESPACE, {
+        "forceNamespaced": True,
+        "controller": {"immutableUserMSIs": ids, "replicas": 3},
+        "agent": {"address": "169.254.99.9", "port": 3000, "notReadyStatus": "503",
+                  "passthrough": {"prefixes": ["/metadata/instance/compute"], "blockInstanceMetadata": True},
+                  "extraCapabilities": ["SYS_RESOURCE"]},
+        "image": {"tag": "9.9.9"}}))
+    ds = rendered[("DaemonSet", NAMESPACE, "podid-agent")]["spec"]["template"]["spec"]
+    agent = ds["containers"][0]
+    for flag in ("--force-namespaced=true", "--listen=169.254.99.9:3000", "--not-ready-status=503",
+                 "--passthrough-prefix=/metadata/instance/compute", "--block-instance-metadata=true"):
+        assert flag in agent["args"], flag
+    assert agent["securityContext"]["capabilities"]["add"] == ["BPF", "NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"]
+    assert "ip address replace 169.254.99.9/32 dev podid0" in ds["initContainers"][0]["args"][0]
+    assert agent["image"] == "ghcr.io/podid/podid:9.9.9"
+    deployment = rendered[("Deployment", NAMESPACE, "podid-controller")]["spec"]
+    args = deployment["template"]["spec"]["containers"][0]["args"]
+    assert [a for a in args if a.startswith("--immutable-user-msis")] == [f"--immutable-user-msis={i}" for i in ids]
+    assert "--force-namespaced=true" in args and deployment["replicas"] == 3
+
+
+def test_chart_crds_are_deploy_crds():
+    assert (CHART / "crds").resolve() == CRDS.resolve()
+    assert sorted(p.name for p in (CHART / "crds").glob("*.yaml")) == sorted(p.name for p in CRDS.glob("*.yaml"))
+
+
+def test_chart_version_image_tag_and_project_version_agree():
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    project = re.search(r"project\(podid VERSION (\S+)", (REPO / "CMakeLists.txt").read_text()).group(1)
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert chart["appVersion"] == values["image"]["tag"] == project
+    for doc in load_docs(MANIFESTS, MANIFESTS / "variants", MANIFESTS / "uninstall"):
+        spec = doc.get("spec", {}).get("template", {}).get("spec", {})
+        for c in spec.get("containers", []) + spec.get("initContainers", []):
+            assert c["image"] == f"ghcr.io/podid/podid:{project}", doc["metadata"]["name"]
+
+
+def flags_of(config_cpp: str) -> set[str]:
+    """The flag names a binary's flag table (agent/config.cpp, controller/config.cpp) declares."""
+    return set(re.findall(r'\{"([a-z0-9-]+)", (?:true|false),', (REPO / config_cpp).read_text()))
+
+
+@pytest.mark.parametrize("container, config_cpp, commands", [
+    ("agent", "agent/config.cpp", {"run"}),
+    ("controller", "controller/config.cpp", {"run"}),
+])
+def test_every_flag_passed_is_a_flag_of_the_binary(container, config_cpp, commands):
+    known = flags_of(config_cpp)
+    assert len(known) > 10, "the flag table was not found: update flags_of()"
+    rendered = render_chart(CHART, NAMESPACE, {"agent": {"startupTaint": "t", "passthrough": {"prefixes": ["/metadata/x"]}},
+                                               "controller": {"immutableUserMSIs": ["x"]}})
+    rendered += render_chart(CHART, NAMESPACE, {"controller": {"cloudConfig": {"source": "secret"}}})
+    seen = 0
+    for obj in rendered:
+        for c in obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+            if c["name"] != container:
+                continue
+            assert c["args"][0] in commands
+            for arg in c["args"][1:]:
+                assert arg.startswith("--") and arg[2:].split("=", 1)[0] in known, arg
+                seen += 1
+    assert seen > 5
+
+
+# ---- the renderer keeps to its subset -----------------------------------------------------------------------
+@pytest.mark.parametrize("template, error", [
+    ("{{ if .Values.a }}x{{ else }}y{{ end }}", "'else' is outside the subset"),
+    ("{{ .Values.missing }}", ".Values.missing: no value"),
+    ("{{ .Values.m }}", "use toYaml"),
+    ("{{ include \"x\" . }}", "outside the subset"),
+    ("{{ if .Values.a }}x", "without {{ end }}"),
+    ("{{ end }}", "unexpected {{ end }}"),
+    ("{{ .Values.a | upper }}", "not a function of the subset"),
+    ("{{ range .Values.l }}{{ .Values.a }}{{ end }}", "no value"),
+    ("{{/* note */}}", "comments are outside the subset"),
+    ("{{ eq .Values.a 1 }}", "incompatible types"),
+])
+def test_renderer_refuses_what_it_does_not_know(template, error):
+    with pytest.raises(TemplateError) as e:
+        Renderer({"a": "x", "m": {"k": 1}, "l": [1]}, "ns").render(template)
+    assert error in str(e.value)
+
+
+def test_renderer_trims_prints_and_branches_as_go_templates():
+    r = Renderer({"on": True, "off": False, "zero": 0, "empty": [], "n": 2, "s": "v", "l": ["a", "b"],
+                  "m": {"b": 1, "a": [1]}}, "ns")
+    assert r.render("a\n  {{- if .Values.on }} yes{{ end }}\n") == "a yes\n"
+    assert r.render("{{ if .Values.off }}x{{ end }}{{ if .Values.zero }}x{{ end }}{{ if .Values.empty }}x{{ end }}") == ""
+    assert r.render("{{ .Values.on }} {{ .Values.n }} {{ .Values.s | quote }} {{ .Release.Namespace }}") == \
+        'true 2 "v" ns'
+    assert r.render("{{- range .Values.l }}\n- {{ . }}{{- end }}") == "\n- a\n- b"
+    assert r.render("m: {{- toYaml .Values.m | nindent 2 }}") == "m:\n  a:\n  - 1\n  b: 1"
+    assert r.render("{{ if eq .Values.s \"v\" }}eq{{ end }}{{ if not .Values.off }}!{{ end }}") == "eq!"

@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The Dockerfile cannot be built here (no Docker): check what can be checked without building it. What it
+copies exists and is installed where it copies from, the manifests run binaries the image ships, and the
+runtime stage installs a package for every shared library the built binaries need."""
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import MANIFESTS, REPO, load_docs
+
+DOCKERFILE = (REPO / "Dockerfile").read_text()
+# Provided by debian:12-slim itself (essential packages).
+BASE_PACKAGES = {"libc6", "libstdc++6", "libgcc-s1", "zlib1g"}
+
+
+def instructions() -> list[tuple[str, str, str]]:
+    """(stage, instruction, arguments), continuation lines joined."""
+    out, stage = [], ""
+    for line in re.sub(r"\\\n", " ", DOCKERFILE).splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        op, _, args = line.partition(" ")
+        if op == "FROM":
+            stage = args.split(" AS ")[-1].strip() if " AS " in args else "final"
+        out.append((stage, op, args))
+    return out
+
+
+def copied_binaries() -> dict[str, str]:
+    """/out/bin/<name> copied from the build stage -> its path in the image."""
+    out = {}
+    for stage, op, args in instructions():
+        if op == "COPY" and args.startswith("--from=build"):
+            *sources, dest = shlex.split(args)[1:]
+            for s in sources:
+                assert s.startswith("/out/bin/"), s
+                out[Path(s).name] = dest + Path(s).name if dest.endswith("/") else dest
+    return out
+
+
+def cmake_lists() -> str:
+    return "\n".join(p.read_text() for p in REPO.rglob("CMakeLists.txt")
+                     if not any(part.startswith("build") for part in p.relative_to(REPO).parts))
+
+
+def test_build_stage_copies_the_tree_and_runs_existing_scripts():
+    build = [(op, args) for stage, op, args in instructions() if stage == "build"]
+    assert ("COPY", ". .") in build
+    runs = " ".join(args for op, args in build if op == "RUN")
+    for script in re.findall(r"scripts/[\w-]+", runs):
+        assert os.access(REPO / script, os.X_OK), script
+    assert "cmake --install /build --prefix /out" in runs and "PODID_BUILD_DIR=/build" in runs
+
+
+def test_every_copied_binary_is_a_target_installed_to_bin():
+    text = cmake_lists()
+    binaries = copied_binaries()
+    assert set(binaries) == {"podid-agent", "podid-controller"}
+    for name in binaries:
+        assert re.search(rf"add_executable\({re.escape(name)}\b", text), f"no target {name}"
+        assert re.search(rf"install\(TARGETS {re.escape(name)} RUNTIME DESTINATION bin\)", text), \
+            f"{name}: no install(TARGETS {name} RUNTIME DESTINATION bin), so /out/bin/{name} would not exist"
+
+
+def test_manifests_run_binaries_the_image_ships():
+    shipped = set(copied_binaries().values())
+    docs = load_docs(MANIFESTS, MANIFESTS / "variants", MANIFESTS / "uninstall")
+    seen = 0
+    for doc in docs:
+        spec = doc.get("spec", {}).get("template", {}).get("spec", {})
+        for c in spec.get("containers", []) + spec.get("initContainers", []):
+            command = c["command"][0]
+            if command == "/bin/sh":
+                # Shell scripts call podid-agent through PATH (/usr/bin).
+                script = " ".join(c.get("args", []) + c["command"][2:])
+                for binary in re.findall(r"\bpodid-[a-z]+\b", script):
+                    assert f"/usr/bin/{binary}" in shipped, binary
+            else:
+                assert command in shipped, command
+            seen += 1
+    assert seen >= 5
+
+
+def test_default_user_is_non_root_and_the_agent_overrides_it():
+    users = [args for stage, op, args in instructions() if stage == "final" and op == "USER"]
+    assert users == ["65532:65532"]
+    ds = next(d for d in load_docs(MANIFESTS) if d["kind"] == "DaemonSet")
+    agent = ds["spec"]["template"]["spec"]["containers"][0]
+    assert agent["securityContext"]["runAsUser"] == 0
+
+
+def built_binary(name: str) -> Path:
+    roots = [Path(os.environ["PODID_BUILD_DIR"])] if os.environ.get("PODID_BUILD_DIR") else []
+    roots += sorted(REPO.glob("build*"))
+    for root in roots:
+        for candidate in (root / "agent" / name, root / "controller" / name):
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return candidate
+    pytest.skip(f"{name} is not built (scripts/build)")
+
+
+def runtime_packages() -> set[str]:
+    final = " ".join(args for stage, op, args in instructions() if stage == "final" and op == "RUN")
+    m = re.search(r"apt-get install -y --no-install-recommends ([^&]+)", final)
+    return set(m.group(1).split())
+
+
+@pytest.mark.parametrize("name", ["podid-agent", "podid-controller"])
+def test_runtime_stage_installs_every_shared_library(name):
+    binary = built_binary(name)
+    ldd = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+    paths = re.findall(r"=> (/\S+)", ldd)
+    assert paths
+    needed = set()
+    for p in paths:
+        real = os.path.realpath(p)
+        # Merged /usr: dpkg knows each file under the directory its package ships it in, /lib or /usr/lib.
+        candidates = {p, real} | {c.replace("/usr/lib/", "/lib/", 1) for c in (p, real)} | \
+            {c.replace("/lib/", "/usr/lib/", 1) for c in (p, real) if not c.startswith("/usr/")}
+        for candidate in sorted(candidates):
+            r = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
+            if r.returncode == 0:
+                needed.add(r.stdout.split(":")[0])
+                break
+        else:
+            pytest.fail(f"{name}: no Debian package owns {p} ({real})")
+    missing = needed - runtime_packages() - BASE_PACKAGES
+    assert not missing, f"{name} links libraries of {sorted(missing)}, which the runtime stage does not install"
