@@ -4,6 +4,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 
 #include "podid/log.h"
 
@@ -11,8 +12,12 @@ namespace podid::controller {
 namespace asio = boost::asio;
 namespace {
 
-// Informer events arrive one by one (a relist delivers hundreds at once); one view per burst is enough.
+// Informer events arrive one by one (a relist delivers hundreds at once); one view per burst is enough. A view
+// costs time in proportion to the cluster (every bound pod and AzureAssignedIdentity), so under a stream of
+// events the pause between views grows with that cost: at most a third of the thread goes to views, the rest to
+// rounds and to the Lease. Capped so that a change never waits long.
 constexpr std::chrono::milliseconds kSettle{50};
+constexpr std::chrono::milliseconds kMaxSettle{2000};
 
 WorkQueueOptions queue_options(const ControllerConfig& c) {
   WorkQueueOptions o;
@@ -50,7 +55,8 @@ void Controller::cache_changed() { schedule_recompute(); }
 void Controller::schedule_recompute() {
   if (recompute_pending_) return;
   recompute_pending_ = true;
-  recompute_timer_.expires_after(kSettle);
+  auto settle = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(2 * last_recompute_), kSettle, kMaxSettle);
+  recompute_timer_.expires_after(settle);
   recompute_timer_.async_wait([this](boost::system::error_code ec) {
     recompute_pending_ = false;
     if (!ec) recompute();
@@ -60,6 +66,7 @@ void Controller::schedule_recompute() {
 void Controller::recompute() {
   // Never act on a partial view: with bindings listed but pods not yet, every identity would look unneeded.
   if (!cache_.synced()) return;
+  const auto started = std::chrono::steady_clock::now();
   std::vector<DesiredProblem> invalid;
   auto snapshot = cache_.snapshot(config_.force_namespaced, &invalid);
   auto existing = cache_.assigned_identities(&invalid);
@@ -76,6 +83,7 @@ void Controller::recompute() {
   report_problems(*view);
   view_ = view;
   if (leading_) queue_changed_computes(*view);
+  last_recompute_ = std::chrono::steady_clock::now() - started;
 }
 
 void Controller::queue_changed_computes(const View& view) {

@@ -70,6 +70,7 @@ class Controller {
   boost::asio::steady_timer drive_timer_;
   boost::asio::steady_timer drift_timer_;
   bool recompute_pending_ = false;
+  std::chrono::steady_clock::duration last_recompute_{};  // how long the last view took to build
   bool leading_ = false;
   std::size_t in_flight_ = 0;
   RoundMemory memory_;                          // what rounds learned, across rounds

@@ -182,8 +182,12 @@ boost::asio::awaitable<Outcome> run_compute_round(std::shared_ptr<const View> vi
   // What the round means for each AzureAssignedIdentity of this compute.
   std::map<std::string, BindingReport, std::less<>> reports;  // by binding ns/name
   auto report_for = [&](const PlanItem& item) -> BindingReport& {
-    json binding = item.desired && item.desired->binding ? item.desired->binding->raw
-                                                         : item.object.value("spec", json::object()).value("azureBindingRef", json::object());
+    json binding = json::object();
+    if (item.desired && item.desired->binding) {
+      binding = *item.desired->binding->raw;
+    } else if (item.existing) {
+      binding = item.existing->value("spec", json::object()).value("azureBindingRef", json::object());
+    }
     const json& md = binding.value("metadata", json::object());
     auto& r = reports[object_key(md.value("namespace", ""), md.value("name", ""))];
     if (r.binding.is_null()) r.binding = std::move(binding);
@@ -290,9 +294,9 @@ boost::asio::awaitable<Outcome> run_compute_round(std::shared_ptr<const View> vi
         if (errors.size() > 1) condition.message += " (and on " + std::to_string(errors.size() - 1) + " more)";
       }
       if (errors.empty()) memory.identity_errors.erase(id_key);
-      (void)co_await deps.conditions.set(kube::ConditionTarget::kAzureIdentity, identity->raw, condition);
+      (void)co_await deps.conditions.set(kube::ConditionTarget::kAzureIdentity, *identity->raw, condition);
       for (const auto* binding : bindings[identity]) {
-        (void)co_await deps.conditions.set(kube::ConditionTarget::kAzureIdentityBinding, binding->raw, condition);
+        (void)co_await deps.conditions.set(kube::ConditionTarget::kAzureIdentityBinding, *binding->raw, condition);
       }
     }
   }

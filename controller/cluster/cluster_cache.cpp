@@ -40,10 +40,10 @@ void parse_all(const ObjectMap& objects, CachedKind kind, Parse parse, std::vect
                std::vector<DesiredProblem>* invalid) {
   out.reserve(objects.size());
   for (const auto& [key, raw] : objects) {
-    auto parsed = parse(raw);
+    auto parsed = parse(*raw);
     if (!parsed) {
       if (invalid) {
-        const json& md = raw.value("metadata", json::object());
+        const json& md = raw->value("metadata", json::object());
         invalid->push_back({kind_name(kind), md.value("namespace", ""), md.value("name", ""), "InvalidObject",
                             parsed.error().context});
       }
@@ -106,7 +106,7 @@ void ClusterCache::watch(CachedKind kind, std::string name, std::string path, st
       .replace =
           [this, kind, &map](const std::vector<json>& items) {
             map.clear();
-            for (const auto& item : items) map.emplace(key_of(item), trim_object(kind, item));
+            for (const auto& item : items) map.emplace(key_of(item), std::make_shared<const json>(trim_object(kind, item)));
             ++generation_;
             if (on_change_) on_change_();
           },
@@ -116,7 +116,7 @@ void ClusterCache::watch(CachedKind kind, std::string name, std::string path, st
             if (type == k8s::WatchEventType::kDeleted) {
               map.erase(key);
             } else {
-              map.insert_or_assign(std::move(key), trim_object(kind, object));
+              map.insert_or_assign(std::move(key), std::make_shared<const json>(trim_object(kind, object)));
             }
             ++generation_;
             if (on_change_) on_change_();
@@ -166,7 +166,7 @@ ClusterSnapshot ClusterCache::snapshot(bool force_namespaced, std::vector<Desire
   parse_all<crd::AzureIdentityBinding>(objects(CachedKind::kBinding), CachedKind::kBinding,
                                        crd::parse_azure_identity_binding, s.bindings, invalid);
   for (const auto& [name, node] : objects(CachedKind::kNode)) {
-    s.node_provider_ids.emplace(name, node.value("spec", json::object()).value("providerID", ""));
+    s.node_provider_ids.emplace(name, node->value("spec", json::object()).value("providerID", ""));
   }
   return s;
 }

@@ -33,8 +33,9 @@ enum class CachedKind { kPod, kNode, kIdentity, kBinding, kAssignedIdentity };
 // The fields of each kind the controller reads; everything else is dropped before it is stored.
 nlohmann::json trim_object(CachedKind kind, const nlohmann::json& object);
 
-// Objects of one kind by "namespace/name" (cluster-scoped: "name").
-using ObjectMap = std::map<std::string, nlohmann::json, std::less<>>;
+// Objects of one kind by "namespace/name" (cluster-scoped: "name"). Immutable once stored and shared with the
+// views taken from the cache: an update replaces the pointer, never the object a view may still read.
+using ObjectMap = std::map<std::string, std::shared_ptr<const nlohmann::json>, std::less<>>;
 
 class ClusterCache {
  public:

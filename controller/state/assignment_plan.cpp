@@ -89,7 +89,7 @@ bool same_identity(const json& existing_aai, const DesiredAssignment& d) {
   if (!before) return false;
   const crd::AzureIdentity& now = d.identity->object;
   return before->ns == now.ns && before->name == now.name &&
-         uid_of(*embedded(existing_aai, "azureIdentityRef")) == uid_of(d.identity->raw) &&
+         uid_of(*embedded(existing_aai, "azureIdentityRef")) == uid_of(*d.identity->raw) &&
          !now.token_relevant_change_from(*before) && before->namespaced_behavior == now.namespaced_behavior &&
          before->principal_id == now.principal_id;
 }
@@ -101,33 +101,33 @@ bool same_binding(const json& existing_aai, const DesiredAssignment& d) {
   if (!before) return false;
   const crd::AzureIdentityBinding& now = d.binding->object;
   return before->ns == now.ns && before->name == now.name && before->azure_identity == now.azure_identity &&
-         before->selector == now.selector && uid_of(*ref) == uid_of(d.binding->raw);
+         before->selector == now.selector && uid_of(*ref) == uid_of(*d.binding->raw);
 }
 
 // Whether what Azure must hold for this AAI changed: then its state restarts at Created.
 bool azure_side_changed(const Cached<crd::AzureAssignedIdentity>& existing, const DesiredAssignment& d) {
-  auto before = embedded_identity(existing.raw);
+  auto before = embedded_identity(*existing.raw);
   if (!before || before->type != d.identity->object.type ||
       !arm::same_id(arm_resource_id(*before), arm_resource_id(d.identity->object))) {
     return true;
   }
   // The predecessor's AAIs name no compute; for them the node stands in (same node, same compute).
-  if (auto compute = metadata_entry(existing.raw, "annotations", kComputeAnnotation)) return *compute != d.compute_key;
+  if (auto compute = metadata_entry(*existing.raw, "annotations", kComputeAnnotation)) return *compute != d.compute_key;
   return existing.object.node != d.node;
 }
 
 bool differs(const Cached<crd::AzureAssignedIdentity>& existing, const DesiredAssignment& d) {
   const crd::AzureAssignedIdentity& e = existing.object;
   return e.pod != d.pod || e.pod_namespace != d.pod_namespace || e.node != d.node ||
-         metadata_entry(existing.raw, "labels", kNodeNameLabel) != d.node ||
-         metadata_entry(existing.raw, "annotations", kComputeAnnotation) != d.compute_key ||
-         !same_identity(existing.raw, d) || !same_binding(existing.raw, d);
+         metadata_entry(*existing.raw, "labels", kNodeNameLabel) != d.node ||
+         metadata_entry(*existing.raw, "annotations", kComputeAnnotation) != d.compute_key ||
+         !same_identity(*existing.raw, d) || !same_binding(*existing.raw, d);
 }
 
 // The existing object with podid's labels, annotation, finalizer and spec; everything else it carries is kept.
 json updated_object(const Cached<crd::AzureAssignedIdentity>& existing, const DesiredAssignment& d, bool reset_state) {
   json built = build_assigned_identity(d, kStateCreated);
-  json out = existing.raw;
+  json out = *existing.raw;
   out["apiVersion"] = built["apiVersion"];
   out["kind"] = built["kind"];
   json& md = out["metadata"];
@@ -153,7 +153,7 @@ bool being_deleted(const json& raw) {
 // The compute an existing AAI that is going away stands for.
 std::string removal_compute(const Cached<crd::AzureAssignedIdentity>& existing,
                             const std::map<std::string, std::string, std::less<>>& node_computes) {
-  if (auto compute = metadata_entry(existing.raw, "annotations", kComputeAnnotation)) return *compute;
+  if (auto compute = metadata_entry(*existing.raw, "annotations", kComputeAnnotation)) return *compute;
   auto it = node_computes.find(existing.object.node);
   return it != node_computes.end() ? it->second : std::string();
 }
@@ -161,7 +161,7 @@ std::string removal_compute(const Cached<crd::AzureAssignedIdentity>& existing,
 // The identity id an existing AAI stands for on its compute: from the embedded identity when it parses (types 1
 // and 2 need nothing), else whatever resource id it names (so a removal waits for ARM rather than guessing).
 std::string existing_resource_id(const Cached<crd::AzureAssignedIdentity>& existing) {
-  if (auto id = embedded_identity(existing.raw)) return arm_resource_id(*id);
+  if (auto id = embedded_identity(*existing.raw)) return arm_resource_id(*id);
   return existing.object.identity_resource_id;
 }
 
@@ -185,8 +185,8 @@ json build_assigned_identity(const DesiredAssignment& a, std::string_view state)
                    {"labels", {{std::string(kNodeNameLabel), a.node}}},
                    {"annotations", {{std::string(kComputeAnnotation), a.compute_key}}},
                    {"finalizers", json::array({std::string(kAssignedIdentityFinalizer)})}};
-  json spec = {{"azureIdentityRef", trimmed_copy(a.identity->raw, "AzureIdentity", id.ns, id.name)},
-               {"azureBindingRef", trimmed_copy(a.binding->raw, "AzureIdentityBinding", b.ns, b.name)},
+  json spec = {{"azureIdentityRef", trimmed_copy(*a.identity->raw, "AzureIdentity", id.ns, id.name)},
+               {"azureBindingRef", trimmed_copy(*a.binding->raw, "AzureIdentityBinding", b.ns, b.name)},
                {"pod", a.pod},
                {"podNamespace", a.pod_namespace},
                {"nodename", a.node}};
@@ -212,14 +212,14 @@ AssignmentPlan plan_assignments(const DesiredState& desired,
     const auto key = std::make_pair(e.object.ns, e.object.name);
     seen.insert(key);
     auto w = wanted.find(key);
-    if (w == wanted.end() || being_deleted(e.raw)) {
+    if (w == wanted.end() || being_deleted(*e.raw)) {
       PlanItem item;
       item.ns = e.object.ns;
       item.name = e.object.name;
       item.compute_key = removal_compute(e, node_computes);
       item.identity_resource_id = existing_resource_id(e);
       item.state = e.object.state;
-      item.object = e.raw;
+      item.existing = e.raw;
       plan.remove.push_back(std::move(item));
       continue;
     }
@@ -229,10 +229,11 @@ AssignmentPlan plan_assignments(const DesiredState& desired,
       bool reset = azure_side_changed(e, d);
       item.state = reset ? crd::AssignedState::kCreated : e.object.state;
       item.object = updated_object(e, d, reset);
+      item.existing = e.raw;
       plan.update.push_back(std::move(item));
     } else {
       item.state = e.object.state;
-      item.object = e.raw;
+      item.existing = e.raw;
       plan.keep.push_back(std::move(item));
     }
   }

@@ -65,8 +65,10 @@ struct PlanItem {
   std::string identity_resource_id;
   crd::AssignedState state = crd::AssignedState::kNone;  // the status the AAI has (create: kCreated)
   const DesiredAssignment* desired = nullptr;            // create, update, keep: points into the DesiredState
-  // create: the object to POST; update: the object to PUT; keep and remove: the existing object.
+  // create: the object to POST; update: the object to PUT; keep and remove: null (see `existing`).
   nlohmann::json object;
+  // update, keep and remove: the existing object, shared with the cache (not copied).
+  std::shared_ptr<const nlohmann::json> existing;
 };
 
 struct AssignmentPlan {

@@ -160,7 +160,9 @@ TEST(PlanAssignments, KeepWhenEqual) {
   ASSERT_EQ(plan.keep.size(), 1u);
   EXPECT_EQ(plan.keep[0].state, crd::AssignedState::kAssigned);
   EXPECT_EQ(plan.keep[0].compute_key, vmss_key("pool1"));
-  EXPECT_EQ(plan.keep[0].object, stored);
+  ASSERT_TRUE(plan.keep[0].existing);
+  EXPECT_EQ(*plan.keep[0].existing, stored);
+  EXPECT_TRUE(plan.keep[0].object.is_null()) << "a kept AAI is not copied into the plan";
 }
 
 TEST(PlanAssignments, IdentityWhoseOnlyChangeIsStatusIsKept) {
@@ -170,14 +172,16 @@ TEST(PlanAssignments, IdentityWhoseOnlyChangeIsStatusIsKept) {
 
   // The controller wrote a condition into the identity's status: new resourceVersion, managedFields, status.
   World w2 = one_assignment();
-  json& id = w2.snapshot.identities[0].raw;
+  json id = *w2.snapshot.identities[0].raw;
   id["metadata"]["resourceVersion"] = "9";
   id["metadata"]["managedFields"].push_back({{"manager", "podid-controller"}});
   id["status"]["conditions"][0]["status"] = "False";
   w2.snapshot.identities[0].object.resource_version = "9";
-  json& b = w2.snapshot.bindings[0].raw;
+  w2.snapshot.identities[0].raw = std::make_shared<const json>(std::move(id));
+  json b = *w2.snapshot.bindings[0].raw;
   b["metadata"]["resourceVersion"] = "11";
   b["status"] = {{"availableReplicas", 0}};
+  w2.snapshot.bindings[0].raw = std::make_shared<const json>(std::move(b));
   auto s2 = w2.desired();
   auto plan = plan_assignments(s2, {existing(stored)});
   EXPECT_EQ(keys(plan.keep), std::vector<std::string>{"default/web-0-app-id-a"});
@@ -317,7 +321,8 @@ TEST(PlanAssignments, RemoveWhatIsNotDesiredWhoeverWroteIt) {
   EXPECT_EQ(plan.remove[0].identity_resource_id, resource_id("a"));
   EXPECT_EQ(plan.remove[0].state, crd::AssignedState::kAssigned);
   EXPECT_EQ(plan.remove[0].desired, nullptr);
-  EXPECT_EQ(plan.remove[0].object, mine);
+  ASSERT_TRUE(plan.remove[0].existing);
+  EXPECT_EQ(*plan.remove[0].existing, mine);
   EXPECT_EQ(plan.remove[1].compute_key, vmss_key("pool1"));
   EXPECT_EQ(plan.remove[1].identity_resource_id, resource_id("a"));
   EXPECT_EQ(plan.remove[2].compute_key, "");

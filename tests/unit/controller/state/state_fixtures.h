@@ -65,8 +65,9 @@ template <class T, class Parse>
 Cached<T> cached(const json& raw, Parse parse) {
   auto r = parse(raw);
   EXPECT_TRUE(r.ok()) << r.error().message();
-  if (!r.ok()) return {T{}, raw};
-  return {std::move(r.value()), raw};
+  auto shared = std::make_shared<const json>(raw);
+  if (!r.ok()) return {T{}, shared};
+  return {std::move(r.value()), shared};
 }
 
 // Builds a ClusterSnapshot; reserve() keeps objects in place so DesiredState pointers stay valid while objects
