@@ -79,7 +79,8 @@ spec:
 
 def test_exception_in_the_manifests_matches_the_controller_pods(api, kubectl):
     docs = load_docs(MANIFESTS)
-    exception = next(d for d in docs if d["kind"] == "AzurePodIdentityException")
+    exception = next(d for d in docs if d["kind"] == "AzurePodIdentityException"
+                     and d["metadata"]["name"] == "podid-controller")
     agent = next(d for d in docs if d["kind"] == "DaemonSet")["spec"]["template"]["metadata"]["labels"]
     controller = next(d for d in docs if d["kind"] == "Deployment")
     labels = controller["spec"]["template"]["metadata"]["labels"]
@@ -87,6 +88,21 @@ def test_exception_in_the_manifests_matches_the_controller_pods(api, kubectl):
     # Any one pair excepts a pod (the predecessor's rule): every pair must match the controller and none the agent.
     for k, v in exception["spec"]["podLabels"].items():
         assert labels.get(k) == v and agent.get(k) != v
+
+
+def test_aks_exception_matches_aks_pods_of_kube_system_and_no_podid_pod(api, kubectl):
+    # Applied with the rest (after the CRDs, as deploy/README.md says) and stored in kube-system, where AKS runs
+    # the pods it labels kubernetes.azure.com/managedby=aks.
+    kubectl("apply", "-f", str(CRDS))
+    kubectl("apply", "-f", str(MANIFESTS))
+    (aks,) = [d for d in load_docs(MANIFESTS) if d["kind"] == "AzurePodIdentityException"
+              and d["metadata"]["namespace"] == "kube-system"]
+    stored_exception = api.get("azurepodidentityexceptions", aks["metadata"]["name"], "kube-system")
+    assert stored_exception["spec"]["podLabels"] == {"kubernetes.azure.com/managedby": "aks"}
+    # It excepts nothing of podid's own (any one pair excepts a pod).
+    for doc in load_docs(MANIFESTS):
+        labels = doc.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
+        assert not labels.items() & aks["spec"]["podLabels"].items(), doc["metadata"]["name"]
 
 
 # ---- predecessor-shaped objects -----------------------------------------------------------------------------

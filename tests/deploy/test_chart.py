@@ -34,6 +34,18 @@ def base_manifests() -> list[dict]:
     return [d for d in load_docs(MANIFESTS) if d["kind"] != "Namespace"]
 
 
+def manifests_without(*files: str) -> list[dict]:
+    """base_manifests() less the objects of the named top-level files."""
+    left_out = {key(d) for f in files for d in load_docs(MANIFESTS / f)}
+    assert left_out, files
+    return [d for d in base_manifests() if key(d) not in left_out]
+
+
+CONTROLLER_FILES = ("20-controller-rbac.yaml", "21-controller-deployment.yaml", "22-controller-service.yaml",
+                    "23-controller-exception.yaml")
+AKS_EXCEPTION = ("AzurePodIdentityException", "kube-system", "podid-aks-managed-pods")
+
+
 def uninstall_daemonset(namespace: str) -> dict:
     ds = next(d for d in load_docs(MANIFESTS / "uninstall") if d["kind"] == "DaemonSet")
     ds = copy.deepcopy(ds)
@@ -74,6 +86,55 @@ def test_startup_taint_adds_its_rbac_and_the_flag():
     assert_same(rendered, list(want.values()))
 
 
+def test_controller_disabled_leaves_out_exactly_the_controller_files():
+    # Standard mode without podid-controller (aad-pod-identity's MIC assigns while migrating): the agent is the
+    # manifests' agent, still reading AzureAssignedIdentities.
+    rendered = render_chart(CHART, NAMESPACE, {"controller": {"enabled": False}})
+    assert_same(rendered, manifests_without(*CONTROLLER_FILES) + [uninstall_daemonset(NAMESPACE)])
+    # With the ServiceMonitors switched on, only the agent's.
+    rendered = by_key(render_chart(CHART, NAMESPACE, {"controller": {"enabled": False},
+                                                      "serviceMonitor": {"enabled": True}}))
+    assert [k for k in rendered if k[0] == "ServiceMonitor"] == [("ServiceMonitor", NAMESPACE, "podid-agent")]
+
+
+def test_aks_exception_is_on_by_default_and_its_value_leaves_out_exactly_its_file():
+    rendered = by_key(render_chart(CHART, NAMESPACE))
+    assert rendered[AKS_EXCEPTION]["spec"] == {"podLabels": {"kubernetes.azure.com/managedby": "aks"}}
+    # In kube-system whatever the release namespace: AKS's pods are there.
+    assert AKS_EXCEPTION in by_key(render_chart(CHART, "other"))
+    rendered = render_chart(CHART, NAMESPACE, {"aksManagedPodsException": False})
+    assert_same(rendered, manifests_without("13-aks-managed-pods-exception.yaml") + [uninstall_daemonset(NAMESPACE)])
+
+
+def lease_names(rbac: list[dict]) -> list[str]:
+    """The Lease names the controller's Role lets it read and renew."""
+    role = next(d for d in rbac if d["kind"] == "Role" and d["metadata"]["name"] == "podid-controller")
+    rules = [r for r in role["rules"] if "leases" in r["resources"] and "update" in r["verbs"]]
+    return [n for r in rules for n in r.get("resourceNames", ["<any>"])]
+
+
+def leader_election_name(deployment: dict) -> str:
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    (name,) = [a.split("=", 1)[1] for a in args if a.startswith("--leader-election-name=")]
+    return name
+
+
+@pytest.mark.parametrize("deployment_file", ["21-controller-deployment.yaml",
+                                             "variants/21-controller-deployment-secret-config.yaml"])
+def test_manifests_lease_name_is_the_one_the_role_allows(deployment_file):
+    (deployment,) = [d for d in load_docs(MANIFESTS / deployment_file) if d["kind"] == "Deployment"]
+    assert lease_names(load_docs(MANIFESTS / "20-controller-rbac.yaml")) == [leader_election_name(deployment)]
+
+
+@pytest.mark.parametrize("source", ["hostPath", "secret"])
+def test_one_value_names_the_lease_in_the_flag_and_the_role(source):
+    rendered = render_chart(CHART, NAMESPACE, {"controller": {"leaderElectionName": "podid-controller-blue",
+                                                              "cloudConfig": {"source": source}}})
+    (deployment,) = [d for d in rendered if d["kind"] == "Deployment"]
+    assert leader_election_name(deployment) == "podid-controller-blue"
+    assert lease_names(rendered) == ["podid-controller-blue"]
+
+
 def test_managed_mode_has_no_controller_and_no_assigned_identity_access():
     rendered = by_key(render_chart(CHART, "kube-system", {"mode": "managed", "agent": {"uninstallHook": False}}))
     assert not [k for k in rendered if "controller" in k[2]]
@@ -85,8 +146,13 @@ def test_managed_mode_has_no_controller_and_no_assigned_identity_access():
     assert [r for r in rules if "azureidentitybindings" in r["resources"]]
     binding = rendered[("ClusterRoleBinding", "", "podid-agent")]
     assert binding["subjects"][0]["namespace"] == "kube-system"
-    assert sorted(k[0] for k in rendered) == ["ClusterRole", "ClusterRoleBinding", "DaemonSet", "Service",
-                                              "ServiceAccount"]
+    # The AKS exception stays: in managed mode the agents intercept AKS's pods just the same.
+    assert sorted(k[0] for k in rendered) == ["AzurePodIdentityException", "ClusterRole", "ClusterRoleBinding",
+                                              "DaemonSet", "Service", "ServiceAccount"]
+    assert AKS_EXCEPTION in rendered
+    # controller.enabled does not bring the controller back in managed mode.
+    assert by_key(render_chart(CHART, "kube-system", {"mode": "managed", "agent": {"uninstallHook": False},
+                                                      "controller": {"enabled": True}})) == rendered
 
 
 def test_lists_become_repeated_flags_and_values_reach_the_objects():
@@ -94,13 +160,14 @@ def test_lists_become_repeated_flags_and_values_reach_the_objects():
     rendered = by_key(render_chart(CHART, NAMESPACE, {
         "forceNamespaced": True,
         "controller": {"immutableUserMSIs": ids, "replicas": 3},
-        "agent": {"address": "169.254.99.9", "port": 3000, "notReadyStatus": "503",
+        "agent": {"address": "169.254.99.9", "port": 3000, "notReadyStatus": "503", "assignmentWaitMs": 2500,
                   "passthrough": {"prefixes": ["/metadata/instance/compute"], "blockInstanceMetadata": True},
                   "extraCapabilities": ["SYS_RESOURCE"]},
         "image": {"tag": "9.9.9"}}))
     ds = rendered[("DaemonSet", NAMESPACE, "podid-agent")]["spec"]["template"]["spec"]
     agent = ds["containers"][0]
     for flag in ("--force-namespaced=true", "--listen=169.254.99.9:3000", "--not-ready-status=503",
+                 "--assignment-wait-ms=2500",
                  "--passthrough-prefix=/metadata/instance/compute", "--block-instance-metadata=true"):
         assert flag in agent["args"], flag
     assert agent["securityContext"]["capabilities"]["add"] == ["BPF", "NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"]

@@ -57,6 +57,51 @@ def test_build_stage_copies_the_tree_and_runs_existing_scripts():
     assert "cmake --install /build --prefix /out" in runs and "PODID_BUILD_DIR=/build" in runs
 
 
+def dockerignore_patterns() -> list[tuple[bool, re.Pattern]]:
+    """(is an exception "!...", regex) per line of .dockerignore, with Docker's rules: paths relative to the
+    context root, `*` and `?` within one path segment, `**` across any number of them, a trailing `/` ignored
+    (so a pattern matches a file or a directory, and a directory takes everything under it)."""
+    out = []
+    for line in (REPO / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        pattern = line.lstrip("!").strip("/")
+        rx = ""
+        for token in re.split(r"(\*\*/|\*\*|\*|\?)", pattern):
+            rx += {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(token, re.escape(token))
+        out.append((negate, re.compile(rx + r"\Z")))
+    return out
+
+
+def docker_ignores(path: str, patterns) -> bool:
+    """Whether `docker build` leaves `path` out of the context: the last pattern matching it or a directory above
+    it decides."""
+    parts = path.split("/")
+    candidates = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    ignored = False
+    for negate, rx in patterns:
+        if any(rx.match(c) for c in candidates):
+            ignored = not negate
+    return ignored
+
+
+def test_dockerignore_keeps_every_tracked_file_and_drops_local_build_trees():
+    patterns = dockerignore_patterns()
+    for local in ("build/agent/podid-agent", "build-deploy/CMakeCache.txt", ".git/HEAD",
+                  "tests/harness/node/node_modules/@azure/identity/package.json", "node_modules/x",
+                  "tests/deploy/__pycache__/conftest.cpython-311.pyc", "common/x.pyc", ".pytest_cache/v/x"):
+        assert docker_ignores(local, patterns), local
+    r = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip("not a git checkout")
+    tracked = [f for f in r.stdout.split("\0") if f]
+    assert "scripts/build" in tracked and "CMakeLists.txt" in tracked
+    dropped = [f for f in tracked if docker_ignores(f, patterns)]
+    assert not dropped, f".dockerignore leaves out files the image is built from: {dropped[:10]}"
+
+
 def test_every_copied_binary_is_a_target_installed_to_bin():
     text = cmake_lists()
     binaries = copied_binaries()

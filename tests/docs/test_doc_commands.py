@@ -312,6 +312,26 @@ def _cleanup_after(api: KubeApiServer, out: subprocess.CompletedProcess) -> None
     assert not left, f"still there after the README's clean-up: {left}"
 
 
+CONDITION_MESSAGE = ("ARM refused the identity on /subscriptions/s/resourceGroups/MC_rg/providers/Microsoft.Compute/"
+                     "virtualMachineScaleSets/aks-nodepool1-vmss: LinkedAuthorizationFailed: the controller's identity "
+                     f"(principal {FAKE_AZURE['KUBELET_OBJECT_ID']}) may not perform Microsoft.ManagedIdentity/"
+                     f"userAssignedIdentities/assign/action on {FAKE_AZURE['IDENTITY_RESOURCE_ID']}. Fix: az role "
+                     f"assignment create --assignee {FAKE_AZURE['KUBELET_OBJECT_ID']} --role \"Managed Identity "
+                     f"Operator\" --scope {FAKE_AZURE['IDENTITY_RESOURCE_ID']}")
+
+
+def _conditions_before(api: KubeApiServer) -> None:
+    # As controller/kube/condition_writer.cpp writes it: a merge patch of the main resource.
+    api.patch("azureidentities", "reader", {"status": {"conditions": [
+        {"type": "Assigned", "status": "False", "reason": "LinkedAuthorizationFailed", "message": CONDITION_MESSAGE,
+         "lastTransitionTime": "2025-11-25T10:00:00Z", "observedGeneration": 1}]}}, "demo")
+
+
+def _conditions_after(api: KubeApiServer, out: subprocess.CompletedProcess) -> None:
+    first = out.stdout.splitlines()[0]
+    assert first == f"Assigned=False LinkedAuthorizationFailed: {CONDITION_MESSAGE}", out.stdout
+
+
 def _keep_after(api: KubeApiServer, out: subprocess.CompletedProcess) -> None:
     for plural in ("azureidentities", "azureidentitybindings"):
         annotations = api.get(plural, "reader", "demo")["metadata"].get("annotations") or {}
@@ -320,6 +340,7 @@ def _keep_after(api: KubeApiServer, out: subprocess.CompletedProcess) -> None:
 
 CHECKS: dict[str, tuple[Optional[Callable], Optional[Callable]]] = {
     "keep-identities": (None, _keep_after),
+    "controller-conditions": (_conditions_before, _conditions_after),
     "stuck-aais": (_stuck_before, _stuck_after),
     "host-network-pods": (_host_network_before, _host_network_after),
     "quickstart-identity": (None, _identity_after),
@@ -515,22 +536,18 @@ def test_every_agent_metric_is_documented_and_every_documented_one_exists():
     assert doc - code == set(), f"in docs/metrics.md but registered nowhere: {sorted(doc - code)}"
 
 
-def test_controller_metrics_are_documented_or_marked_planned():
+def test_every_controller_metric_is_documented_and_every_documented_one_exists():
     code = code_metric_names("controller")
+    assert code, "no metric registrations found in controller/"
     doc = documented_metrics("podid-controller")
-    heading = re.search(r"^## podid-controller.*$", METRICS_DOC.read_text(), re.M).group(0)
-    if not code:
-        assert "(planned)" in heading, "the controller registers no metrics yet: mark the section (planned)"
-    else:
-        assert code - doc == set(), f"controller metrics missing from docs/metrics.md: {sorted(code - doc)}"
-        assert "(planned)" not in heading or doc - code, "every documented controller metric exists: " \
-                                                         "drop the (planned) mark"
+    assert code - doc == set(), f"controller metrics missing from docs/metrics.md: {sorted(code - doc)}"
+    assert doc - code == set(), f"in docs/metrics.md but registered nowhere: {sorted(doc - code)}"
 
 
 def test_promql_queries_parse_and_name_real_metrics(tmp_path):
     queries = [b for b in all_blocks() if b.lang == "promql"]
     assert queries, "no PromQL examples"
-    known = code_metric_names("agent", "common", "controller") | documented_metrics("podid-controller")
+    known = code_metric_names("agent", "common", "controller")
     rules = {"groups": [{"name": "docs", "rules": [{"record": f"docs:query_{i}", "expr": b.text.strip()}
                                                    for i, b in enumerate(queries)]}]}
     path = tmp_path / "rules.yaml"
@@ -611,15 +628,68 @@ def test_agent_flags_in_the_migration_guide_are_the_agents():
     assert real - documented == set(), f"podid-agent flags missing from the guide: {sorted(real - documented)}"
 
 
-def test_controller_flags_in_the_migration_guide():
-    documented = flags_in(table_column(MIGRATION_DOC, "Flags: MIC -> podid-controller", 1))
-    assert documented, "no controller flags documented"
-    real = help_flags(BUILD / "controller" / "podid-controller")
-    heading = re.search(r"^## Flags: MIC -> podid-controller.*$", MIGRATION_DOC.read_text(), re.M).group(0)
+def test_controller_flags_in_the_migration_guide_are_the_controllers():
+    binary = BUILD / "controller" / "podid-controller"
+    real = help_flags(binary)
     if real is None:
-        assert "(planned)" in heading, "podid-controller is not built: mark its flags (planned)"
-    else:
-        assert documented - real == set(), f"not flags of podid-controller: {sorted(documented - real)}"
+        pytest.fail(f"{binary} missing or `help` failed: build podid-controller first", pytrace=False)
+    documented = flags_in(table_column(MIGRATION_DOC, "Flags: MIC -> podid-controller", 1))
+    assert documented - real == set(), f"not flags of podid-controller: {sorted(documented - real)}"
+    assert real - documented == set(), \
+        f"podid-controller flags missing from the guide: {sorted(real - documented)}"
+
+
+def table_rows(doc: Path, heading: str, header: str) -> list[list[str]]:
+    """The body rows (cells stripped) of the table whose header row is `header`, under a `## ` heading."""
+    text = doc.read_text()
+    m = re.search(rf"^## {re.escape(heading)}.*?$(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert m, f"{rel(doc)}: no section {heading!r}"
+    lines = m.group(1).splitlines()
+    assert header in lines, f"{rel(doc)}: no table {header!r} under {heading!r}"
+    rows = []
+    for row in lines[lines.index(header) + 2:]:
+        if not row.startswith("|"):
+            break
+        rows.append([c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]])
+    return rows
+
+
+def string_literals(*paths: str) -> set[str]:
+    out = set()
+    for p in paths:
+        files = [ROOT / p] if (ROOT / p).is_file() else \
+            sorted(f for f in (ROOT / p).rglob("*") if f.suffix in (".cpp", ".h"))
+        for f in files:
+            out |= set(re.findall(r'"((?:[^"\\]|\\.)*)"', f.read_text(errors="replace")))
+    return out
+
+
+def test_controller_events_and_conditions_in_the_docs_are_the_ones_it_writes():
+    doc, heading = ROOT / "docs" / "troubleshooting.md", "The controller: events, conditions and ARM errors"
+    round_literals = string_literals("controller/round.cpp")
+    events = table_rows(doc, heading, "| type | reason | message |")
+    assert events, "no Event table"
+    for kind, reason, _ in events:
+        assert kind in ("Normal", "Warning"), kind
+        name = reason.strip("`")
+        assert name in round_literals, f"Event reason {name!r}: controller/round.cpp posts no such Event"
+        assert re.search(rf'EventType::k{kind}, "{re.escape(name)}"', (ROOT / "controller/round.cpp").read_text()), \
+            f"{name!r} is not posted as {kind}"
+    # Condition reasons: the controller's own words are literals of round.cpp; ARM's codes are passed through,
+    # and those the docs name are ones the ARM error parser handles.
+    reasons = [r[0].strip("`") for r in table_rows(doc, heading, "| reason | what happened |")
+               if r[0].startswith("`")]
+    assert {"Throttled", "AssignmentPending", "LinkedAuthorizationFailed"} <= set(reasons), reasons
+    arm_literals = string_literals("controller/arm")
+    for reason in reasons:
+        assert reason in round_literals or reason in arm_literals, f"condition reason {reason!r} comes from nowhere"
+    code = (ROOT / "controller/round.cpp").read_text()
+    assert '.type = "Assigned"' in code and '.reason = "Assigned"' in code, "the condition's type or reason changed"
+    assert '" Fix: "' in code, "the condition message no longer carries the fix"
+    problems = [r[0].strip("`") for r in table_rows(doc, heading, "| reason | on | cause |")]
+    code_problems = set(re.findall(r'kReason\w+ = "(\w+)"', (ROOT / "controller/state/desired_state.h").read_text()))
+    assert code_problems, "no kReason constants in controller/state/desired_state.h"
+    assert set(problems) == code_problems, f"documented {sorted(problems)}, the controller reports {sorted(code_problems)}"
 
 
 def helm_values() -> Optional[dict]:
