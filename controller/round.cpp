@@ -211,7 +211,7 @@ boost::asio::awaitable<Outcome> run_compute_round(std::shared_ptr<const View> vi
     const std::string state(assigned ? kStateAssigned : kStateCreated);
     Status written;
     if (contains_ptr(v.plan.create, &item) || contains_ptr(v.plan.update, &item)) {
-      json object = item.object;
+      json object = contains_ptr(v.plan.create, &item) ? build_assigned_identity(*item.desired, state) : item.object;
       object["status"]["status"] = state;
       object["status"]["availableReplicas"] = 1;
       // Two statements: GCC 12 miscompiles co_await inside ?: (see common/http).

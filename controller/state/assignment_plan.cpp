@@ -241,7 +241,6 @@ AssignmentPlan plan_assignments(const DesiredState& desired,
     if (seen.contains({d.ns, d.name})) continue;
     PlanItem item = from_desired(d);
     item.state = crd::AssignedState::kCreated;
-    item.object = build_assigned_identity(d, kStateCreated);
     plan.create.push_back(std::move(item));
   }
   auto by_key = [](const PlanItem& a, const PlanItem& b) { return std::tie(a.ns, a.name) < std::tie(b.ns, b.name); };

@@ -65,7 +65,8 @@ struct PlanItem {
   std::string identity_resource_id;
   crd::AssignedState state = crd::AssignedState::kNone;  // the status the AAI has (create: kCreated)
   const DesiredAssignment* desired = nullptr;            // create, update, keep: points into the DesiredState
-  // create: the object to POST; update: the object to PUT; keep and remove: null (see `existing`).
+  // update: the object to PUT; null otherwise (create: build_assigned_identity(*desired, state) when it is
+  // written: a view of 10,000 new pods must not hold 10,000 objects nobody may write in that view's lifetime).
   nlohmann::json object;
   // update, keep and remove: the existing object, shared with the cache (not copied).
   std::shared_ptr<const nlohmann::json> existing;

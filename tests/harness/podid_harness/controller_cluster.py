@@ -52,6 +52,7 @@ from .azure.state import AzureState, Compute, Identity, rg_id
 from .azure.tlsca import TestCA
 from .azure.tokens import TokenIssuer
 from .kube import KubeApiServer
+from .lifecycle import BuiltOnEnter
 
 REPO = Path(__file__).resolve().parents[3]
 BUILD = Path(os.environ.get("PODID_BUILD_DIR", REPO / "build"))
@@ -278,7 +279,7 @@ class ControllerProcess:
 
 
 # ---- the cluster ----------------------------------------------------------------------------------------------
-class ControllerCluster:
+class ControllerCluster(BuiltOnEnter):
     """See the module docstring.
 
     `auth`: "sp" (service principal, secret, through the Entra emulator) or "msi" (a user-assigned identity
@@ -313,17 +314,6 @@ class ControllerCluster:
         self.crd_source = self.rbac_source = ""
 
     # ---- life cycle --------------------------------------------------------------------------------------
-    def __enter__(self) -> "ControllerCluster":
-        try:
-            self._build()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def close(self) -> None:
         for p in self._all_processes:
             with contextlib.suppress(Exception):

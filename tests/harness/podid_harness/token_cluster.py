@@ -53,6 +53,7 @@ from .azure.tokens import TokenIssuer
 from .kube import KubeApiServer
 from .sim import Node, Pod
 from .sim.manifests import azure_provider_id
+from .lifecycle import BuiltOnEnter
 
 PYTHON = "/usr/bin/python3"
 CLIENT = Path(__file__).resolve().parent / "imds_client.py"
@@ -195,7 +196,7 @@ class PodConnection:
         self.close()
 
 
-class TokenCluster:
+class TokenCluster(BuiltOnEnter):
     """See the module docstring. `agent_args` are extra podid-agent flags (e.g. ["--not-ready-status", "503"]);
     `start_agent=False` leaves `start_agent()` to the test."""
 
@@ -218,17 +219,6 @@ class TokenCluster:
         self.arm = self.arm_server = None
 
     # ---- life cycle ----------------------------------------------------------------------------------------
-    def __enter__(self) -> "TokenCluster":
-        try:
-            self._build()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def close(self) -> None:
         self._stack.close()
 
