@@ -150,7 +150,7 @@ boost::asio::awaitable<Outcome> run_compute_round(std::shared_ptr<const View> vi
       }
       for (const auto& [id, e] : r.set_aside) observation.set_aside.emplace(id, explain(e, compute_name));
       if (!r.completed() && r.status != RoundStatus::kGone) observation.error = round_error(r, compute_name);
-      auto ledger = co_await deps.ledger.load(*compute);
+      const auto& ledger = r.ledger;  // as the round left it: no second read
       if (ledger) {
         for (const auto& id : *ledger) {
           bool immutable = std::any_of(immutable_ids.begin(), immutable_ids.end(),

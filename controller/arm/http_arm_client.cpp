@@ -348,77 +348,62 @@ asio::awaitable<void> HttpArmClient::wait_for_operation(const ResourceId& comput
     log::warn("ARM operation not polled", {{"resource", compute.id()}, {"error", outcome.detail}});
     co_return;
   }
-  for (;;) {
-    co_await sleep_for(std::min(delay, left_until(deadline)));
-    auto ex = co_await exchange(kPollOperation, compute.id(), *url, make_request(bh::verb::get), outcome);
-    if (!ex.response) co_return;
-    const http::Response& res = *ex.response;
-    const unsigned status = res.result_int();
-    if (transient(status)) {
-      delay = poll_delay(res);
-    } else if (!success(status)) {
-      set_failure(outcome, res, std::move(ex.error), clock_.now());
-      co_return;
-    } else {
-      auto body = json_object(res, outcome, "operation status");
-      if (!body) co_return;
-      auto it = body->find("status");
-      if (it == body->end() || !it->is_string()) {
-        outcome.detail = "operation status has no \"status\": " + summary(res.body());
-        co_return;
-      }
-      const std::string state = it->get<std::string>();
-      if (failed(state)) {
-        outcome.error = operation_error(*body, state);
-        metrics_.errors.Add({{"code", outcome.error->code}}).Increment();
-        log::warn("ARM operation failed",
-                  {{"resource", compute.id()}, {"status", state}, {"error_code", outcome.error->code}});
-        co_return;
-      }
-      if (terminal(state)) co_return;  // Succeeded
-      delay = poll_delay(res);
-    }
-    if (left_until(deadline) <= milliseconds::zero()) {
-      outcome.detail = "operation did not end within " + std::to_string(options_.operation_timeout.count()) + " ms";
-      log::warn("ARM operation timed out", {{"resource", compute.id()}, {"error", outcome.detail}});
-      co_return;
-    }
-  }
+  // An operation status body: {"status": "InProgress" | "Succeeded" | "Failed" | ...}.
+  const StateReader state_of = [](const json& body) -> std::optional<std::string> {
+    auto it = body.find("status");
+    if (it == body.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  co_await poll(compute, kPollOperation, *url, "operation status", state_of, delay, deadline, outcome);
 }
 
 asio::awaitable<void> HttpArmClient::wait_for_resource(const ResourceId& compute, milliseconds delay,
                                                        SteadyTime deadline, ArmOutcome& outcome) {
+  const StateReader state_of = [](const json& resource) -> std::optional<std::string> {
+    return provisioning_state(resource);
+  };
+  const http::Url url = resource_url(compute);  // named: no temporaries inside a co_await (GCC 12)
+  auto last = co_await poll(compute, get_operation(compute), url, "ARM resource", state_of, delay, deadline, outcome);
+  if (last) outcome.resource = std::move(*last);
+}
+
+asio::awaitable<std::optional<json>> HttpArmClient::poll(const ResourceId& compute, const char* operation,
+                                                         const http::Url& url, const char* what,
+                                                         const StateReader& state_of, milliseconds delay,
+                                                         SteadyTime deadline, ArmOutcome& outcome) {
   for (;;) {
     co_await sleep_for(std::min(delay, left_until(deadline)));
-    auto ex = co_await exchange(get_operation(compute), compute.id(), resource_url(compute),
-                                make_request(bh::verb::get), outcome);
-    if (!ex.response) co_return;
+    auto ex = co_await exchange(operation, compute.id(), url, make_request(bh::verb::get), outcome);
+    if (!ex.response) co_return std::nullopt;
     const http::Response& res = *ex.response;
     const unsigned status = res.result_int();
     if (transient(status)) {
       delay = poll_delay(res);
     } else if (!success(status)) {
       set_failure(outcome, res, std::move(ex.error), clock_.now());
-      co_return;
+      co_return std::nullopt;
     } else {
-      auto resource = json_object(res, outcome, "ARM resource");
-      if (!resource) co_return;
-      const std::string state = provisioning_state(*resource);
-      if (failed(state)) {
-        outcome.error = operation_error(*resource, state);
+      auto body = json_object(res, outcome, what);
+      if (!body) co_return std::nullopt;
+      auto state = state_of(*body);
+      if (!state) {
+        outcome.detail = std::string(what) + " has no \"status\": " + summary(res.body());
+        co_return std::nullopt;
+      }
+      if (failed(*state)) {
+        outcome.error = operation_error(*body, *state);
         metrics_.errors.Add({{"code", outcome.error->code}}).Increment();
-        co_return;
+        log::warn("ARM operation failed",
+                  {{"resource", compute.id()}, {"status", *state}, {"error_code", outcome.error->code}});
+        co_return std::nullopt;
       }
-      if (terminal(state)) {
-        outcome.resource = std::move(*resource);
-        co_return;
-      }
+      if (terminal(*state)) co_return std::move(*body);  // Succeeded
       delay = poll_delay(res);
     }
     if (left_until(deadline) <= milliseconds::zero()) {
       outcome.detail = "operation did not end within " + std::to_string(options_.operation_timeout.count()) + " ms";
       log::warn("ARM operation timed out", {{"resource", compute.id()}, {"error", outcome.detail}});
-      co_return;
+      co_return std::nullopt;
     }
   }
 }

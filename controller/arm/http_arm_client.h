@@ -24,6 +24,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "controller/arm/arm_client.h"
@@ -81,6 +82,15 @@ class HttpArmClient final : public ArmClient {
   boost::asio::awaitable<void> wait_for_resource(const ResourceId& compute, std::chrono::milliseconds first_delay,
                                                  std::chrono::steady_clock::time_point deadline,
                                                  ArmOutcome& outcome);
+  // The loop both share: GET `url` until the state `state_of` reads from the body is terminal (nullopt: the body
+  // has none, a protocol surprise), honouring Retry-After on 429/5xx. Returns the body that said Succeeded.
+  using StateReader = std::function<std::optional<std::string>(const nlohmann::json&)>;
+  boost::asio::awaitable<std::optional<nlohmann::json>> poll(const ResourceId& compute, const char* operation,
+                                                             const http::Url& url, const char* what,
+                                                             const StateReader& state_of,
+                                                             std::chrono::milliseconds delay,
+                                                             std::chrono::steady_clock::time_point deadline,
+                                                             ArmOutcome& outcome);
   // The delay a poll answer asks for (its Retry-After, capped), else poll_interval.
   std::chrono::milliseconds poll_delay(const http::Response& response) const;
   http::Url resource_url(const ResourceId& compute) const;

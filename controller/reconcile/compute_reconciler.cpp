@@ -91,6 +91,7 @@ class Round {
       fail(RoundStatus::kLedger, "ledger load: " + loaded.error().message());
       co_return false;
     }
+    ledger_loaded_ = true;
     for (const auto& id : *loaded) {
       stored_keys_.insert(canonical_key(id));
       // An entry that is not a UAMI id can name nothing to remove; it is dropped at the next store.
@@ -313,6 +314,7 @@ class Round {
       if (attempted_removes_.contains(key) && !view_.user.contains(key)) result_.removed.push_back(id);
     }
     if (view_current_ && view_fetched()) result_.identities = values(view_.user);
+    if (ledger_loaded_) result_.ledger = values(recorded_);
 
     json fields = {{"compute", target_.compute.id()},
                    {"status", to_string(result_.status)},
@@ -365,6 +367,7 @@ class Round {
 
   IdMap desired_;                               // valid desired ids
   IdMap recorded_;                              // the ledger as this round knows it (valid entries)
+  bool ledger_loaded_ = false;
   std::set<std::string> stored_keys_;           // keys of what the ledger store holds now
   std::set<std::string> immutable_client_ids_;  // lower-cased
   IdMap set_aside_keys_;                        // key -> id of what the round no longer touches

@@ -84,6 +84,9 @@ struct ComputeResult {
   std::map<std::string, arm::ArmError> set_aside;
   // Desired ids that are not user-assigned identity resource ids: never sent.
   std::vector<std::string> rejected;
+  // The ledger's (valid) ids as stored when the round ended; nullopt when it could not be read. The caller needs
+  // it to know what podid may still remove, and must not read the ledger a second time for it.
+  std::optional<std::vector<std::string>> ledger;
   std::vector<std::string> added;    // ids whose addition landed this round
   std::vector<std::string> removed;  // ids whose removal landed this round
   std::optional<std::chrono::seconds> retry_after;

@@ -53,6 +53,7 @@ from .azure.tlsca import TestCA
 from .azure.tokens import TokenIssuer
 from .kube import KubeApiServer
 from .lifecycle import BuiltOnEnter
+from .prometheus_text import parse_samples
 
 REPO = Path(__file__).resolve().parents[3]
 BUILD = Path(os.environ.get("PODID_BUILD_DIR", REPO / "build"))
@@ -702,35 +703,6 @@ class ControllerCluster(BuiltOnEnter):
         return sum(v for ls, v in parse_samples(self.metrics(replica), name)
                    if all(ls.get(k) == want for k, want in labels.items()))
 
-
-def parse_samples(text: str, name: str) -> list[tuple[dict, float]]:
-    """Samples of one metric in a Prometheus text exposition, as ({label: value}, value)."""
-    out = []
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        series, _, value = line.rpartition(" ")
-        metric, brace, rest = series.partition("{")
-        if metric != name:
-            continue
-        labels: dict[str, str] = {}
-        body = rest[:-1] if brace else ""
-        i = 0
-        while i < len(body):
-            eq = body.index("=", i)
-            key = body[i:eq].strip().lstrip(",").strip()
-            j, val = eq + 2, []
-            while body[j] != '"':
-                if body[j] == "\\":
-                    j += 1
-                    val.append({"n": "\n"}.get(body[j], body[j]))
-                else:
-                    val.append(body[j])
-                j += 1
-            labels[key] = "".join(val)
-            i = j + 1
-        out.append((labels, float(value)))
-    return out
 
 
 __all__ = ["ControllerCluster", "ControllerProcess", "ScaleSet", "IdentityRef", "PodRef", "CONTROLLER",

@@ -54,6 +54,7 @@ from .kube import KubeApiServer
 from .sim import Node, Pod
 from .sim.manifests import azure_provider_id
 from .lifecycle import BuiltOnEnter
+from .prometheus_text import parse_samples
 
 PYTHON = "/usr/bin/python3"
 CLIENT = Path(__file__).resolve().parent / "imds_client.py"
@@ -552,38 +553,6 @@ class TokenCluster(BuiltOnEnter):
         """The IMDS emulator's log of token requests (what the agent asked upstream)."""
         return self.imds.log.entries(r"(?i)/metadata/identity/oauth2/token")
 
-
-def parse_samples(text: str, name: str) -> list[tuple[dict, float]]:
-    out = []
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        series, _, value = line.rpartition(" ")
-        metric, brace, rest = series.partition("{")
-        if metric != name:
-            continue
-        labels = {}
-        if brace:
-            body = rest[:-1]
-            i = 0
-            while i < len(body):
-                eq = body.index("=", i)
-                key = body[i:eq].strip().lstrip(",")
-                j = eq + 2
-                val = []
-                while body[j] != '"':
-                    if body[j] == "\\":
-                        j += 1
-                        val.append({"n": "\n"}.get(body[j], body[j]))
-                    else:
-                        val.append(body[j])
-                    j += 1
-                labels[key] = "".join(val)
-                i = j + 1
-                if i < len(body) and body[i] == ",":
-                    i += 1
-        out.append((labels, float(value)))
-    return out
 
 
 def promtool_check(text: str) -> subprocess.CompletedProcess:

@@ -109,6 +109,8 @@ TEST_F(ComputeReconcilerTest, adds_desired_identities_in_one_patch_and_records_t
   EXPECT_TRUE(r.removed.empty());
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"a", "b"})));
   EXPECT_EQ(ledger.stores, 1u);  // recorded before the PATCH; nothing to change after
+  ASSERT_TRUE(r.ledger);
+  EXPECT_EQ(keys(*r.ledger), keys(names({"a", "b"}))) << "the result carries the ledger as stored";
   ASSERT_TRUE(r.identities);
   EXPECT_EQ(keys(*r.identities), keys(names({"a", "b"})));
   EXPECT_EQ(arm.patch_bodies.at(0)["identity"]["type"], "UserAssigned");
@@ -125,6 +127,8 @@ TEST_F(ComputeReconcilerTest, removes_only_ids_the_ledger_holds) {
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"pre"})));
   EXPECT_EQ(keys(r.removed), keys(names({"mine"})));
   EXPECT_TRUE(ledger.ids(vmss).empty()) << "removed ids leave the ledger";
+  ASSERT_TRUE(r.ledger);
+  EXPECT_TRUE(r.ledger->empty());
 }
 
 TEST_F(ComputeReconcilerTest, pre_existing_identity_is_never_removed_even_after_being_desired) {
