@@ -142,8 +142,10 @@ int run_agent(const AgentConfig& config) {
   PinLayout pins = PinLayout::under(config.bpffs, config.pin_name);
 
   asio::io_context io(1);
-  http::Server server(io);
   AgentMetrics metrics;
+  http::Server server(io, [&metrics](std::string_view listener, std::string_view reason) {
+    metrics.http_refused(listener, reason);
+  });
   CgroupIndex cgroups(host->mount, host->attach_dir);
   std::unique_ptr<TokenPath> token_path;
   if (config.kube_enabled) {
@@ -157,7 +159,7 @@ int run_agent(const AgentConfig& config) {
   std::unique_ptr<BpfConnTable> table;
   SystemMonotonicClock clock;
   std::unique_ptr<Attributor> attributor;
-  auto on_pod_connection = [&](http::tcp::socket& socket) -> http::Handler {
+  auto on_pod_connection = [&](http::tcp::socket& socket) -> http::Admission {
     sockaddr_storage peer{}, local{};
     socklen_t plen = sizeof(peer), llen = sizeof(local);
     ::getpeername(socket.native_handle(), reinterpret_cast<sockaddr*>(&peer), &plen);
@@ -191,12 +193,11 @@ int run_agent(const AgentConfig& config) {
     if (!caller.pod_uid.empty()) {
       slot = token_path->acquire_connection_slot(caller.pod_uid);
       if (!slot) {
+        // Answered at once and closed, reading nothing: a pod over its cap holds no descriptor for long.
         log::warn("connection refused: too many connections from one pod", {{"audit", true}, {"pod_uid", caller.pod_uid}});
-        return http::sync_handler([](const http::Request& req) {
-          auto res = imds::to_response(req, imds::too_many_requests(std::chrono::seconds(1)));
-          res.keep_alive(false);
-          return res;
-        });
+        http::Request none;
+        none.version(11);
+        return http::AnswerAndClose{imds::to_response(none, imds::too_many_requests(std::chrono::seconds(1)))};
       }
     }
     CallerView view{.ident = attributed.ident, .record_age = attributed.age};
@@ -285,7 +286,20 @@ int run_agent(const AgentConfig& config) {
     watchdog.cancel();
     io.stop();
   });
-  io.run();
+  // Sessions catch what they throw (http/server.h). This is the last net: an exception from any other
+  // handler is logged and counted, and the loop goes on serving instead of aborting the node's agent.
+  for (;;) {
+    try {
+      io.run();
+      break;
+    } catch (const std::exception& e) {
+      metrics.internal_error();
+      log::error("internal error; serving continues", {{"error", e.what()}});
+    } catch (...) {
+      metrics.internal_error();
+      log::error("internal error; serving continues", {{"error", "unknown exception"}});
+    }
+  }
   deny_events.stop();
   return 0;
 }

@@ -15,6 +15,11 @@ AgentMetrics::AgentMetrics()
                        .Name("podid_agent_connections_total")
                        .Help("Connections accepted on the redirect address, by outcome: attributed, or why refused.")
                        .Register(registry_)),
+      http_refusals_(BuildCounter()
+                         .Name("podid_agent_http_refusals_total")
+                         .Help("Requests the agent's HTTP server refused on its own (malformed, over a limit), and "
+                               "connections that ended in an exception, by listener and reason.")
+                         .Register(registry_)),
       datapath_(BuildCounter()
                     .Name("podid_bpf_datapath_total")
                     .Help("Decisions of the kernel programs, by outcome (summed over CPUs).")
@@ -33,6 +38,11 @@ AgentMetrics::AgentMetrics()
                              .Help("Watchdog checks that found a pinned link missing, swapped or moved.")
                              .Register(registry_)
                              .Add({})),
+      internal_errors_(BuildCounter()
+                           .Name("podid_agent_internal_errors_total")
+                           .Help("Exceptions that reached the agent's event loop: a bug, logged; serving goes on.")
+                           .Register(registry_)
+                           .Add({})),
       stats_read_errors_(BuildCounter()
                              .Name("podid_bpf_stats_read_errors_total")
                              .Help("Failed reads of the kernel stats map.")
@@ -52,11 +62,17 @@ void AgentMetrics::connection_refused(Refusal reason) {
   connections_.Add({{"outcome", std::string(refusal_name(reason))}}).Increment();
 }
 
+void AgentMetrics::http_refused(std::string_view listener, std::string_view reason) {
+  http_refusals_.Add({{"listener", std::string(listener)}, {"reason", std::string(reason)}}).Increment();
+}
+
 void AgentMetrics::deny_event(const std::string& reason, const std::string& hook) {
   deny_events_.Add({{"reason", reason}, {"hook", hook}}).Increment();
 }
 
 void AgentMetrics::set_programs_attached(bool attached) { attached_.Set(attached ? 1 : 0); }
+
+void AgentMetrics::internal_error() { internal_errors_.Increment(); }
 
 void AgentMetrics::watchdog_failure() { watchdog_failures_.Increment(); }
 

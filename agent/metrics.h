@@ -4,6 +4,9 @@
 // under podid_ (aad-pod-identity's own names come with the token path, which reuses them where they exist).
 //
 //   podid_agent_connections_total{outcome}          accepted redirect connections: attributed, or the refusal
+//   podid_agent_http_refusals_total{listener,reason} requests the HTTP server refused on its own (malformed,
+//                                                   over a limit) and sessions that ended in an exception
+//   podid_agent_internal_errors_total               exceptions that reached the agent's event loop (a bug; serving goes on)
 //   podid_bpf_datapath_total{outcome}               kernel counters (stats map): redirect, deny_port, egress_drop...
 //   podid_bpf_deny_events_total{reason,hook}        audit events read from the ring buffer
 //   podid_bpf_programs_attached                     1 while the watchdog finds every pinned link holding our program
@@ -29,6 +32,8 @@ class AgentMetrics {
 
   void connection_attributed();
   void connection_refused(Refusal reason);
+  void http_refused(std::string_view listener, std::string_view reason);
+  void internal_error();
   void deny_event(const std::string& reason, const std::string& hook);
   void set_programs_attached(bool attached);
   void watchdog_failure();
@@ -45,10 +50,12 @@ class AgentMetrics {
  private:
   metrics::Registry registry_;
   metrics::Family<metrics::Counter>& connections_;
+  metrics::Family<metrics::Counter>& http_refusals_;
   metrics::Family<metrics::Counter>& datapath_;
   metrics::Family<metrics::Counter>& deny_events_;
   metrics::Gauge& attached_;
   metrics::Counter& watchdog_failures_;
+  metrics::Counter& internal_errors_;
   metrics::Counter& stats_read_errors_;
   StatsSnapshot last_stats_{};
 };

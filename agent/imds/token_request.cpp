@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/imds/token_request.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <optional>
@@ -12,7 +13,6 @@
 namespace podid::agent::imds {
 namespace {
 
-constexpr std::string_view kMinApiVersion = "2018-02-01";
 constexpr std::string_view kScopeSuffix = "/.default";
 
 struct Parameter {
@@ -84,21 +84,20 @@ bool is_utf8(std::string_view s) {
   return true;
 }
 
-// YYYY-MM-DD, a real date, not before the identity category existed. Same-format dates compare as text.
+// The api-versions IMDS serves the identity category under, as its documentation lists them (the category
+// began at 2018-02-01; every SDK sends that one). IMDS refuses any other date, so podid does too: a version
+// IMDS does not know never reaches an SDK that would then fail on a real node. A version Azure adds later
+// is added here.
+constexpr std::string_view kKnownApiVersions[] = {
+    "2018-02-01", "2018-04-02", "2018-10-01", "2019-02-01", "2019-03-11", "2019-04-30", "2019-06-01",
+    "2019-06-04", "2019-08-01", "2019-08-15", "2019-11-01", "2020-06-01", "2020-07-15", "2020-09-01",
+    "2020-10-01", "2020-12-01", "2021-01-01", "2021-02-01", "2021-03-01", "2021-05-01", "2021-08-01",
+    "2021-10-01", "2021-11-01", "2021-11-15", "2021-12-13", "2023-07-01", "2023-11-15", "2024-03-15",
+    "2024-07-17", "2025-04-07",
+};
+
 bool is_valid_api_version(std::string_view v) {
-  if (v.size() != 10 || v[4] != '-' || v[7] != '-') return false;
-  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
-    if (v[i] < '0' || v[i] > '9') return false;
-  }
-  auto number = [&](size_t at, size_t n) {
-    int x = 0;
-    for (size_t i = at; i < at + n; ++i) x = x * 10 + (v[i] - '0');
-    return x;
-  };
-  std::chrono::year_month_day date{std::chrono::year{number(0, 4)},
-                                   std::chrono::month{static_cast<unsigned>(number(5, 2))},
-                                   std::chrono::day{static_cast<unsigned>(number(8, 2))}};
-  return date.ok() && v >= kMinApiVersion;
+  return std::find(std::begin(kKnownApiVersions), std::end(kKnownApiVersions), v) != std::end(kKnownApiVersions);
 }
 
 // Splits and decodes the query; the error is the first structural problem found.

@@ -8,10 +8,11 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <iterator>
 #include <vector>
 
+#include "request_framing.h"
 #include "podid/log.h"
 
 namespace podid::http {
@@ -35,39 +36,131 @@ Response text_response(const Request& req, Status status, std::string body, std:
 
 namespace {
 
-// An error answer for a request that could not be parsed; the connection closes after it.
-Response parse_failure(beast::error_code ec) {
+using Parser = beast::http::request_parser<beast::http::string_body>;
+using detail::Refusal;
+
+// How one attempt to read a request ended: a request, the peer gone (nothing to answer), or a refusal.
+struct ReadResult {
+  enum Kind { kRequest, kGone, kRefused } kind = kGone;
+  Refusal refusal{"", Status::bad_request};
+};
+
+ReadResult refused(std::string_view reason, Status status) {
+  return {ReadResult::kRefused, Refusal{reason, status}};
+}
+
+ReadResult refusal_for(beast::error_code ec) {
+  if (ec == beast::http::error::header_limit) return refused("header_too_large", Status::request_header_fields_too_large);
+  if (ec == beast::http::error::body_limit) return refused("body_too_large", Status::payload_too_large);
+  if (ec == beast::http::error::buffer_overflow) return refused("framing_too_large", Status::bad_request);
+  return refused("malformed", Status::bad_request);
+}
+
+size_t field_count(const Request& req) { return static_cast<size_t>(std::distance(req.begin(), req.end())); }
+
+// Feeds what the buffer holds to the parser. Beast throws from inside put() (std::length_error for a field
+// over 64 KiB, std::bad_alloc): it does so here, in the session's coroutine, where the caller catches it,
+// instead of inside an Asio completion handler, from where it would leave io_context::run().
+bool parse_buffered(Parser& parser, beast::flat_buffer& buffer, beast::error_code& ec) {
+  ec = {};
+  if (buffer.size() == 0) {
+    ec = beast::http::error::need_more;
+    return false;
+  }
+  size_t used = parser.put(buffer.data(), ec);
+  buffer.consume(used);
+  // A parser that consumed nothing and wants nothing is waiting for bytes it has not seen.
+  if (!ec && used == 0 && !parser.is_done()) ec = beast::http::error::need_more;
+  return !ec;
+}
+
+// Reads one request into `parser` within the limits: the caller's timer, kMaxHeaderBytes for the header, the
+// parser's body limit, and kMaxReadBuffer for whatever else must sit whole in memory (a chunk-size line with
+// its extensions, the trailer section). The framing is checked once the header is complete, before any of
+// the body is read.
+asio::awaitable<ReadResult> read_request(beast::tcp_stream& stream, beast::flat_buffer& buffer, Parser& parser) {
+  bool header_checked = false;
+  size_t header_fields = 0;
+  for (;;) {
+    beast::error_code ec;
+    bool progressed = parse_buffered(parser, buffer, ec);
+    if (!progressed && ec != beast::http::error::need_more) co_return refusal_for(ec);
+    if (parser.is_header_done() && !header_checked) {
+      header_checked = true;
+      if (auto refusal = detail::check_request_framing(parser.get())) co_return ReadResult{ReadResult::kRefused, *refusal};
+      header_fields = field_count(parser.get());
+    }
+    if (parser.is_done()) {
+      // Beast merges trailer fields into the header; nothing here uses trailers, and a trailer could restate
+      // a header already checked (Host, Metadata). Refused rather than merged.
+      if (field_count(parser.get()) != header_fields) co_return refused("trailer_fields", Status::bad_request);
+      co_return ReadResult{ReadResult::kRequest};
+    }
+    if (progressed) continue;
+    size_t room = buffer.max_size() - buffer.size();
+    if (room == 0) {
+      co_return parser.is_header_done() ? refused("framing_too_large", Status::bad_request)
+                                        : refused("header_too_large", Status::request_header_fields_too_large);
+    }
+    auto [rec, n] = co_await stream.async_read_some(buffer.prepare(std::min<size_t>(room, 4096)), kTuple);
+    if (rec == asio::error::eof) {
+      if (!parser.got_some()) co_return ReadResult{ReadResult::kGone};
+      parser.put_eof(ec);
+      if (ec || !parser.is_done()) co_return refused("truncated", Status::bad_request);
+      continue;
+    }
+    if (rec) co_return ReadResult{ReadResult::kGone};  // timeout, reset, aborted: nobody to answer
+    buffer.commit(n);
+  }
+}
+
+// The answer to a request the server refused on its own; the connection closes after it.
+Response refusal_response(const Refusal& refusal) {
   Request dummy;
   dummy.version(11);
-  auto status = ec == beast::http::error::body_limit ? Status::payload_too_large : Status::bad_request;
-  auto res = json_response(dummy, status, R"({"error":"invalid_request","error_description":"malformed request"})");
+  auto res = json_response(dummy, refusal.status,
+                           R"({"error":"invalid_request","error_description":"malformed request"})");
   res.keep_alive(false);
   return res;
 }
 
-asio::awaitable<void> serve_session(tcp::socket socket, Handler handler, std::shared_ptr<bool> stopping) {
+struct Shared {
+  std::string name;
+  ServerObserver observer;
+  std::shared_ptr<bool> stopping;
+  std::shared_ptr<size_t> open_sessions;  // shared with the Server, which sessions may outlive
+
+  void report(std::string_view reason) const {
+    if (observer) observer(name, reason);
+  }
+};
+
+asio::awaitable<void> serve_session(tcp::socket socket, Handler handler, std::shared_ptr<Shared> shared) {
   beast::tcp_stream stream(std::move(socket));
-  beast::flat_buffer buffer;
+  beast::flat_buffer buffer(kMaxReadBuffer);
   for (;;) {
-    beast::http::request_parser<beast::http::string_body> parser;
+    Parser parser;
     parser.header_limit(kMaxHeaderBytes);
     parser.body_limit(kMaxBodyBytes);
+    parser.eager(false);  // stop at the end of the header, so framing is checked before the body is read
     stream.expires_after(kReadTimeout);
-    auto [ec, n] = co_await beast::http::async_read(stream, buffer, parser, kTuple);
-    if (ec == beast::http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
-      break;
-    }
+    ReadResult read = co_await read_request(stream, buffer, parser);
+    if (read.kind == ReadResult::kGone) break;
     // Not a conditional expression: GCC 12 miscompiles `c ? x : co_await y` (use after free).
     Response res;
-    if (ec) {
-      res = parse_failure(ec);
+    if (read.kind == ReadResult::kRefused) {
+      shared->report(read.refusal.reason);
+      log::info("request refused", {{"listener", shared->name}, {"reason", read.refusal.reason}});
+      res = refusal_response(read.refusal);
     } else {
-      res = co_await handler(parser.get());
+      Request& req = parser.get();
+      std::string origin = detail::origin_form(req.target());
+      if (origin.size() != req.target().size()) req.target(origin);
+      res = co_await handler(req);
     }
     // After stop(), answer what was asked and close: clients reconnect to the next agent.
-    if (*stopping) res.keep_alive(false);
-    bool keep_alive = !ec && res.keep_alive();
+    if (*shared->stopping) res.keep_alive(false);
+    bool keep_alive = read.kind == ReadResult::kRequest && res.keep_alive();
     stream.expires_after(kWriteTimeout);
     auto [wec, wn] = co_await beast::http::async_write(stream, res, kTuple);
     if (wec || !keep_alive) break;
@@ -76,36 +169,67 @@ asio::awaitable<void> serve_session(tcp::socket socket, Handler handler, std::sh
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-struct SessionCount {
-  size_t open = 0;
-};
+asio::awaitable<void> answer_and_close(tcp::socket socket, Response response) {
+  beast::tcp_stream stream(std::move(socket));
+  response.keep_alive(false);
+  stream.expires_after(kRefusalWriteTimeout);
+  co_await beast::http::async_write(stream, response, kTuple);
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
 
-asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionHandler on_connection, std::string name,
-                                  std::shared_ptr<bool> stopping, std::shared_ptr<SessionCount> sessions) {
+// Ends a session's coroutine: whatever it threw ends this connection only.
+auto session_done(std::shared_ptr<Shared> shared) {
+  return [shared](std::exception_ptr e) {
+    --*shared->open_sessions;
+    if (!e) return;
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      what = ex.what();
+    } catch (...) {
+    }
+    shared->report("session_exception");
+    log::error("http session failed", {{"listener", shared->name}, {"error", what}});
+  };
+}
+
+Admission admit(const ConnectionHandler& on_connection, tcp::socket& socket, const Shared& shared) {
+  try {
+    return on_connection(socket);
+  } catch (const std::exception& ex) {
+    shared.report("admission_exception");
+    log::error("http admission failed", {{"listener", shared.name}, {"error", ex.what()}});
+  } catch (...) {
+    shared.report("admission_exception");
+    log::error("http admission failed", {{"listener", shared.name}, {"error", "unknown exception"}});
+  }
+  return Drop{};
+}
+
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionHandler on_connection,
+                                  std::shared_ptr<Shared> shared) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kTuple);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
-      log::warn("accept failed", {{"listener", name}, {"error", ec.message()}});
+      log::warn("accept failed", {{"listener", shared->name}, {"error", ec.message()}});
       continue;
     }
-    Handler handler = on_connection(socket);
-    if (!handler) {
+    Admission admission = admit(on_connection, socket, *shared);
+    if (auto* handler = std::get_if<Handler>(&admission); handler && *handler) {
+      ++*shared->open_sessions;
+      asio::co_spawn(acceptor.get_executor(), serve_session(std::move(socket), std::move(*handler), shared),
+                     session_done(shared));
+    } else if (auto* answer = std::get_if<AnswerAndClose>(&admission)) {
+      ++*shared->open_sessions;
+      asio::co_spawn(acceptor.get_executor(), answer_and_close(std::move(socket), std::move(answer->response)),
+                     session_done(shared));
+    } else {
       beast::error_code ignored;
       socket.close(ignored);
-      continue;
     }
-    ++sessions->open;
-    asio::co_spawn(acceptor.get_executor(), serve_session(std::move(socket), std::move(handler), stopping),
-                   [name, sessions](std::exception_ptr e) {
-                     --sessions->open;
-                     if (!e) return;
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       log::error("http session failed", {{"listener", name}, {"error", ex.what()}});
-                     }
-                   });
   }
 }
 
@@ -117,14 +241,15 @@ Handler sync_handler(std::function<Response(const Request&)> fn) {
 
 struct Server::Impl {
   asio::io_context& io;
+  ServerObserver observer;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::shared_ptr<bool> stopping = std::make_shared<bool>(false);
-  std::shared_ptr<SessionCount> sessions = std::make_shared<SessionCount>();
+  std::shared_ptr<size_t> open_sessions = std::make_shared<size_t>(0);
 };
 
-Server::Server(asio::io_context& io) : impl_(new Impl{io, {}}) {}
+Server::Server(asio::io_context& io, ServerObserver observer) : impl_(new Impl{io, std::move(observer), {}}) {}
 
-size_t Server::open_sessions() const { return impl_->sessions->open; }
+size_t Server::open_sessions() const { return *impl_->open_sessions; }
 Server::~Server() { stop(); }
 
 Result<tcp::endpoint> Server::listen(const tcp::endpoint& at, ConnectionHandler on_connection, std::string name) {
@@ -141,15 +266,18 @@ Result<tcp::endpoint> Server::listen(const tcp::endpoint& at, ConnectionHandler 
   tcp::endpoint bound = acceptor->local_endpoint();
   tcp::acceptor& ref = *acceptor;
   impl_->acceptors.push_back(std::move(acceptor));
-  asio::co_spawn(impl_->io, accept_loop(ref, std::move(on_connection), name, impl_->stopping, impl_->sessions),
+  auto shared = std::make_shared<Shared>(Shared{name, impl_->observer, impl_->stopping, impl_->open_sessions});
+  asio::co_spawn(impl_->io, accept_loop(ref, std::move(on_connection), shared),
                  [name](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      log::error("listener stopped", {{"listener", name}, {"error", ex.what()}});
-    }
-  });
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     log::error("listener stopped", {{"listener", name}, {"error", ex.what()}});
+                   } catch (...) {
+                     log::error("listener stopped", {{"listener", name}, {"error", "unknown exception"}});
+                   }
+                 });
   return bound;
 }
 

@@ -3,16 +3,24 @@
 // A small HTTP/1.1 server on Boost.Beast and C++20 coroutines, shared by the agent and the controller.
 //
 // Every accepted connection first goes to a ConnectionHandler, before a byte is read: that is where the agent
-// decides who is calling (from the kernel's record of the socket) and returns the request handler bound to
-// that answer. Handlers are coroutines, because a token may need an upstream call; what they decide is done
-// by pure functions (request in, response out) tested without sockets. A ConnectionHandler may return an
-// empty Handler to close the connection at once (over a per-caller connection limit).
+// decides who is calling (from the kernel's record of the socket) and returns its Admission: the request
+// handler bound to that answer, an answer written at once without reading anything (a refusal), or a drop.
+// Handlers are coroutines, because a token may need an upstream call; what they decide is done by pure
+// functions (request in, response out) tested without sockets.
 //
-// Limits on every read: a timer (kReadTimeout) and header and body limits; a client that exceeds them is
-// answered 400/413 or dropped. One io_context thread runs every session, which makes it the strand each
-// connection needs. Every co_spawn has a completion handler that logs.
+// Every byte a client sends is hostile. Limits on every read: one timer per request (kReadTimeout), a header
+// limit, a body limit, and a bounded read buffer, so chunk extensions and trailers (which escape Beast's
+// header limit) cannot grow memory or reach Beast's 64 KiB field limit, which throws. Requests are parsed in
+// the session's own coroutine, so anything the parser or a handler throws ends that connection, never the
+// process; the observer hears of it. Framing that RFC 9112 says a server must refuse is refused with 400 and
+// a close: a Transfer-Encoding other than a lone `chunked`, Transfer-Encoding with Content-Length, a missing
+// or repeated Host on HTTP/1.1, trailer fields. An absolute-form target is accepted and handed to the
+// handler in origin form.
 //
-// Errors: listen() returns Result; per-connection failures are logged and counted by the caller's hooks.
+// One io_context thread runs every session, which makes it the strand each connection needs. Every
+// co_spawn has a completion handler that logs.
+//
+// Errors: listen() returns Result; per-connection failures are logged and reported to the ServerObserver.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -24,6 +32,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <variant>
 
 #include "podid/result.h"
 
@@ -36,11 +46,29 @@ using tcp = boost::asio::ip::tcp;
 
 inline constexpr std::chrono::seconds kReadTimeout{10};
 inline constexpr std::chrono::seconds kWriteTimeout{10};
+// A refusal written without reading the request: short, so a flood of refused connections holds nothing.
+inline constexpr std::chrono::seconds kRefusalWriteTimeout{1};
 inline constexpr uint32_t kMaxHeaderBytes = 8 * 1024;
 inline constexpr uint64_t kMaxBodyBytes = 16 * 1024;  // IMDS requests are GETs; nothing legitimate is larger
+// Unparsed bytes held per connection: a whole header, or one chunk-size line, or the trailer section.
+inline constexpr size_t kMaxReadBuffer = 16 * 1024;
 
 using Handler = std::function<boost::asio::awaitable<Response>(const Request&)>;
-using ConnectionHandler = std::function<Handler(tcp::socket&)>;
+
+// Close the connection at once, reading and writing nothing.
+struct Drop {};
+// Write `response` at once (within kRefusalWriteTimeout), read nothing, close.
+struct AnswerAndClose {
+  Response response;
+};
+// What a new connection gets: a Handler serves its requests (an empty Handler is a Drop).
+using Admission = std::variant<Drop, AnswerAndClose, Handler>;
+using ConnectionHandler = std::function<Admission(tcp::socket&)>;
+
+// Told of every request the server refused on its own and every session that ended in an exception, with a
+// short reason ("header_too_large", "bad_transfer_encoding", "session_exception", ...). For metrics; the
+// server has already logged the failure.
+using ServerObserver = std::function<void(std::string_view listener, std::string_view reason)>;
 
 // A Handler from a synchronous function (most answers need no I/O).
 Handler sync_handler(std::function<Response(const Request&)> fn);
@@ -51,7 +79,7 @@ Response text_response(const Request& req, Status status, std::string body, std:
 
 class Server {
  public:
-  explicit Server(boost::asio::io_context& io);
+  explicit Server(boost::asio::io_context& io, ServerObserver observer = {});
   ~Server();
 
   // Binds `at` (port 0: any free port) and serves it. Returns the bound endpoint.

@@ -103,6 +103,13 @@ class Agent:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=10)
 
+    def rss_kib(self) -> int:
+        """The agent's resident set now (VmRSS), in KiB."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS for the agent")
+
     def ops_get(self, path: str) -> tuple[int, str]:
         url = f"http://{self.serving['ops']}{path}"
         out = self.node.run(["/usr/bin/python3", "-c",

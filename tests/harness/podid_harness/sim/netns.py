@@ -77,6 +77,9 @@ def _add_address_link(netns: str, name: str) -> None:
     raise NetError("the kernel has neither the dummy nor the ifb driver: no link to hold the agent address")
 
 
+BRIDGE_MAC = "02:70:64:00:00:01"     # locally administered; one per node namespace, so never shared
+
+
 def setup_node(netns: str, network: str, agent_addr: str, node_addr: str, pod_prefixlen: int) -> None:
     """lo, the agent's `imds0` with agent_addr/32, and the pod-facing side: nothing that leaves the box."""
     _add_address_link(netns, AGENT_LINK)
@@ -86,7 +89,10 @@ def setup_node(netns: str, network: str, agent_addr: str, node_addr: str, pod_pr
             f"addr add {agent_addr}/32 dev {AGENT_LINK}",
             f"link set {AGENT_LINK} up"]
     if network == "kubenet":
-        cmds += [f"link add {BRIDGE} type bridge",
+        # A bridge without an address of its own takes the lowest MAC among its ports, so adding a pod could
+        # change it and cut the other pods off the node until their neighbour entries expire (30-45 s). The
+        # CNI bridge plugin sets one; so do we.
+        cmds += [f"link add {BRIDGE} address {BRIDGE_MAC} type bridge",
                  f"addr add {node_addr}/{pod_prefixlen} dev {BRIDGE}",
                  f"link set {BRIDGE} up"]
     else:
