@@ -3,89 +3,42 @@
 
 #include <unistd.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <iostream>
 
-#include "agent/api/routes.h"
 #include "agent/bpf/imds_redirect_probe.h"
-#include "agent/bpf/kernel_features.h"
 #include "agent/cgroup/cgroup_fs.h"
 #include "agent/cgroup/cgroup_index.h"
+#include "agent/cluster/startup_taint.h"
 #include "agent/events/deny_event_reader.h"
-#include "agent/imds/imds_errors.h"
+#include "agent/host.h"
 #include "agent/metrics.h"
-#include "agent/serve/token_path.h"
+#include "agent/serve/admission.h"
+#include "agent/serve/token_stack.h"
 #include "podid/http/ops_routes.h"
 #include "podid/http/server.h"
 #include "podid/log.h"
+#include "podid/spawn.h"
+#include "podid/startup.h"
 
 namespace podid::agent {
-namespace fs = std::filesystem;
 namespace asio = boost::asio;
 
 namespace {
 
+constexpr std::string_view kProgram = "podid-agent";
 constexpr std::chrono::seconds kWatchdogInterval{5};
+// After SIGTERM, requests being served get this long to finish; then the process exits regardless.
+constexpr std::chrono::seconds kShutdownGrace{5};
 
-log::Level parse_level(const std::string& s) {
-  if (s == "debug") return log::Level::kDebug;
-  if (s == "warn") return log::Level::kWarn;
-  if (s == "error") return log::Level::kError;
-  return log::Level::kInfo;
-}
-
-int refuse_start(const std::string& why, nlohmann::json fields = nlohmann::json::object()) {
-  fields["reason"] = why;
-  log::error("podid-agent cannot start", fields);
-  std::cerr << "podid-agent: " << why << "\n";
-  return 1;
-}
-
-struct Host {
-  fs::path mount;
-  fs::path attach_dir;
-  int level = 0;
-};
-
-Result<Host> resolve_host(const AgentConfig& config) {
-  auto mount = find_cgroup2_mount();
-  if (!mount) return mount.error();
-  Host host{.mount = *mount};
-  if (!config.cgroup_path.empty()) {
-    host.attach_dir = config.cgroup_path;
-  } else {
-    for (const char* name : {"kubepods.slice", "kubepods"}) {
-      if (fs::exists(*mount / name)) host.attach_dir = *mount / name;
-    }
-    if (host.attach_dir.empty()) {
-      return os_error(ENOENT, "no kubepods cgroup under " + mount->string() + " (kubepods.slice or kubepods); set --cgroup-path");
-    }
-  }
-  if (!is_cgroup2_dir(host.attach_dir)) {
-    return os_error(ENOTDIR, host.attach_dir.string() + " is not a cgroup v2 directory (BPF programs attach only there)");
-  }
-  auto level = cgroup_level(host.mount, host.attach_dir);
-  if (!level) return level.error();
-  host.level = *level;
-  return host;
-}
+int refuse(const std::string& why) { return refuse_start(kProgram, why); }
 
 asio::ip::tcp::endpoint endpoint_of(const std::string& addr, uint16_t port) {
   return {asio::ip::make_address(addr), port};
-}
-
-// The peer's address as pods' IPs are written in the API (an IPv4-mapped IPv6 peer as plain IPv4).
-std::string peer_ip_of(const http::tcp::socket& socket) {
-  boost::system::error_code ec;
-  auto remote = socket.remote_endpoint(ec);
-  if (ec) return {};
-  auto addr = remote.address();
-  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6()).to_string();
-  }
-  return addr.to_string();
 }
 
 std::string to_string(const asio::ip::tcp::endpoint& e) {
@@ -107,24 +60,14 @@ void schedule_watchdog(asio::steady_timer& timer, ImdsRedirectProbe& probe, Agen
   });
 }
 
-}  // namespace
-
-int run_agent(const AgentConfig& config) {
-  log::set_min_level(parse_level(config.log_level));
-
-  auto host = resolve_host(config);
-  if (!host) return refuse_start(host.error().message());
-  auto problems = probe_kernel_features();
-  auto exclusive = probe_exclusive_attachments(host->mount, host->attach_dir);
-  problems.insert(problems.end(), exclusive.begin(), exclusive.end());
-  if (!problems.empty()) return refuse_start("this host cannot run podid:\n" + describe(problems));
-
-  // Before any thread exists: self_cgroup_id may fork.
-  auto self_id = self_cgroup_id(host->mount, ::getpid());
-  if (!self_id) return refuse_start(self_id.error().message());
+// What the kernel programs need from this host and this configuration.
+Result<RedirectSettings> redirect_settings(const AgentConfig& config, const Host& host) {
+  // self_cgroup_id may fork: called before any thread exists.
+  auto self_id = self_cgroup_id(host.mount, ::getpid());
+  if (!self_id) return self_id.error();
   RedirectSettings settings{
-      .attach_cgroup = host->attach_dir,
-      .kubepods_level = host->level,
+      .attach_cgroup = host.attach_dir,
+      .kubepods_level = host.level,
       .agent_ip4 = config.listen_address,
       .agent_ip6 = config.listen_address6,
       .agent_port = config.listen_port,
@@ -134,11 +77,60 @@ int run_agent(const AgentConfig& config) {
   };
   for (const auto& dir : config.exempt_cgroups) {
     auto id = cgroup_id_of(dir);
-    if (!id) return refuse_start(id.error().wrap("--exempt-cgroup").message());
+    if (!id) return id.error().wrap("--exempt-cgroup");
     settings.exempt_cgroup_ids.push_back(*id);
   }
+  return settings;
+}
 
-  if (auto st = ensure_bpffs(config.bpffs); !st) return refuse_start(st.error().message());
+// Runs io until it stops; an exception that reaches here (sessions catch their own, http/server.h) is logged
+// and counted, and serving goes on instead of aborting the node's agent.
+void run_forever(asio::io_context& io, AgentMetrics& metrics) {
+  for (;;) {
+    try {
+      io.run();
+      return;
+    } catch (...) {
+      metrics.internal_error();
+      log::error("internal error; serving continues", {{"error", describe_exception(std::current_exception())}});
+    }
+  }
+}
+
+// SIGTERM/SIGINT: stop accepting, let requests being served finish (up to kShutdownGrace), then stop. The
+// kernel programs stay attached: pods get ECONNREFUSED until the next agent takes over the pinned links,
+// never a window in which they reach the real service.
+asio::awaitable<void> shut_down(asio::io_context& io, http::Server& server, TokenStack* stack,
+                                asio::steady_timer& watchdog, int signal) {
+  log::info("stopping; kernel programs stay attached", {{"signal", signal}});
+  server.stop();
+  if (stack) stack->stop();
+  watchdog.cancel();
+  asio::steady_timer wait(io);
+  const auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
+  while (server.busy_sessions() > 0 && std::chrono::steady_clock::now() < deadline) {
+    wait.expires_after(std::chrono::milliseconds(20));
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  if (server.busy_sessions() > 0) {
+    log::warn("stopping with requests unanswered", {{"requests", server.busy_sessions()}});
+  }
+  io.stop();
+}
+
+}  // namespace
+
+int run_agent(const AgentConfig& config) {
+  log::set_min_level(log::parse_level(config.log_level).value_or(log::Level::kInfo));
+
+  auto host = resolve_host(config);
+  if (!host) return refuse(host.error().message());
+  if (auto problems = host_problems(host); !problems.empty()) return refuse("this host cannot run podid:\n" + problems);
+  auto settings = redirect_settings(config, *host);
+  if (!settings) return refuse(settings.error().message());
+  if (auto st = ensure_bpffs(config.bpffs); !st) return refuse(st.error().message());
+  auto descriptors = raise_descriptor_limit();
+  if (!descriptors) log::warn("descriptor limit not raised", {{"error", descriptors.error().message()}});
   PinLayout pins = PinLayout::under(config.bpffs, config.pin_name);
 
   asio::io_context io(1);
@@ -146,118 +138,90 @@ int run_agent(const AgentConfig& config) {
   http::Server server(io, [&metrics](std::string_view listener, std::string_view reason) {
     metrics.http_refused(listener, reason);
   });
-  CgroupIndex cgroups(host->mount, host->attach_dir);
-  std::unique_ptr<TokenPath> token_path;
+  CgroupIndex cgroup_paths(host->mount, host->attach_dir);
+  std::unique_ptr<TokenStack> stack;
   if (config.kube_enabled) {
-    auto made = TokenPath::create(io, config, host->attach_dir, metrics.registry());
-    if (!made) return refuse_start(made.error().message());
-    token_path = std::move(*made);
+    auto made = TokenStack::create(io, config, host->attach_dir, metrics.registry());
+    if (!made) return refuse(made.error().message());
+    stack = std::move(*made);
   }
 
-  // Listen before attaching: from the moment the kernel redirects, the backlog holds the connections.
-  std::unique_ptr<ImdsRedirectProbe> probe;
-  std::unique_ptr<BpfConnTable> table;
-  SystemMonotonicClock clock;
-  std::unique_ptr<Attributor> attributor;
-  auto on_pod_connection = [&](http::tcp::socket& socket) -> http::Admission {
-    sockaddr_storage peer{}, local{};
-    socklen_t plen = sizeof(peer), llen = sizeof(local);
-    ::getpeername(socket.native_handle(), reinterpret_cast<sockaddr*>(&peer), &plen);
-    ::getsockname(socket.native_handle(), reinterpret_cast<sockaddr*>(&local), &llen);
-    auto result = attributor->attribute(peer, local);
-    if (auto* refusal = std::get_if<Refusal>(&result)) {
-      metrics.connection_refused(*refusal);
-      boost::system::error_code ec;
-      auto remote = socket.remote_endpoint(ec);
-      log::warn("connection refused", {{"audit", true},
-                                       {"reason", std::string(refusal_name(*refusal))},
-                                       {"peer", ec ? std::string("?") : to_string(remote)}});
-      return http::sync_handler([r = *refusal](const http::Request& req) { return handle_refused(req, r); });
-    }
-    auto& attributed = std::get<Attribution>(result);
-    metrics.connection_attributed();
-    const podid_caller& kernel = attributed.ident.caller;
-    if (!token_path) {
-      // Kernel path only: the diagnostic endpoint says what the kernel recorded.
-      CallerView view{.ident = attributed.ident, .record_age = attributed.age};
-      view.cgroup_path = cgroups.path_of(kernel.cgroup_id);
-      for (int i = 0; i < 2; ++i) view.ancestor_path[i] = cgroups.path_of(kernel.ancestor_cgroup_id[i]);
-      return http::sync_handler([view](const http::Request& req) { return handle_attributed(req, view); });
-    }
-    Caller caller{.cgroup_id = kernel.cgroup_id,
-                  .ancestor_cgroup_id = {kernel.ancestor_cgroup_id[0], kernel.ancestor_cgroup_id[1]},
-                  .tgid = static_cast<uint32_t>(kernel.pid_tgid >> 32),
-                  .peer_ip = peer_ip_of(socket)};
-    caller.pod_uid = token_path->service().pod_uid_of(caller.cgroup_id, caller.ancestor_cgroup_id);
-    std::shared_ptr<void> slot;
-    if (!caller.pod_uid.empty()) {
-      slot = token_path->acquire_connection_slot(caller.pod_uid);
-      if (!slot) {
-        // Answered at once and closed, reading nothing: a pod over its cap holds no descriptor for long.
-        log::warn("connection refused: too many connections from one pod", {{"audit", true}, {"pod_uid", caller.pod_uid}});
-        http::Request none;
-        none.version(11);
-        return http::AnswerAndClose{imds::to_response(none, imds::too_many_requests(std::chrono::seconds(1)))};
-      }
-    }
-    CallerView view{.ident = attributed.ident, .record_age = attributed.age};
-    ImdsService& service = token_path->service();
-    return [&service, caller, view, slot](const http::Request& req) -> asio::awaitable<http::Response> {
-      if (req.target().starts_with(kWhoamiPath)) co_return handle_attributed(req, view);
-      co_return co_await service.handle(req, caller);
-    };
-  };
+  // Listen before attaching: from the moment the kernel redirects, the backlog holds the connections. Nothing
+  // is accepted before io runs, by which time the admission exists.
+  std::unique_ptr<ConnectionAdmission> admission;
+  auto on_pod_connection = [&admission](http::tcp::socket& socket) { return admission->admit(socket); };
   auto redirect = server.listen(endpoint_of(config.listen_address, config.listen_port), on_pod_connection, "redirect");
   if (!redirect) {
-    return refuse_start(redirect.error().message() +
-                        " (the redirect address must exist on this host, e.g. on a dummy interface)");
+    return refuse(redirect.error().message() + " (the redirect address must exist on this host, e.g. on a dummy interface)");
   }
   std::optional<http::tcp::endpoint> redirect6;
   if (!config.listen_address6.empty()) {
     auto r6 = server.listen(endpoint_of(config.listen_address6, config.listen_port), on_pod_connection, "redirect6");
-    if (!r6) return refuse_start(r6.error().message());
+    if (!r6) return refuse(r6.error().message());
     redirect6 = *r6;
   }
 
-  auto loaded = ImdsRedirectProbe::load(pins, settings);
-  if (!loaded) return refuse_start(loaded.error().message());
-  probe = std::move(*loaded);
-  table = std::make_unique<BpfConnTable>(probe->conn_ident_map());
-  attributor = std::make_unique<Attributor>(*table, clock, config.max_entry_age);
+  auto loaded = ImdsRedirectProbe::load(pins, *settings);
+  if (!loaded) return refuse(loaded.error().message());
+  std::unique_ptr<ImdsRedirectProbe> probe = std::move(*loaded);
+  BpfConnTable table(probe->conn_ident_map());
+  SystemMonotonicClock clock;
+  Attributor attributor(table, clock, config.max_entry_age);
+  TokenMetrics* token_metrics = stack ? &stack->service().metrics() : nullptr;
+  admission = std::make_unique<ConnectionAdmission>(
+      AdmissionDeps{
+          .attributor = attributor,
+          .counters = {.attributed = [&metrics] { metrics.connection_attributed(); },
+                       .refused = [&metrics](std::string_view outcome) { metrics.connection_refused(outcome); },
+                       .pod_over_cap = [token_metrics] {
+                         if (token_metrics) token_metrics->pod_resolution_failure("too_many_connections");
+                       }},
+          .cgroup_path_of = [&cgroup_paths](uint64_t id) { return cgroup_paths.path_of(id); },
+          .pod_uid_of = stack ? PodUidOf([&stack](const podid_caller& k) { return stack->service().pod_uid_of(k); })
+                              : PodUidOf(),
+          .imds = stack ? ImdsHandler([&stack](const http::Request& req, const Caller& caller) {
+                    return stack->service().handle(req, caller);
+                  })
+                        : ImdsHandler(),
+      },
+      config.max_connections_per_pod);
+
   auto attached = probe->attach();
-  if (!attached) return refuse_start(attached.error().message());
-  if (token_path) {
-    if (auto st = token_path->start(); !st) return refuse_start(st.error().message());
+  if (!attached) return refuse(attached.error().message());
+  if (stack) {
+    if (auto st = stack->start(); !st) return refuse(st.error().message());
   }
   metrics.set_programs_attached(true);
   metrics.track_kernel_stats([&probe] { return probe->read_stats(); });
 
   DenyEventReader deny_events(probe->events_map(),
-                              {.cgroup_path = [&cgroups](uint64_t id) { return cgroups.path_of(id); },
+                              {.cgroup_path = [&cgroup_paths](uint64_t id) { return cgroup_paths.path_of(id); },
                                .count = [&metrics](const std::string& r, const std::string& h) { metrics.deny_event(r, h); }});
-  if (auto st = deny_events.start(); !st) return refuse_start(st.error().message());
+  if (auto st = deny_events.start(); !st) return refuse(st.error().message());
 
   bool serving = true;
+  // Ready = programs attached, listener up (it is, or we would not be here), caches synced.
+  auto not_ready = [&probe, &stack]() -> std::string {
+    if (auto ok = probe->verify_attached(); !ok) return "kernel programs not attached: " + ok.error().message();
+    return stack ? stack->not_ready_reason() : std::string();
+  };
   http::OpsState ops{
       .live = [&serving] { return serving; },
-      // Ready = programs attached, listener up (it is, or we would not be here), caches synced.
-      .ready = [&probe, &token_path] {
-        auto ok = probe->verify_attached();
-        if (!ok) return "kernel programs not attached: " + ok.error().message();
-        if (token_path) {
-          if (auto why = token_path->not_ready_reason(); !why.empty()) return why;
-          token_path->remove_startup_taint();
-        }
-        return std::string();
-      },
+      .ready = not_ready,
       .metrics = [&metrics] { return metrics.serialize(); },
   };
   auto ops_ep = server.listen(endpoint_of(config.ops_address, config.ops_port),
-                              [&ops](http::tcp::socket&) -> http::Handler {
+                              [&ops](http::tcp::socket&) -> http::Admission {
                                 return http::sync_handler([&ops](const http::Request& req) { return http::handle_ops(req, ops); });
                               },
                               "ops");
-  if (!ops_ep) return refuse_start(ops_ep.error().message());
+  if (!ops_ep) return refuse(ops_ep.error().message());
+
+  std::unique_ptr<StartupTaint> taint;
+  if (stack && !config.startup_taint.empty()) {
+    taint = std::make_unique<StartupTaint>(stack->api(), config.node_name, config.startup_taint);
+    spawn_logged(io.get_executor(), taint->remove_when_ready([&not_ready] { return not_ready().empty(); }), "startup taint removal");
+  }
 
   nlohmann::json links = nlohmann::json::array();
   for (const auto& a : *attached) {
@@ -268,44 +232,26 @@ int run_agent(const AgentConfig& config) {
                         {"ops", to_string(*ops_ep)},
                         {"attach_cgroup", host->attach_dir.string()},
                         {"kubepods_level", host->level},
-                        {"self_cgroup_id", *self_id},
+                        {"self_cgroup_id", settings->exempt_cgroup_ids.front()},
+                        {"descriptor_limit", descriptors ? *descriptors : 0},
                         {"pins", pins.dir.string()},
                         {"links", links}});
 
   asio::steady_timer watchdog(io);
   schedule_watchdog(watchdog, *probe, metrics);
-  // SIGTERM and SIGINT stop serving and leave everything attached: pods get ECONNREFUSED until the next
-  // agent takes over the pinned links. Never a window in which they reach the real service.
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     serving = false;
-    log::info("stopping; kernel programs stay attached", {{"signal", sig}});
-    server.stop();
-    if (token_path) token_path->stop();
-    watchdog.cancel();
-    io.stop();
+    spawn_logged(io.get_executor(), shut_down(io, server, stack.get(), watchdog, sig), "shutdown");
   });
-  // Sessions catch what they throw (http/server.h). This is the last net: an exception from any other
-  // handler is logged and counted, and the loop goes on serving instead of aborting the node's agent.
-  for (;;) {
-    try {
-      io.run();
-      break;
-    } catch (const std::exception& e) {
-      metrics.internal_error();
-      log::error("internal error; serving continues", {{"error", e.what()}});
-    } catch (...) {
-      metrics.internal_error();
-      log::error("internal error; serving continues", {{"error", "unknown exception"}});
-    }
-  }
+  run_forever(io, metrics);
   deny_events.stop();
   return 0;
 }
 
 int uninstall_agent(const AgentConfig& config) {
-  log::set_min_level(parse_level(config.log_level));
+  log::set_min_level(log::parse_level(config.log_level).value_or(log::Level::kInfo));
   PinLayout pins = PinLayout::under(config.bpffs, config.pin_name);
   auto removed = uninstall_pins(pins);
   if (!removed) {
@@ -318,19 +264,13 @@ int uninstall_agent(const AgentConfig& config) {
 
 int probe_host(const AgentConfig& config) {
   auto host = resolve_host(config);
-  auto problems = probe_kernel_features();
-  if (host) {
-    auto exclusive = probe_exclusive_attachments(host->mount, host->attach_dir);
-    problems.insert(problems.end(), exclusive.begin(), exclusive.end());
-  } else {
-    problems.push_back({"kubepods cgroup", host.error().message()});
-  }
+  auto problems = host_problems(host);
   if (problems.empty()) {
     std::cout << "podid-agent probe: this host can run podid (attach cgroup " << host->attach_dir.string()
               << ", level " << host->level << ")\n";
     return 0;
   }
-  std::cout << "podid-agent probe: this host cannot run podid:\n" << describe(problems);
+  std::cout << "podid-agent probe: this host cannot run podid:\n" << problems;
   return 1;
 }
 

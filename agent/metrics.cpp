@@ -54,12 +54,13 @@ AgentMetrics::AgentMetrics()
                  Refusal::kLookupFailed}) {
     connections_.Add({{"outcome", std::string(refusal_name(r))}});
   }
+  connections_.Add({{"outcome", "source_over_cap"}});
 }
 
 void AgentMetrics::connection_attributed() { connections_.Add({{"outcome", "attributed"}}).Increment(); }
 
-void AgentMetrics::connection_refused(Refusal reason) {
-  connections_.Add({{"outcome", std::string(refusal_name(reason))}}).Increment();
+void AgentMetrics::connection_refused(std::string_view outcome) {
+  connections_.Add({{"outcome", std::string(outcome)}}).Increment();
 }
 
 void AgentMetrics::http_refused(std::string_view listener, std::string_view reason) {

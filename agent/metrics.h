@@ -31,7 +31,8 @@ class AgentMetrics {
   AgentMetrics();
 
   void connection_attributed();
-  void connection_refused(Refusal reason);
+  // outcome: a Refusal's name, or "source_over_cap" (agent/serve/admission.h).
+  void connection_refused(std::string_view outcome);
   void http_refused(std::string_view listener, std::string_view reason);
   void internal_error();
   void deny_event(const std::string& reason, const std::string& hook);

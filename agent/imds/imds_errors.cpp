@@ -157,6 +157,10 @@ ImdsError malformed_token_path() {
               "malformed_token_path");
 }
 
+ImdsError identity_path_not_served(bool msi_v2) {
+  return make(http::Status::not_found, R"({"error":"Not found"})", msi_v2 ? "msi_v2_not_served" : "identity_path_not_served");
+}
+
 ImdsError identity_not_found() {
   return make(http::Status::bad_request, R"({"error":"invalid_request","error_description":"Identity not found"})",
               "identity_not_found");

@@ -108,6 +108,9 @@ ImdsError caller_refused(std::string_view reason);
 // 403 `{"error":"Request blocked by podid (<reason>)"}`: the passthrough policy refuses this request
 // (NMI said `Request blocked by AAD Pod Identity NMI`). `reason` is a fixed token such as "path_not_allowed".
 ImdsError passthrough_blocked(std::string_view reason);
+// 404 `{"error":"Not found"}`: a path under /metadata/identity podid does not serve (imds_paths.h), answered as
+// a host without that endpoint answers, so clients probing for MSI v2 fall back to the token endpoint.
+ImdsError identity_path_not_served(bool msi_v2);
 // 429 `too_many_requests` + Retry-After: the agent sheds load (a caller over its limit).
 ImdsError too_many_requests(std::chrono::seconds retry_after);
 // 500 `server_error`: a bug or an unexpected state; `reason` names it for the metric.

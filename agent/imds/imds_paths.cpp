@@ -9,6 +9,8 @@ namespace podid::agent::imds {
 namespace {
 
 constexpr std::string_view kTokenTail = "/identity/oauth2/token";
+// The one identity-category path other than the token that may be relayed (exactly so: tenant id only).
+constexpr std::string_view kIdentityInfo = "/metadata/identity/info";
 // Double encoding (`%2574`) needs two rounds; more rounds cost nothing and leave no margin to an attacker.
 constexpr int kMaxDecodeRounds = 4;
 
@@ -143,6 +145,12 @@ std::string resolve_segments(std::string_view folded) {
   return out;
 }
 
+// `/metadata/identity` itself or anything below it, as a lenient server would read the path.
+bool is_identity_category(std::string_view resolved) {
+  constexpr std::string_view kCategory = "/metadata/identity";
+  return resolved.starts_with(kCategory) && (resolved.size() == kCategory.size() || resolved[kCategory.size()] == '/');
+}
+
 bool is_exact_token_path(std::string_view path) {
   if (path.size() == 1 + 8 + kTokenTail.size() + 1 && path.back() == '/') path.remove_suffix(1);
   return path.size() == 1 + 8 + kTokenTail.size() && path[0] == '/' && ascii::iequals(path.substr(1, 8), "metadata") &&
@@ -159,8 +167,15 @@ PathKind classify_path(std::string_view target) {
   std::string_view path = path_of(target);
   if (is_exact_token_path(path)) return PathKind::kToken;
   std::string folded = fold(path);
-  if (resembles_token_path(folded) || resembles_token_path(resolve_segments(folded))) return PathKind::kMalformedToken;
+  std::string resolved = resolve_segments(folded);
+  if (resembles_token_path(folded) || resembles_token_path(resolved)) return PathKind::kMalformedToken;
+  if (is_identity_category(resolved) && path != kIdentityInfo) return PathKind::kIdentityNotServed;
   return PathKind::kOther;
+}
+
+bool is_msi_v2_path(std::string_view target) {
+  std::string resolved = normalize_path(target);
+  return resolved.find("getplatformmetadata") != std::string::npos || resolved.find("issuecredential") != std::string::npos;
 }
 
 bool is_instance_metadata(std::string_view target) { return normalize_path(target).starts_with("/metadata/instance"); }

@@ -20,8 +20,18 @@ namespace podid::agent::imds {
 enum class PathKind {
   kToken,           // `/metadata/identity/oauth2/token`, `metadata` in any case, at most one trailing `/`
   kMalformedToken,  // resembles the token path (double slashes, dot segments, escapes, `;`, mis-casing, ...)
+  // Under `/metadata/identity` (read leniently) but neither the token path nor exactly `/metadata/identity/info`.
+  // podid owns the identity category: the real IMDS would answer these for the node. MSI v2's
+  // `/metadata/identity/issuecredential` issues a certificate for any identity on the VM, and its
+  // `getPlatformMetadata` announces it (landscape-2026 §3.3). Answered 404, as on a host without MSI v2, and
+  // never forwarded whatever the passthrough policy says.
+  kIdentityNotServed,
   kOther,
 };
+
+// For kIdentityNotServed paths: true for MSI v2's two endpoints (`getPlatformMetadata`, `issuecredential`), which
+// an audit line names as such.
+bool is_msi_v2_path(std::string_view target);
 
 // `target` is the request target as received (origin-form, query included).
 PathKind classify_path(std::string_view target);

@@ -83,11 +83,15 @@ std::variant<http::Request, ImdsError> prepare_passthrough(const http::Request& 
                                                            const PassthroughPolicy& policy) {
   if (!policy.enabled) return passthrough_blocked("passthrough_disabled");
   std::string_view target = from_pod.target();
-  // The caller routes token paths elsewhere; this is the second lock on the same door.
-  if (classify_path(target) != PathKind::kOther) return malformed_token_path();
+  // The caller routes token paths and the rest of the identity category elsewhere; this is the second lock on
+  // the same door. The identity category is refused whatever the allow-list says.
+  PathKind kind = classify_path(target);
+  if (kind == PathKind::kToken || kind == PathKind::kMalformedToken) return malformed_token_path();
   std::string_view path = path_of(target);
   if (!is_canonical_path(path)) return passthrough_blocked("non_canonical_path");
-  if (!is_allowed(path, policy.allowed_prefixes)) return passthrough_blocked("path_not_allowed");
+  if (kind == PathKind::kIdentityNotServed || !is_allowed(path, policy.allowed_prefixes)) {
+    return passthrough_blocked("path_not_allowed");
+  }
   if (policy.block_instance_metadata && is_instance_metadata(target)) {
     return passthrough_blocked("instance_metadata_blocked");
   }

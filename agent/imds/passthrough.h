@@ -4,7 +4,9 @@
 // to the real IMDS, under a policy. The real IMDS answers with the *node's* view, and its token endpoint with
 // the node's identities, so the rule is an allow-list on a path that must already be canonical:
 //
-//   - the token path and anything resembling it (imds_paths.h) is never relayed (400, as the token endpoint);
+//   - the token path and anything resembling it (imds_paths.h) is never relayed (400, as the token endpoint),
+//     nor is anything else under /metadata/identity but /metadata/identity/info (403 here; the service answers
+//     those 404 before they get here), whatever the allow-list says;
 //   - the path must be plain: `/`, ASCII letters, digits, `-`, `_`; no escapes, dots, `\`, `;`, empty or
 //     dot segments. Every IMDS endpoint fits; refusing the rest (403) makes decoding and dot-segment tricks
 //     (`/metadata/instance/../identity/oauth2/token`, `%2e%2e`, `%2F`) unrepresentable instead of hoping the

@@ -43,12 +43,12 @@ struct ImdsService::Outcome {
 ImdsService::ImdsService(ImdsServiceDeps deps, ImdsServiceSettings settings)
     : deps_(deps), settings_(std::move(settings)) {}
 
-std::string ImdsService::pod_uid_of(uint64_t cgroup_id, const uint64_t ancestors[2]) const {
-  if (auto uid = deps_.cgroups.pod_uid_of(cgroup_id)) return *uid;
+std::string ImdsService::pod_uid_of(const podid_caller& kernel_record) const {
+  if (auto uid = deps_.cgroups.pod_uid_of(kernel_record.cgroup_id)) return *uid;
   // A container that exited between connect() and now is gone from the index; its pod's cgroup is not.
-  for (int i = 0; i < 2; ++i) {
-    if (ancestors[i] == 0) continue;
-    if (auto uid = deps_.cgroups.pod_uid_of(ancestors[i])) return *uid;
+  for (uint64_t ancestor : kernel_record.ancestor_cgroup_id) {
+    if (ancestor == 0) continue;
+    if (auto uid = deps_.cgroups.pod_uid_of(ancestor)) return *uid;
   }
   return {};
 }
@@ -62,7 +62,15 @@ asio::awaitable<http::Response> ImdsService::handle(const http::Request& req, co
       // Looks like the token endpoint but is not exactly it: refused here, never forwarded, where IMDS
       // might read it as a token request on the node's behalf.
       auto error = imds::malformed_token_path();
-      audit_token_decision({.cgroup_id = caller.cgroup_id, .decision = "bad_request", .reason = error.reason,
+      audit_token_decision({.cgroup_id = caller.cgroup_id(), .decision = "bad_request", .reason = error.reason,
+                            .status = static_cast<unsigned>(error.status)});
+      co_return imds::to_response(req, error);
+    }
+    case imds::PathKind::kIdentityNotServed: {
+      // Never forwarded: the real IMDS would answer for the node (MSI v2 would issue it a credential).
+      auto error = imds::identity_path_not_served(imds::is_msi_v2_path(req.target()));
+      deps_.metrics.passthrough("blocked");
+      audit_token_decision({.cgroup_id = caller.cgroup_id(), .decision = "refused", .reason = error.reason,
                             .status = static_cast<unsigned>(error.status)});
       co_return imds::to_response(req, error);
     }
@@ -73,7 +81,7 @@ asio::awaitable<http::Response> ImdsService::handle(const http::Request& req, co
 }
 
 const PodInfo* ImdsService::find_pod(Caller& caller) const {
-  if (caller.pod_uid.empty()) caller.pod_uid = pod_uid_of(caller.cgroup_id, caller.ancestor_cgroup_id);
+  if (caller.pod_uid.empty()) caller.pod_uid = pod_uid_of(caller.ident.caller);
   return caller.pod_uid.empty() ? nullptr : deps_.pods.by_uid(caller.pod_uid);
 }
 
@@ -125,7 +133,7 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
   auto parsed = imds::parse_token_request(req);
   if (auto* error = std::get_if<imds::ImdsError>(&parsed)) {
     // Includes the SDK probe (no query, no Metadata header): answered at once, without resolving anything.
-    audit_token_decision({.cgroup_id = caller.cgroup_id, .decision = "bad_request", .reason = error->reason,
+    audit_token_decision({.cgroup_id = caller.cgroup_id(), .decision = "bad_request", .reason = error->reason,
                           .status = static_cast<unsigned>(error->status), .latency = Clock::now() - start});
     co_return imds::to_response(req, *error);
   }
@@ -238,7 +246,7 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
   deps_.metrics.token_request({.ns = ns, .pod = name, .pod_uid = caller.pod_uid, .identity = out.client_id,
                                .resource = request.resource, .result = out.decision, .source = out.source},
                               latency, status);
-  audit_token_decision({.ns = ns, .pod = name, .cgroup_id = caller.cgroup_id, .client_id = out.client_id,
+  audit_token_decision({.ns = ns, .pod = name, .cgroup_id = caller.cgroup_id(), .client_id = out.client_id,
                         .resource = request.resource, .decision = out.decision, .reason = out.reason,
                         .source = out.source, .status = status, .latency = latency});
   co_return std::move(out.response);
@@ -248,7 +256,7 @@ asio::awaitable<http::Response> ImdsService::passthrough(const http::Request& re
   auto prepared = imds::prepare_passthrough(req, settings_.passthrough);
   if (auto* error = std::get_if<imds::ImdsError>(&prepared)) {
     deps_.metrics.passthrough("blocked");
-    log::info("passthrough refused", {{"cgroup_id", caller.cgroup_id}, {"path", imds::path_of(req.target())},
+    log::info("passthrough refused", {{"cgroup_id", caller.cgroup_id()}, {"path", imds::path_of(req.target())},
                                       {"reason", error->reason}});
     co_return imds::to_response(req, *error);
   }

@@ -30,7 +30,7 @@
 #include "agent/serve/caller.h"
 #include "agent/serve/token_metrics.h"
 #include "agent/serve/token_sources.h"
-#include "agent/token/token_cache.h"
+#include "podid/azure/token_cache.h"
 #include "podid/clock.h"
 #include "podid/http/client.h"
 #include "podid/http/server.h"
@@ -66,8 +66,11 @@ class ImdsService {
   // `req` and `caller` must outlive the returned awaitable (the session holds both).
   boost::asio::awaitable<http::Response> handle(const http::Request& req, const Caller& caller);
 
-  // The pod UID of the kernel's record (the caller's cgroup, else its pod-level ancestor), or empty.
-  std::string pod_uid_of(uint64_t cgroup_id, const uint64_t ancestors[2]) const;
+  // The pod UID of the kernel's record (the caller's cgroup, else its pod-level ancestor), or empty. The one
+  // resolver: admission asks it once per connection, and a request waiting for its pod asks it again.
+  std::string pod_uid_of(const podid_caller& kernel_record) const;
+
+  TokenMetrics& metrics() { return deps_.metrics; }
 
  private:
   struct Outcome;

@@ -23,7 +23,7 @@
 #include "agent/cluster/secret_store.h"
 #include "podid/crd/crd_types.h"
 #include "agent/serve/token_metrics.h"
-#include "agent/token/token_cache.h"
+#include "podid/azure/token_cache.h"
 #include "podid/azure/token_source.h"
 #include "podid/clock.h"
 #include "podid/http/client.h"

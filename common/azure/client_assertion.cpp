@@ -14,6 +14,7 @@
 #include <random>
 
 #include "podid/encoding/base64.h"
+#include "podid/error.h"
 
 namespace podid::azure {
 namespace {
@@ -45,7 +46,6 @@ std::string openssl_reason() {
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 
-Error fail(std::errc code, std::string what) { return {std::make_error_code(code), std::move(what)}; }
 
 std::string digest(const EVP_MD* md, const std::string& data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -87,11 +87,11 @@ Result<CertificateKey> CertificateKey::load_pkcs12(std::string_view pkcs12, std:
     // A Secret written with `data:` and already base64 text is decoded once by Kubernetes, leaving base64:
     // DER of a PKCS#12 never starts with an ASCII letter, base64 of it starts with "MI".
     std::string hint = pkcs12.substr(0, 2) == "MI" ? " (it looks base64-encoded: encode the file once, not twice)" : "";
-    return fail(std::errc::invalid_argument, "certificate is not a PKCS#12 (DER) file" + hint + ": " + reason);
+    return invalid_argument("certificate is not a PKCS#12 (DER) file" + hint + ": " + reason);
   }
   if (!mac_ok(p12.get(), password)) {
     ERR_clear_error();
-    return fail(std::errc::permission_denied, "PKCS#12: wrong password (MAC verification failed)");
+    return make_error(Errc::kRefused, "PKCS#12: wrong password (MAC verification failed)");
   }
 
   EVP_PKEY* raw_key = nullptr;
@@ -101,28 +101,28 @@ Result<CertificateKey> CertificateKey::load_pkcs12(std::string_view pkcs12, std:
     std::string reason = openssl_reason();  // the first attempt's: the retry fails the same way or succeeds
     if (!load_legacy_provider() || !parse(p12.get(), password, &raw_key, &raw_cert, &raw_ca)) {
       ERR_clear_error();
-      return fail(std::errc::invalid_argument, "PKCS#12: cannot decrypt the key or certificate: " + reason);
+      return invalid_argument("PKCS#12: cannot decrypt the key or certificate: " + reason);
     }
   }
   std::shared_ptr<EVP_PKEY> key(raw_key, EVP_PKEY_free);
   X509Ptr cert(raw_cert);
   free_x509_stack(raw_ca);  // the chain is not sent (no x5c): Entra finds the certificate by thumbprint
-  if (!key) return fail(std::errc::invalid_argument, "PKCS#12 holds no private key");
-  if (!cert) return fail(std::errc::invalid_argument, "PKCS#12 holds no certificate for its private key");
+  if (!key) return invalid_argument("PKCS#12 holds no private key");
+  if (!cert) return invalid_argument("PKCS#12 holds no certificate for its private key");
 
   if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA) {
     const char* name = EVP_PKEY_get0_type_name(key.get());
-    return fail(std::errc::not_supported, std::string("PKCS#12 key is ") + (name ? name : "of an unknown type") +
+    return make_error(Errc::kNotSupported, std::string("PKCS#12 key is ") + (name ? name : "of an unknown type") +
                                               ", not RSA: certificate credentials are signed RS256");
   }
   if (int bits = EVP_PKEY_get_bits(key.get()); bits < kMinRsaBits) {
-    return fail(std::errc::invalid_argument, "PKCS#12 RSA key has " + std::to_string(bits) +
+    return invalid_argument("PKCS#12 RSA key has " + std::to_string(bits) +
                                                  " bits; Entra ID requires at least " + std::to_string(kMinRsaBits));
   }
 
   unsigned char* der = nullptr;
   int der_len = i2d_X509(cert.get(), &der);
-  if (der_len <= 0) return fail(std::errc::io_error, "encode certificate: " + openssl_reason());
+  if (der_len <= 0) return os_error(EIO, "encode certificate: " + openssl_reason());
   std::string cert_der(reinterpret_cast<char*>(der), static_cast<size_t>(der_len));
   OPENSSL_free(der);
 
@@ -131,7 +131,7 @@ Result<CertificateKey> CertificateKey::load_pkcs12(std::string_view pkcs12, std:
   out.x5t_ = base64url_encode(digest(EVP_sha1(), cert_der));
   out.x5t_s256_ = base64url_encode(digest(EVP_sha256(), cert_der));
   if (out.x5t_.empty() || out.x5t_s256_.empty()) {
-    return fail(std::errc::io_error, "certificate thumbprint: " + openssl_reason());
+    return os_error(EIO, "certificate thumbprint: " + openssl_reason());
   }
   return out;
 }
@@ -139,18 +139,18 @@ Result<CertificateKey> CertificateKey::load_pkcs12(std::string_view pkcs12, std:
 int CertificateKey::key_bits() const { return key_ ? EVP_PKEY_get_bits(key_.get()) : 0; }
 
 Result<std::string> CertificateKey::sign_rs256(std::string_view data) const {
-  if (!key_) return fail(std::errc::invalid_argument, "sign with an empty key");
+  if (!key_) return invalid_argument("sign with an empty key");
   MdCtxPtr ctx(EVP_MD_CTX_new());
   size_t len = 0;
   // The default RSA padding of EVP_DigestSign is PKCS#1 v1.5, which is what RS256 means.
   if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_.get()) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
-    return fail(std::errc::io_error, "RS256 sign: " + openssl_reason());
+    return os_error(EIO, "RS256 sign: " + openssl_reason());
   }
   std::string sig(len, '\0');
   if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
                      reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
-    return fail(std::errc::io_error, "RS256 sign: " + openssl_reason());
+    return os_error(EIO, "RS256 sign: " + openssl_reason());
   }
   sig.resize(len);
   return sig;

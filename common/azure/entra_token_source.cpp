@@ -3,6 +3,7 @@
 
 #include "podid/azure/token_requests.h"
 #include "podid/azure/token_response.h"
+#include "podid/error.h"
 
 namespace podid::azure {
 namespace {
@@ -38,10 +39,10 @@ Result<std::shared_ptr<EntraTokenSource>> EntraTokenSource::with_certificate(htt
 Result<std::shared_ptr<EntraTokenSource>> EntraTokenSource::make(http::Client& client, EntraSourceOptions options,
                                                                  Credential credential, const WallClock& clock) {
   if (options.client_id.empty())
-    return Error{std::make_error_code(std::errc::invalid_argument), "Entra ID client id is empty"};
+    return invalid_argument("Entra ID client id is empty");
   bool has_getter = std::visit([](const auto& g) { return static_cast<bool>(g); }, credential);
   if (!has_getter)
-    return Error{std::make_error_code(std::errc::invalid_argument), "Entra ID credential getter is empty"};
+    return invalid_argument("Entra ID credential getter is empty");
   auto endpoint = entra_token_endpoint(options.authority, options.tenant_id);
   if (!endpoint) return endpoint.error();
   auto url = http::Url::parse(*endpoint);
@@ -81,7 +82,7 @@ Result<std::string> EntraTokenSource::credential_form(const std::string& resourc
     auto secret = std::get<0>(credential_)();
     if (!secret) return secret.error();
     if (secret->client_secret.empty()) {
-      return Error{std::make_error_code(std::errc::invalid_argument), "client secret is empty"};
+      return invalid_argument("client secret is empty");
     }
     return entra_secret_form(options_.client_id, resource, secret->client_secret);
   }

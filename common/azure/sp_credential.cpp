@@ -10,11 +10,10 @@
 #include <random>
 
 #include "podid/encoding/base64.h"
+#include "podid/error.h"
 
 namespace podid::azure {
 namespace {
-
-Error invalid(std::string what) { return {std::make_error_code(std::errc::invalid_argument), std::move(what)}; }
 
 std::string key_list(const std::map<std::string, std::string>& data) {
   std::string out;
@@ -55,20 +54,20 @@ Result<SecretCredential> secret_credential_from_data(const std::map<std::string,
   auto it = data.find(std::string(kClientSecretKey));
   if (it == data.end()) {
     if (data.size() != 1) {
-      return invalid("client secret: the Secret has no key \"clientSecret\" and " +
+      return invalid_argument("client secret: the Secret has no key \"clientSecret\" and " +
                      std::string(data.empty() ? "no other key" : "several keys (" + key_list(data) + ")") +
                      "; name the key clientSecret");
     }
     it = data.begin();
   }
-  if (it->second.empty()) return invalid("client secret: Secret key \"" + it->first + "\" is empty");
+  if (it->second.empty()) return invalid_argument("client secret: Secret key \"" + it->first + "\" is empty");
   return SecretCredential{it->second};
 }
 
 Result<CertificateCredential> certificate_credential_from_data(const std::map<std::string, std::string>& data) {
   auto cert = data.find(std::string(kCertificateKey));
   if (cert == data.end() || cert->second.empty()) {
-    return invalid("client certificate: the Secret has no non-empty key \"certificate\" (keys: " + key_list(data) +
+    return invalid_argument("client certificate: the Secret has no non-empty key \"certificate\" (keys: " + key_list(data) +
                    ")");
   }
   CertificateCredential out{cert->second, {}};

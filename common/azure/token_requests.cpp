@@ -2,13 +2,12 @@
 #include "podid/azure/token_requests.h"
 
 #include "podid/encoding/percent.h"
+#include "podid/error.h"
 
 namespace podid::azure {
 namespace {
 
 namespace bh = boost::beast::http;
-
-Error invalid(std::string what) { return {std::make_error_code(std::errc::invalid_argument), std::move(what)}; }
 
 bool tenant_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
@@ -51,14 +50,14 @@ http::Request imds_token_request(std::string_view base_path, std::string_view re
 }
 
 Result<std::string> entra_token_endpoint(std::string_view authority, std::string_view tenant) {
-  if (tenant.empty()) return invalid("Entra ID tenant id is empty");
+  if (tenant.empty()) return invalid_argument("Entra ID tenant id is empty");
   for (char c : tenant) {
-    if (!tenant_char(c)) return invalid("Entra ID tenant id \"" + std::string(tenant) + "\" is not a GUID or domain");
+    if (!tenant_char(c)) return invalid_argument("Entra ID tenant id \"" + std::string(tenant) + "\" is not a GUID or domain");
   }
-  if (tenant == "." || tenant == "..") return invalid("Entra ID tenant id \"" + std::string(tenant) + "\"");
+  if (tenant == "." || tenant == "..") return invalid_argument("Entra ID tenant id \"" + std::string(tenant) + "\"");
   if (authority.empty()) authority = kDefaultEntraAuthority;
   if (authority.find_first_of("?#") != std::string_view::npos) {
-    return invalid("Entra ID authority \"" + std::string(authority) + "\" has a query or fragment");
+    return invalid_argument("Entra ID authority \"" + std::string(authority) + "\" has a query or fragment");
   }
   std::string url(authority);
   while (!url.empty() && url.back() == '/') url.pop_back();
@@ -68,7 +67,7 @@ Result<std::string> entra_token_endpoint(std::string_view authority, std::string
 Status check_entra_transport(std::string_view scheme, std::string_view host) {
   if (scheme == "https") return {};
   if (scheme == "http" && is_loopback(host)) return {};
-  return invalid("Entra ID authority " + std::string(scheme) + "://" + std::string(host) +
+  return invalid_argument("Entra ID authority " + std::string(scheme) + "://" + std::string(host) +
                  " is not https: a client credential would travel in clear (http is allowed to loopback only)");
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "podid/azure/retry_after.h"
+#include "podid/error.h"
 
 namespace podid::azure {
 namespace {
@@ -18,8 +19,6 @@ using std::chrono::system_clock;
 
 constexpr size_t kMaxDetail = 300;
 
-Error bad(std::string what) { return {std::make_error_code(std::errc::bad_message), std::move(what)}; }
-
 // A non-negative whole number given as a JSON number or as a decimal string (IMDS's form). Absent and ""
 // are nullopt: MSAL Go chokes on "", but a proxy loses nothing by reading it as "not said".
 Result<std::optional<int64_t>> read_count(const json& obj, const char* key) {
@@ -28,18 +27,18 @@ Result<std::optional<int64_t>> read_count(const json& obj, const char* key) {
   const json& v = *it;
   if (v.is_number_unsigned()) {
     auto n = v.get<uint64_t>();
-    if (n > static_cast<uint64_t>(INT64_MAX / 2)) return bad(std::string(key) + " is out of range");
+    if (n > static_cast<uint64_t>(INT64_MAX / 2)) return malformed(std::string(key) + " is out of range");
     return std::optional<int64_t>{static_cast<int64_t>(n)};
   }
   if (v.is_number_integer()) {
     auto n = v.get<int64_t>();
-    if (n < 0) return bad(std::string(key) + " is negative");
+    if (n < 0) return malformed(std::string(key) + " is negative");
     return std::optional<int64_t>{n};
   }
   if (v.is_number_float()) {
     double d = v.get<double>();
     if (!std::isfinite(d) || d < 0 || d > 1e15 || d != std::floor(d)) {
-      return bad(std::string(key) + " is not a whole number of seconds");
+      return malformed(std::string(key) + " is not a whole number of seconds");
     }
     return std::optional<int64_t>{static_cast<int64_t>(d)};
   }
@@ -47,11 +46,11 @@ Result<std::optional<int64_t>> read_count(const json& obj, const char* key) {
     const auto& s = v.get_ref<const std::string&>();
     if (s.empty()) return std::optional<int64_t>{};
     if (s.size() > 15 || s.find_first_not_of("0123456789") != std::string::npos) {
-      return bad(std::string(key) + " is not a whole number of seconds: \"" + s.substr(0, 40) + "\"");
+      return malformed(std::string(key) + " is not a whole number of seconds: \"" + s.substr(0, 40) + "\"");
     }
     return std::optional<int64_t>{std::stoll(s)};
   }
-  return bad(std::string(key) + " is neither a number nor a string");
+  return malformed(std::string(key) + " is neither a number nor a string");
 }
 
 std::string read_string(const json& obj, const char* key) {
@@ -76,14 +75,14 @@ const WallClock& system_wall_clock() {
 
 Result<AccessToken> parse_token_answer(std::string_view body, const TokenAnswerContext& context) {
   json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return bad("token answer is not JSON");
+  if (doc.is_discarded()) return malformed("token answer is not JSON");
   // aad-pod-identity's NMI answered an array for multi-tenant service principals, and @azure/identity fails on
   // it: refusing it here keeps that shape from reaching a pod.
-  if (!doc.is_object()) return bad("token answer is not a JSON object");
+  if (!doc.is_object()) return malformed("token answer is not a JSON object");
 
   AccessToken token;
   token.access_token = read_string(doc, "access_token");
-  if (token.access_token.empty()) return bad("token answer has no access_token");
+  if (token.access_token.empty()) return malformed("token answer has no access_token");
   if (auto type = read_string(doc, "token_type"); !type.empty()) token.token_type = type;
   token.resource = context.resource;
   token.client_id = read_string(doc, "client_id");
@@ -100,11 +99,11 @@ Result<AccessToken> parse_token_answer(std::string_view body, const TokenAnswerC
     token.expires_on =
         std::chrono::time_point_cast<system_clock::duration>(context.received_at) + seconds{**expires_in};
   } else {
-    return bad("token answer has neither expires_on nor expires_in");
+    return malformed("token answer has neither expires_on nor expires_in");
   }
   // An already expired token would make every SDK ask again at once; saying so names the likely cause.
   if (token.expires_on <= context.received_at) {
-    return bad("token answer expired before it arrived (expires_on " +
+    return malformed("token answer expired before it arrived (expires_on " +
                std::to_string(std::chrono::duration_cast<seconds>(token.expires_on.time_since_epoch()).count()) +
                "): is this node's clock wrong?");
   }

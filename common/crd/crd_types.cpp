@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "podid/ascii.h"
+#include "podid/error.h"
 
 namespace podid::crd {
 namespace {
@@ -24,7 +25,7 @@ class Reader {
     if (error_) return;
     std::string context(kind_);
     context.append(" ").append(key_).append(": ").append(path).append(": ").append(why);
-    error_ = Error{std::make_error_code(std::errc::invalid_argument), std::move(context)};
+    error_ = invalid_argument(std::move(context));
   }
 
   // A member of `parent`, nullptr when the parent or the member is absent or null. `exact` for metadata

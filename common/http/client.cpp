@@ -28,6 +28,7 @@
 #include "line_splitter.h"
 #include "resolve.h"
 #include "tls_context.h"
+#include "podid/error.h"
 
 namespace podid::http {
 namespace asio = boost::asio;
@@ -190,7 +191,7 @@ asio::awaitable<Result<Response>> run_exchange(std::shared_ptr<const Shared> sha
                                                Url url, Request req, LineFn on_line) {
   Exchange x{shared, std::string(req.method_string()) + " " + url.to_string(), Clock::now() + shared->options.timeout};
   const bool tls = url.scheme == "https";
-  if (!tls && url.scheme != "http") co_return Error{std::make_error_code(std::errc::invalid_argument), x.what};
+  if (!tls && url.scheme != "http") co_return invalid_argument(x.what);
   if (tls && !shared->tls()) co_return shared->tls().error().wrap(x.what);
   prepare(req, url, shared->options);
 
@@ -207,7 +208,7 @@ asio::awaitable<Result<Response>> run_exchange(std::shared_ptr<const Shared> sha
   const TlsSettings& settings = shared->options.tls;
   const std::string& name = settings.server_name.empty() ? url.host : settings.server_name;
   if (!detail::configure_tls_connection(stream.native_handle(), name, settings.verify_peer)) {
-    co_return Error{std::make_error_code(std::errc::invalid_argument), x.what + ": TLS server name \"" + name + "\""};
+    co_return invalid_argument(x.what + ": TLS server name \"" + name + "\"");
   }
   beast::get_lowest_layer(stream).expires_at(x.deadline);
   auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, kTuple);
@@ -224,6 +225,8 @@ struct Client::Impl {
   asio::any_io_executor executor;
   std::shared_ptr<const Shared> shared;
 };
+
+const asio::any_io_executor& Client::executor() const { return impl_->executor; }
 
 Client::Client(asio::any_io_executor executor, ClientOptions options)
     : options_(std::move(options)), impl_(std::make_unique<Impl>()) {

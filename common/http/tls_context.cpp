@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tls_context.h"
+#include "podid/error.h"
 
 #include <openssl/x509v3.h>
 
@@ -26,8 +27,7 @@ Result<std::shared_ptr<ssl::context>> make_tls_context(const TlsSettings& settin
   bool has_cert = !settings.client_cert_pem.empty();
   bool has_key = !settings.client_key_pem.empty();
   if (has_cert != has_key) {
-    return Error{std::make_error_code(std::errc::invalid_argument),
-                 "tls: a client certificate needs both the certificate and the key"};
+    return invalid_argument("tls: a client certificate needs both the certificate and the key");
   }
   if (has_cert) {
     ctx->use_certificate_chain(boost::asio::buffer(settings.client_cert_pem), ec);
@@ -35,8 +35,7 @@ Result<std::shared_ptr<ssl::context>> make_tls_context(const TlsSettings& settin
     ctx->use_private_key(boost::asio::buffer(settings.client_key_pem), ssl::context::pem, ec);
     if (ec) return Error{ec, "tls: client key PEM"};
     if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
-      return Error{std::make_error_code(std::errc::invalid_argument),
-                   "tls: client key does not match the client certificate"};
+      return invalid_argument("tls: client key does not match the client certificate");
     }
   }
 

@@ -4,13 +4,13 @@
 #include <charconv>
 
 #include "podid/http/client.h"
+#include "podid/error.h"
 
 namespace podid::http {
 namespace {
 
 Error invalid(std::string_view text, std::string_view why) {
-  return Error{std::make_error_code(std::errc::invalid_argument),
-               "invalid URL \"" + std::string(text) + "\": " + std::string(why)};
+  return invalid_argument("invalid URL \"" + std::string(text) + "\": " + std::string(why));
 }
 
 uint16_t default_port(std::string_view scheme) { return scheme == "https" ? 443 : 80; }

@@ -8,7 +8,8 @@
 #include <boost/beast/http/verb.hpp>
 
 #include "podid/log.h"
-#include "read_file.h"
+#include "podid/read_file.h"
+#include "podid/error.h"
 
 namespace podid::k8s {
 namespace asio = boost::asio;
@@ -26,7 +27,7 @@ constexpr uint64_t kMaxEventBytes = 16 * 1024 * 1024;
 constexpr size_t kMaxQuotedBody = 512;
 
 Error bad_message(std::string context) {
-  return Error{std::make_error_code(std::errc::bad_message), std::move(context)};
+  return malformed(std::move(context));
 }
 
 // The API server's answer: JSON when it can be parsed. A 2xx that is not JSON is an error; an error status
@@ -103,9 +104,9 @@ std::string ApiClient::bearer_token() {
   auto mtime = std::filesystem::last_write_time(config_.token_file, ec);
   if (!ec && !cached_token_.empty() && mtime == token_mtime_) return cached_token_;
   auto text = ec ? Result<std::string>(Error{ec, "stat " + config_.token_file.string()})
-                 : detail::read_file(config_.token_file);
+                 : read_file(config_.token_file);
   if (text) {
-    cached_token_ = detail::trim(std::move(text.value()));
+    cached_token_ = trim(std::move(text.value()));
     token_mtime_ = mtime;
     token_read_failed_ = false;
   } else if (!token_read_failed_) {

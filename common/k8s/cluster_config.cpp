@@ -6,7 +6,8 @@
 
 #include <cstdlib>
 
-#include "read_file.h"
+#include "podid/read_file.h"
+#include "podid/error.h"
 
 namespace podid::k8s {
 
@@ -14,9 +15,8 @@ Result<ClusterConfig> in_cluster_config(const std::filesystem::path& sa_dir) {
   const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
   const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
   if (host == nullptr || port == nullptr || *host == '\0' || *port == '\0') {
-    return Error{std::make_error_code(std::errc::invalid_argument),
-                 "in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set "
-                 "(not running in a pod?)"};
+    return invalid_argument("in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set "
+                 "(not running in a pod?)");
   }
   std::string h = host;
   // An IPv6 Service address comes bare ("fd00::1"); a URL needs it in brackets.
@@ -26,15 +26,14 @@ Result<ClusterConfig> in_cluster_config(const std::filesystem::path& sa_dir) {
 
   ClusterConfig config;
   config.server = std::move(server.value());
-  auto ca = detail::read_file(sa_dir / "ca.crt");
+  auto ca = read_file(sa_dir / "ca.crt");
   if (!ca) return ca.error().wrap("in-cluster config");
   config.tls.ca_pem = std::move(ca.value());
   // Read once here so a missing token refuses start-up; ApiClient re-reads it whenever it changes.
-  auto token = detail::read_file(sa_dir / "token");
+  auto token = read_file(sa_dir / "token");
   if (!token) return token.error().wrap("in-cluster config");
-  if (detail::trim(token.value()).empty()) {
-    return Error{std::make_error_code(std::errc::invalid_argument),
-                 "in-cluster config: " + (sa_dir / "token").string() + " is empty"};
+  if (trim(token.value()).empty()) {
+    return invalid_argument("in-cluster config: " + (sa_dir / "token").string() + " is empty");
   }
   config.token_file = sa_dir / "token";
   return config;

@@ -9,7 +9,8 @@
 
 #include "podid/encoding/base64.h"
 #include "podid/k8s/cluster_config.h"
-#include "read_file.h"
+#include "podid/read_file.h"
+#include "podid/error.h"
 
 namespace podid::k8s {
 namespace {
@@ -19,7 +20,7 @@ class Reader {
   explicit Reader(const std::filesystem::path& file) : file_(file.string()), dir_(file.parent_path()) {}
 
   Error bad(const std::string& field, const std::string& why) const {
-    return Error{std::make_error_code(std::errc::invalid_argument), "kubeconfig " + file_ + ": " + field + ": " + why};
+    return invalid_argument("kubeconfig " + file_ + ": " + field + ": " + why);
   }
 
   Error wrap(const Error& error, const std::string& field) const {
@@ -74,7 +75,7 @@ class Reader {
     auto file = string(map, file_key, where);
     if (!file) return file.error();
     if (file->empty()) return std::string();
-    auto content = detail::read_file(resolve(*file));
+    auto content = read_file(resolve(*file));
     if (!content) return wrap(content.error(), where + "." + file_key);
     if (pem && content->find("-----BEGIN ") == std::string::npos) {
       return bad(where + "." + file_key, resolve(*file).string() + " does not hold PEM");
@@ -152,7 +153,7 @@ Status read_user(const Reader& r, const YAML::Node& user, const std::string& whe
   if (!token_file->empty()) {
     out.token_file = r.resolve(*token_file);
     // Read once now so that a missing file refuses start-up instead of failing every request.
-    auto content = detail::read_file(out.token_file);
+    auto content = read_file(out.token_file);
     if (!content) return r.wrap(content.error(), where + ".tokenFile");
   }
 
@@ -172,7 +173,7 @@ Status read_user(const Reader& r, const YAML::Node& user, const std::string& whe
 }  // namespace
 
 Result<ClusterConfig> kubeconfig_config(const std::filesystem::path& path, const std::string& context) {
-  auto text = detail::read_file(path);
+  auto text = read_file(path);
   if (!text) return text.error().wrap("kubeconfig");
   Reader r(path);
   YAML::Node root;

@@ -24,6 +24,13 @@ const char* level_name(Level level) {
 
 }  // namespace
 
+std::optional<Level> parse_level(std::string_view name) {
+  for (Level level : {Level::kDebug, Level::kInfo, Level::kWarn, Level::kError}) {
+    if (name == level_name(level)) return level;
+  }
+  return std::nullopt;
+}
+
 void set_min_level(Level level) { g_min_level.store(level, std::memory_order_relaxed); }
 
 bool enabled(Level level) { return level >= g_min_level.load(std::memory_order_relaxed); }
@@ -82,6 +89,19 @@ void write_members(Level level, std::string_view msg, std::string_view members) 
   }
   out.push_back('}');
   emit(out);
+}
+
+std::optional<uint64_t> Throttle::admit() {
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  int64_t window = window_.load(std::memory_order_relaxed);
+  if (now != window && window_.compare_exchange_strong(window, now, std::memory_order_relaxed)) {
+    used_.store(0, std::memory_order_relaxed);
+  }
+  if (used_.fetch_add(1, std::memory_order_relaxed) >= per_second_) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  return dropped_.exchange(0, std::memory_order_relaxed);
 }
 
 }  // namespace podid::log

@@ -4,10 +4,12 @@
 // managed identity through IMDS, or a service principal (secret or PKCS#12 certificate) through Entra ID, with
 // the shared token sources (podid/azure/), for the environment's token audience.
 //
-// The token is kept until `refresh_margin` before it expires, or until half its life when that is later (a
-// short-lived token is still used for half of it). One upstream call however many callers ask meanwhile
-// (single flight): they all wait for it and all get its result. If a refresh fails while the kept token is still
-// valid for kStaleGrace, callers get the kept token and the next attempt waits refresh_retry_delay.
+// The token is a one-key user of the shared token cache (podid/azure/token_cache.h): kept until
+// `refresh_margin` before it expires, or until half its life when that is later (a short-lived token is still
+// used for half of it), then refreshed by the caller that finds it due. One upstream call however many callers
+// ask meanwhile (single flight): they all wait for it and all get its result. If a refresh fails while the kept
+// token is still valid for azure::kStaleGrace, callers get the kept token and the next attempt waits
+// refresh_retry_delay.
 //
 // Threading: token() runs on one thread at a time (the controller's io_context thread, or a strand): no mutex.
 //
@@ -16,6 +18,7 @@
 // (EACCES when the upstream answered, EIO when it did not).
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <functional>
@@ -31,9 +34,6 @@
 
 namespace podid::controller::cloud {
 
-// A failed refresh serves the kept token instead only if it still has this long to live.
-inline constexpr std::chrono::seconds kStaleGrace{60};
-
 struct ArmCredentialOptions {
   std::string imds_endpoint = "http://169.254.169.254";  // managed identity only
   std::chrono::seconds refresh_margin{300};               // refresh this long before expiry
@@ -48,9 +48,9 @@ class ArmCredential {
                                       ArmCredentialOptions options, const WallClock& clock);
   static Result<ArmCredential> create(http::Client& client, const ArmAuth& auth, const CloudEnvironment& environment,
                                       ArmCredentialOptions options = {});
-  // Any token source (tests, or a credential kind added later), asked for `resource`.
-  ArmCredential(std::shared_ptr<azure::TokenSource> source, std::string resource, ArmCredentialOptions options,
-                const WallClock& clock);
+  // Any token source (tests, or a credential kind added later), asked for `resource`; fetches run on `executor`.
+  ArmCredential(boost::asio::any_io_executor executor, std::shared_ptr<azure::TokenSource> source,
+                std::string resource, ArmCredentialOptions options, const WallClock& clock);
 
   // The access token (without "Bearer "), from memory or one upstream call.
   boost::asio::awaitable<Result<std::string>> token();

@@ -216,10 +216,15 @@ def test_flood_that_fills_conn_ident_is_refused_not_misattributed_and_drains(nod
         held.stdin.flush()
         summary = json.loads(held.stdout.readline())
         held.wait(timeout=30)
-        assert summary["statuses"] == {"200": table, "403": flood - table}, summary
+        # Record-less connections are refused at accept: a 403 for the first kMaxRefusedPerSource (16) a source
+        # has in flight, a bare close for the rest. None is served, none misattributed.
+        refused = flood - table
+        answered = min(refused, 16)
+        assert summary["statuses"] == {"200": table, "403": answered, **({"0": refused - answered} if refused > answered else {})}, summary
         assert summary["cgroup_ids"] == {str(pod.cgroup_id()): table}, summary
-        assert a.metric("podid_bpf_datapath_total", outcome="conn_map_full") == flood - table
-        assert a.metric("podid_agent_connections_total", outcome="no_kernel_record") == flood - table
+        assert a.metric("podid_bpf_datapath_total", outcome="conn_map_full") == refused
+        assert a.metric("podid_agent_connections_total", outcome="no_kernel_record") == answered
+        assert a.metric("podid_agent_connections_total", outcome="source_over_cap") == refused - answered
         # Drained: the next caller, from another pod, is served and attributed to itself.
         assert_attributed(probe(other, "tcp4"), other)
         dump = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", str(a.pins / "v1/maps/conn_ident")],

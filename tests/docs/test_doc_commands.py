@@ -588,7 +588,7 @@ def test_json_examples_are_lines_the_agent_writes():
             assert required - set(line) == set(), f"{b.where}: fields missing: {sorted(required - set(line))}"
         else:
             assert line["msg"] in ("connection refused",), f"{b.where}: unknown audit line {line['msg']!r}"
-            assert '"connection refused"' in (ROOT / "agent" / "agent.cpp").read_text()
+            assert '"connection refused"' in (ROOT / "agent" / "serve" / "admission.cpp").read_text()
 
 
 def help_flags(binary: Path) -> Optional[set[str]]:

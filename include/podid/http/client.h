@@ -78,6 +78,7 @@ class Client {
                                                         std::function<bool(std::string_view line)> on_line);
 
   const ClientOptions& options() const { return options_; }
+  const boost::asio::any_io_executor& executor() const;
 
  private:
   struct Impl;

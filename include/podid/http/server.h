@@ -55,19 +55,25 @@ inline constexpr size_t kMaxReadBuffer = 16 * 1024;
 
 using Handler = std::function<boost::asio::awaitable<Response>(const Request&)>;
 
-// Close the connection at once, reading and writing nothing.
-struct Drop {};
-// Write `response` at once (within kRefusalWriteTimeout), read nothing, close.
+// Close the connection at once, reading and writing nothing. Not an aggregate: an empty aggregate would let
+// std::variant's converting constructor pick it for a Handler (brace elision), turning every handler into a
+// drop in some translation units.
+struct Drop {
+  explicit Drop() = default;
+};
+// Write `response` at once (within kRefusalWriteTimeout), read nothing, close. `hold` is kept until then (a
+// slot counting the connection, say).
 struct AnswerAndClose {
   Response response;
+  std::shared_ptr<void> hold = nullptr;
 };
 // What a new connection gets: a Handler serves its requests (an empty Handler is a Drop).
 using Admission = std::variant<Drop, AnswerAndClose, Handler>;
 using ConnectionHandler = std::function<Admission(tcp::socket&)>;
 
 // Told of every request the server refused on its own and every session that ended in an exception, with a
-// short reason ("header_too_large", "bad_transfer_encoding", "session_exception", ...). For metrics; the
-// server has already logged the failure.
+// short reason ("header_too_large", "bad_transfer_encoding", "session_exception", "accept_failed", ...). For
+// metrics; the server has already logged the failure (throttled: an attacker can cause these at will).
 using ServerObserver = std::function<void(std::string_view listener, std::string_view reason)>;
 
 // A Handler from a synchronous function (most answers need no I/O).
@@ -88,8 +94,11 @@ class Server {
   // Stops accepting; sessions in flight finish the request they are serving, then close.
   void stop();
 
-  // Sessions open now (for metrics and graceful shutdown).
+  // Sessions open now (for metrics).
   size_t open_sessions() const;
+  // Sessions serving a request now: read, answer not yet written (graceful shutdown waits for these; idle
+  // keep-alive sessions it does not).
+  size_t busy_sessions() const;
 
  private:
   struct Impl;

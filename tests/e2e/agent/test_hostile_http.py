@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 from helpers import assert_token_for, bound_pod
@@ -114,3 +115,56 @@ def test_host_rules_and_absolute_form(cluster, uniq, victim):
                                   "Connection: close\r\n\r\n")
     assert absolute["status"] == "HTTP/1.1 200 OK", absolute
     still_serving(cluster, victim)
+
+
+# Opens `count` connections straight to the agent's address (no kernel record: they did not go through the
+# redirect) and keeps them open without sending a byte, then reports how many the agent closed on its own
+# within `wait` seconds and what the first answers said.
+HOLDER = textwrap.dedent("""
+    import json, select, socket, sys, time
+    host, port, count, wait = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    socks, failed = [], 0
+    for _ in range(count):
+        try:
+            s = socket.create_connection((host, port), timeout=5)
+            s.setblocking(False)
+            socks.append(s)
+        except OSError:
+            failed += 1
+    poller, by_fd = select.poll(), {s.fileno(): s for s in socks}
+    for fd in by_fd:
+        poller.register(fd, select.POLLIN)
+    deadline, closed, first = time.monotonic() + wait, set(), []
+    while time.monotonic() < deadline and len(closed) < len(socks):
+        for fd, _ in poller.poll(200):
+            try:
+                data = by_fd[fd].recv(4096)
+            except OSError:
+                data = b""
+            if len(first) < 3 and data:
+                first.append(data.decode("latin-1").split("\\r\\n", 1)[0])
+            if not data or b"\\r\\n\\r\\n" in data:
+                closed.add(fd)
+                poller.unregister(fd)
+    print(json.dumps({"opened": len(socks), "connect_failed": failed, "closed_by_agent": len(closed),
+                      "first": first}))
+""")
+
+
+def test_connections_without_a_kernel_record_cannot_exhaust_the_agent(cluster, uniq, victim):
+    """1,100 idle connections straight to the agent's address used to hold 1,100 descriptors for the 10 s read
+    timeout, past the default limit of 1,024, and stop service for every pod. Now each is answered 403 at
+    accept (or closed, past 16 in flight from one source) and none is held."""
+    attacker = cluster.add_pod(uniq("attacker"), uniq("ns"))
+    host, port = cluster.agent.serving["redirect"].rsplit(":", 1)
+    out = attacker.run([PYTHON, "-c", HOLDER, host, port, "1100", "8"], timeout=120)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["opened"] + r["connect_failed"] == 1100
+    assert r["closed_by_agent"] == r["opened"], r
+    assert all(line == "HTTP/1.1 403 Forbidden" for line in r["first"]), r
+    still_serving(cluster, victim)
+    fds = len(list(Path(f"/proc/{cluster.agent.proc.pid}/fd").iterdir()))
+    assert fds < 200, f"the agent holds {fds} descriptors after the flood"
+    log = cluster.agent_log(tail=400000)
+    assert log.count('"msg":"connection refused"') < 400, "refusal lines are not throttled"

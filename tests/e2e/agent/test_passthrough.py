@@ -55,7 +55,6 @@ def test_allowed_paths_are_forwarded_as_sent(cluster, uniq, path):
 
 @pytest.mark.parametrize("path", [
     "/metadata/secrets?api-version=2021-02-01",
-    "/metadata/identity/oauth2/authorize?api-version=2018-02-01",
     "/",
     "/latest/meta-data/",
 ])
@@ -135,3 +134,27 @@ def test_dot_segments_never_reach_the_token_endpoint_upstream(cluster, uniq, pat
     assert_no_token(r)
     assert r.status in (400, 403, 404), str(r)
     assert _log_paths(cluster) == before
+
+
+@pytest.mark.parametrize("method,path,reason", [
+    ("GET", "/metadata/identity/getPlatformMetadata?api-version=2025-05-01", "msi_v2_not_served"),
+    ("POST", "/metadata/identity/issuecredential?cid=x&uaid=y&api-version=2025-05-01", "msi_v2_not_served"),
+    ("GET", "/metadata/identity/oauth2/authorize?api-version=2018-02-01", "identity_path_not_served"),
+])
+def test_identity_paths_other_than_the_token_are_404_and_never_reach_imds(cluster, uniq, flags_passthrough_identity,
+                                                                        method, path, reason):
+    """MSI v2 would issue a credential for any identity on the VM: a pod must never reach it through the agent,
+    even when the passthrough allow-list names the whole identity category."""
+    pod, _ = bound_pod(cluster, uniq)
+    before = _log_paths(cluster)
+    r = cluster.http(pod, path, method=method)
+    assert r.status == 404 and json.loads(r.body) == {"error": "Not found"}, str(r)
+    assert _log_paths(cluster) == before
+    assert any(a.get("reason") == reason for a in cluster.wait_audit(lambda a: a.get("reason") == reason))
+
+
+@pytest.fixture
+def flags_passthrough_identity(cluster):
+    cluster.restart_agent(["--passthrough-prefix", "/metadata/identity", "--passthrough-prefix", "/metadata/versions"])
+    yield
+    cluster.restart_agent([])

@@ -14,7 +14,7 @@ namespace {
 
 // Asserts an invalid_argument error naming the object and the field.
 void expect_invalid(const podid::Error& e, const std::string& object, const std::string& field) {
-  EXPECT_EQ(e.code, std::make_error_code(std::errc::invalid_argument));
+  EXPECT_EQ(e.code, std::errc::invalid_argument);
   EXPECT_THAT(e.context, HasSubstr(object + ": " + field + ":"));
 }
 
@@ -139,7 +139,7 @@ TEST(ParseAzureIdentity, MissingMetadataNamedAsUnknown) {
   expect_invalid(r.error(), "AzureIdentity ?/?", "metadata.name");
   r = parse_azure_identity(json::array());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, std::make_error_code(std::errc::invalid_argument));
+  EXPECT_EQ(r.error().code, std::errc::invalid_argument);
 }
 
 TEST(ParseAzureIdentity, AnnotationsNamespacedAndPrincipal) {

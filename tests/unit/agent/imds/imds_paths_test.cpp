@@ -90,7 +90,7 @@ INSTANTIATE_TEST_SUITE_P(
                       PathCase{"/metadata/instance?api-version=2021-02-01", PathKind::kOther},
                       PathCase{"/metadata/instance/compute/name?api-version=2021-02-01&format=text", PathKind::kOther},
                       PathCase{"/metadata/identity/info?api-version=2018-02-01", PathKind::kOther},
-                      PathCase{"/metadata/identity/oauth2", PathKind::kOther},
+                      PathCase{"/metadata/identity/oauth2", PathKind::kIdentityNotServed},
                       PathCase{"/metadata/versions", PathKind::kOther},
                       PathCase{"/metadata/scheduledevents?api-version=2020-07-01", PathKind::kOther},
                       PathCase{"/podid/v1/whoami", PathKind::kOther},
@@ -185,6 +185,25 @@ TEST(ClassifyPath, DisguisedTokenPathsNeverLookLikeOtherPaths) {
       // Only case changes of `metadata` keep the exact form.
       ASSERT_EQ(normalize_path(out), base) << out;
     }
+  }
+}
+
+TEST(ClassifyPath, TheIdentityCategoryIsOwnedByTheAgent) {
+  // MSI v2 and anything else under /metadata/identity but the token path and /info: never relayed.
+  for (const char* t : {"/metadata/identity/getPlatformMetadata?api-version=2025-05-01",
+                        "/metadata/identity/issuecredential?cid=c&uaid=u&api-version=2025-05-01",
+                        "/METADATA/Identity/IssueCredential", "/metadata/%69dentity/issuecredential",
+                        "/metadata/instance/../identity/issuecredential", "/metadata/identity",
+                        "/metadata/identity/", "/metadata/identity/info/", "/metadata/identity/oauth2/authorize"}) {
+    EXPECT_EQ(classify_path(t), PathKind::kIdentityNotServed) << t;
+  }
+  EXPECT_TRUE(is_msi_v2_path("/metadata/identity/getPlatformMetadata"));
+  EXPECT_TRUE(is_msi_v2_path("/metadata/identity/issuecredential?cid=1"));
+  EXPECT_FALSE(is_msi_v2_path("/metadata/identity/oauth2/authorize"));
+  // What may still be relayed (under the passthrough policy).
+  for (const char* t : {"/metadata/identity/info?api-version=2018-02-01", "/metadata/identityx", "/metadata/instance",
+                        "/metadata/versions"}) {
+    EXPECT_EQ(classify_path(t), PathKind::kOther) << t;
   }
 }
 

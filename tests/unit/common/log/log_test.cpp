@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -69,4 +70,30 @@ TEST(Log, members_are_spliced_into_the_line) {
   EXPECT_EQ(line["msg"], "m");
   auto bare = capture_stderr([] { podid::log::write_members(podid::log::Level::kWarn, "m", ""); });
   EXPECT_EQ(nlohmann::json::parse(bare)["msg"], "m");
+}
+
+TEST(Log, parse_level_knows_the_four_levels_only) {
+  EXPECT_EQ(podid::log::parse_level("debug"), podid::log::Level::kDebug);
+  EXPECT_EQ(podid::log::parse_level("error"), podid::log::Level::kError);
+  EXPECT_FALSE(podid::log::parse_level("Error"));
+  EXPECT_FALSE(podid::log::parse_level(""));
+}
+
+TEST(Log, throttle_lets_a_few_lines_through_per_second_and_counts_the_rest) {
+  podid::log::Throttle throttle(3);
+  int let_through = 0;
+  uint64_t reported = 0;
+  for (int i = 0; i < 1000; ++i) {
+    if (auto dropped = throttle.admit()) {
+      ++let_through;
+      reported += *dropped;
+    }
+  }
+  // Within one second: 3 lines (a second boundary in the loop allows at most 3 more), none reporting drops yet.
+  EXPECT_GE(let_through, 3);
+  EXPECT_LE(let_through, 6);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto next = throttle.admit();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(reported + *next, 1000u - static_cast<uint64_t>(let_through)) << "every dropped line is reported once";
 }

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The cache in front of every token source: pods ask often (SDKs cache per process, and processes restart),
-// upstreams are rate limited (IMDS: 20 identity requests/s per VM), so each (credential, resource) is fetched
-// once and shared.
+// The cache in front of every token source, in both binaries: the agent's pods ask often (SDKs cache per process,
+// and processes restart) and upstreams are rate limited (IMDS: 20 identity requests/s per VM), so each
+// (credential, resource) is fetched once and shared; the controller's ARM credential is a cache of one key.
 //
 //   fresh         served from memory, no upstream call.
-//   refresh due   past issued_at + refresh_fraction x lifetime ("half life", as msal and MSAL Go refresh) but
-//                 with more than min_remaining left: served from memory AND one background refresh starts. A
-//                 failed refresh keeps the old token (counted, logged) and is retried no sooner than
-//                 refresh_retry_delay (or the upstream's Retry-After), so a failing upstream is not hammered.
+//   refresh due   past issued_at + refresh_fraction x lifetime ("half life", as msal and MSAL Go refresh), or
+//                 refresh_margin before expiry when that is later, but with more than min_remaining left:
+//                 served from memory AND one background refresh starts (refresh_in_background, the agent's
+//                 way); or, without refresh_in_background, fetched by the caller as for a missing token (the
+//                 controller's ARM credential). A failed refresh keeps the old token (counted, logged) and is
+//                 retried no sooner than refresh_retry_delay (or the upstream's Retry-After), so a failing
+//                 upstream is not hammered.
 //   missing or    one upstream call, however many callers ask meanwhile (single flight): they all wait for it
 //   nearly expired and all get its outcome. If it fails while the cached token still has kStaleGrace left, they
 //                 get that token instead (and so does everyone while the failure is remembered): a pod is
@@ -41,9 +44,7 @@
 #include "podid/azure/token_source.h"
 #include "podid/clock.h"
 
-namespace podid::agent {
-
-using namespace podid::azure;  // the shared token types (podid_azure), read as the agent's own
+namespace podid::azure {
 
 // A failed fetch serves the cached token instead only if it still has this long to live: less would reach the
 // pod already expired, or nearly so, after its own round trip.
@@ -51,6 +52,8 @@ inline constexpr std::chrono::seconds kStaleGrace{60};
 
 struct TokenCacheOptions {
   double refresh_fraction = 0.5;                 // of the lifetime, from issued_at: when refresh-ahead starts
+  std::chrono::seconds refresh_margin{0};        // > 0: a refresh is due no earlier than this before expiry
+  bool refresh_in_background = true;             // false: the caller that finds a refresh due fetches and waits
   std::chrono::seconds min_remaining{300};       // a token with less left is not served (SDKs refresh at 5 min)
   std::chrono::seconds negative_ttl{0};          // how long a failure without Retry-After is remembered
   std::chrono::seconds max_retry_after{300};     // an upstream's Retry-After is honoured up to this long
@@ -105,4 +108,4 @@ class TokenCache {
   std::shared_ptr<State> state_;
 };
 
-}  // namespace podid::agent
+}  // namespace podid::azure

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
+//
+// Small files read whole: credentials, CA bundles, kubeconfigs, cloud configs. Both binaries read them the same
+// way, with the same limit and the same error (errno and the path).
 #pragma once
 
 #include <filesystem>
@@ -6,7 +9,7 @@
 
 #include "podid/result.h"
 
-namespace podid::k8s::detail {
+namespace podid {
 
 // The whole of a small file (a CA bundle, a token, a kubeconfig): errno and the path on failure, EFBIG
 // beyond 4 MiB, which no credential file reaches.
@@ -15,4 +18,4 @@ Result<std::string> read_file(const std::filesystem::path& path);
 // `text` without leading and trailing whitespace (token files end with a newline when written by hand).
 std::string trim(std::string text);
 
-}  // namespace podid::k8s::detail
+}  // namespace podid

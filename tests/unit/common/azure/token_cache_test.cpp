@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/token/token_cache.h"
+#include "podid/azure/token_cache.h"
 
 #include <gtest/gtest.h>
 
@@ -12,13 +12,13 @@
 
 #include "fakes.h"
 
-namespace podid::agent {
+namespace podid::azure {
 namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-using azure::testing::FakeClock;
-using azure::testing::FakeSource;
+using testing::FakeClock;
+using testing::FakeSource;
 
 const std::string kVault = "https://vault.azure.net";
 const std::string kArm = "https://management.azure.com/";
@@ -489,4 +489,4 @@ TEST(TokenCacheOptions, out_of_range_options_are_refused) {
 }
 
 }  // namespace
-}  // namespace podid::agent
+}  // namespace podid::azure

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "read_file.h"
+#include "podid/read_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
-namespace podid::k8s::detail {
+namespace podid {
 namespace {
 constexpr size_t kMaxFileBytes = 4 * 1024 * 1024;
 }
@@ -41,4 +41,4 @@ std::string trim(std::string text) {
   return text.substr(first, last - first + 1);
 }
 
-}  // namespace podid::k8s::detail
+}  // namespace podid

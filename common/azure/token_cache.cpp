@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/token/token_cache.h"
+#include "podid/azure/token_cache.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -14,7 +14,7 @@
 
 #include "podid/log.h"
 
-namespace podid::agent {
+namespace podid::azure {
 namespace asio = boost::asio;
 using std::chrono::seconds;
 using std::chrono::system_clock;
@@ -63,7 +63,9 @@ struct TokenCache::State : std::enable_shared_from_this<State> {
 
   system_clock::time_point refresh_at(const AccessToken& t) const {
     auto lifetime = std::chrono::duration<double>(t.expires_on - t.issued_at) * options.refresh_fraction;
-    return t.issued_at + std::chrono::duration_cast<system_clock::duration>(lifetime);
+    auto at = t.issued_at + std::chrono::duration_cast<system_clock::duration>(lifetime);
+    if (options.refresh_margin > seconds{0}) at = std::max(at, t.expires_on - options.refresh_margin);
+    return at;
   }
 
   static bool stale_servable(const Entry& e, system_clock::time_point now) {
@@ -212,13 +214,21 @@ asio::awaitable<Served> TokenCache::get(std::shared_ptr<TokenSource> source, con
     state->touch(it);
     auto& e = it->second;
     bool failure_live = e.failure && now < e.failure_until;
-    if (e.token && state->usable(*e.token, now)) {
+    bool refresh_due = e.token && now >= state->refresh_at(*e.token) && now >= e.next_refresh_at && !failure_live;
+    if (e.token && state->usable(*e.token, now) && !(refresh_due && !state->options.refresh_in_background)) {
       Served served{*e.token, true};
-      if (!e.flight && !failure_live && now >= state->refresh_at(*e.token) && now >= e.next_refresh_at) {
-        state->start(it, source, context, /*refresh=*/true);
-      }
+      if (!e.flight && refresh_due) state->start(it, source, context, /*refresh=*/true);
       ++stats.hits;
       co_return served;
+    }
+    if (refresh_due && e.flight) {
+      ++stats.coalesced;
+      co_return co_await State::wait(std::move(state), e.flight);
+    }
+    if (refresh_due && state->usable(*e.token, now)) {
+      // Due, and refreshed by this caller: the token stays for the stale rule if the refresh fails.
+      flight = state->start(it, std::move(source), context, /*refresh=*/true);
+      co_return co_await State::wait(std::move(state), std::move(flight));
     }
     if (failure_live && State::stale_servable(e, now)) {
       ++stats.stale_served;
@@ -267,4 +277,4 @@ TokenCacheStats TokenCache::stats() const {
   return s;
 }
 
-}  // namespace podid::agent
+}  // namespace podid::azure

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/api/routes.h"
+#include "agent/serve/whoami.h"
 
 #include <arpa/inet.h>
 
@@ -18,41 +18,44 @@ nlohmann::json optional_string(const std::optional<std::string>& s) { return s ?
 
 }  // namespace
 
-http::Response handle_attributed(const http::Request& req, const CallerView& caller) {
-  std::string target(req.target());
-  std::string path = target.substr(0, target.find('?'));
+http::Response handle_whoami(const http::Request& req, const Caller& caller, const CgroupPathOf& path_of) {
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
   if (req.method() != boost::beast::http::verb::get) {
     return http::json_response(req, http::Status::method_not_allowed,
                                R"({"error":"invalid_request","error_description":"only GET is served"})");
   }
   if (path != kWhoamiPath) {
-    // The IMDS token endpoint is served once identity selection exists; until then, say so plainly.
     return http::json_response(req, http::Status::not_found,
                                nlohmann::json{{"error", "not_found"},
                                               {"error_description", "podid-agent serves " + std::string(kWhoamiPath) +
-                                                                        " only in this version"}}
+                                                                        " only in this mode (no Kubernetes)"}}
                                    .dump());
   }
   const auto& c = caller.ident.caller;
+  auto path_or_null = [&](uint64_t id) { return optional_string(path_of ? path_of(id) : std::nullopt); };
   nlohmann::json body = {
       {"cgroup_id", c.cgroup_id},
-      {"cgroup_path", optional_string(caller.cgroup_path)},
+      {"cgroup_path", path_or_null(c.cgroup_id)},
       {"ancestor_cgroups",
-       nlohmann::json::array({{{"id", c.ancestor_cgroup_id[0]}, {"path", optional_string(caller.ancestor_path[0])}},
-                              {{"id", c.ancestor_cgroup_id[1]}, {"path", optional_string(caller.ancestor_path[1])}}})},
+       nlohmann::json::array({{{"id", c.ancestor_cgroup_id[0]}, {"path", path_or_null(c.ancestor_cgroup_id[0])}},
+                              {{"id", c.ancestor_cgroup_id[1]}, {"path", path_or_null(c.ancestor_cgroup_id[1])}}})},
       {"netns_cookie", c.netns_cookie},
       {"pid", static_cast<uint32_t>(c.pid_tgid >> 32)},
       {"tid", static_cast<uint32_t>(c.pid_tgid & 0xffffffffu)},
       {"original_destination", address_string(c.orig_family, c.orig_daddr) + ":" + std::to_string(ntohs(c.orig_dport))},
       {"socket_cookie", caller.ident.sock_cookie},
       {"record_age_us", std::chrono::duration_cast<std::chrono::microseconds>(caller.record_age).count()},
+      {"pod_uid", caller.pod_uid.empty() ? nlohmann::json() : nlohmann::json(caller.pod_uid)},
   };
   return http::json_response(req, http::Status::ok, body.dump());
 }
 
-http::Response handle_refused(const http::Request& req, Refusal reason) {
+http::Response refusal_response(Refusal reason) {
+  http::Request none;
+  none.version(11);
   auto res = http::json_response(
-      req, http::Status::forbidden,
+      none, http::Status::forbidden,
       nlohmann::json{{"error", "forbidden"},
                      {"error_description", "podid-agent could not tell from the kernel which pod made this connection"},
                      {"reason", std::string(refusal_name(reason))}}

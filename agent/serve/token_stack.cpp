@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/serve/token_path.h"
+#include "agent/serve/token_stack.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <unordered_map>
 
 #include "agent/cluster/cluster_watch.h"
 #include "agent/cluster/pod_store.h"
@@ -12,12 +9,11 @@
 #include "agent/serve/token_sources.h"
 #include "podid/k8s/api_client.h"
 #include "podid/k8s/cluster_config.h"
-#include "podid/log.h"
 
 namespace podid::agent {
 namespace asio = boost::asio;
 
-struct TokenPath::Impl {
+struct TokenStack::Impl {
   asio::io_context& io;
   AgentConfig config;
   SystemWallClock clock;
@@ -33,16 +29,14 @@ struct TokenPath::Impl {
   std::unique_ptr<TokenSources> sources;
   std::unique_ptr<TokenMetrics> metrics;
   std::unique_ptr<ImdsService> service;
-  std::unordered_map<std::string, uint32_t> connections_per_pod;
-  bool taint_removed = false;
 
   Impl(asio::io_context& io, AgentConfig config) : io(io), config(std::move(config)) {}
 };
 
-TokenPath::TokenPath(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-TokenPath::~TokenPath() { stop(); }
+TokenStack::TokenStack(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TokenStack::~TokenStack() { stop(); }
 
-Result<std::unique_ptr<TokenPath>> TokenPath::create(asio::io_context& io, const AgentConfig& config,
+Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, const AgentConfig& config,
                                                      const std::filesystem::path& kubepods_dir,
                                                      metrics::Registry& registry) {
   auto impl = std::make_unique<Impl>(io, config);
@@ -115,85 +109,28 @@ Result<std::unique_ptr<TokenPath>> TokenPath::create(asio::io_context& io, const
     s.identity_objects_rejected = counts.rejected;
     return s;
   });
-  return std::unique_ptr<TokenPath>(new TokenPath(std::move(impl)));
+  return std::unique_ptr<TokenStack>(new TokenStack(std::move(impl)));
 }
 
-Status TokenPath::start() {
+Status TokenStack::start() {
   if (auto st = impl_->cgroups->start(); !st) return st.error().wrap("cgroup index");
   impl_->watch->start();
   return {};
 }
 
-void TokenPath::stop() {
+void TokenStack::stop() {
   if (!impl_) return;
   impl_->watch->stop();
   impl_->cgroups->stop();
 }
 
-ImdsService& TokenPath::service() { return *impl_->service; }
+ImdsService& TokenStack::service() { return *impl_->service; }
 
-std::string TokenPath::not_ready_reason() const {
+std::string TokenStack::not_ready_reason() const {
   if (!impl_->watch->synced()) return "Kubernetes watches not synced yet";
   return {};
 }
 
-std::shared_ptr<void> TokenPath::acquire_connection_slot(const std::string& pod_uid) {
-  auto& count = impl_->connections_per_pod[pod_uid];
-  if (count >= impl_->config.max_connections_per_pod) {
-    impl_->metrics->pod_resolution_failure("too_many_connections");
-    return nullptr;
-  }
-  ++count;
-  // Released when the last copy (held by the connection's handler) goes away.
-  struct Slot {
-    Slot(Impl* i, std::string uid) : impl(i), pod_uid(std::move(uid)) {}
-    Slot(const Slot&) = delete;  // a copy's destructor would release the slot twice
-    Impl* impl;
-    std::string pod_uid;
-    ~Slot() {
-      auto it = impl->connections_per_pod.find(pod_uid);
-      if (it != impl->connections_per_pod.end() && --it->second == 0) impl->connections_per_pod.erase(it);
-    }
-  };
-  return std::make_shared<Slot>(impl_.get(), pod_uid);
-}
-
-void TokenPath::remove_startup_taint() {
-  Impl& m = *impl_;
-  if (m.config.startup_taint.empty() || m.taint_removed) return;
-  m.taint_removed = true;
-  asio::co_spawn(
-      m.io,
-      [&m]() -> asio::awaitable<void> {
-        const std::string path = "/api/v1/nodes/" + m.config.node_name;
-        auto node = co_await m.api->get(path);
-        if (!node || !node->ok()) {
-          log::error("startup taint not removed: cannot read the node",
-                     {{"taint", m.config.startup_taint},
-                      {"error", node ? node->message() : node.error().message()}});
-          co_return;
-        }
-        nlohmann::json taints = nlohmann::json::array();
-        bool found = false;
-        for (const auto& t : node->body.value("/spec/taints"_json_pointer, nlohmann::json::array())) {
-          if (t.value("key", "") == m.config.startup_taint) found = true;
-          else taints.push_back(t);
-        }
-        if (!found) co_return;
-        // Merge patch replaces the list; resourceVersion makes a concurrent change fail instead of being lost.
-        nlohmann::json patch = {{"metadata", {{"resourceVersion", node->body["metadata"]["resourceVersion"]}}},
-                                {"spec", {{"taints", taints}}}};
-        const std::string content_type = "application/merge-patch+json";
-        auto done = co_await m.api->request(boost::beast::http::verb::patch, path, patch, content_type);
-        if (!done || !done->ok()) {
-          log::error("startup taint not removed", {{"taint", m.config.startup_taint},
-                                                   {"error", done ? done->message() : done.error().message()}});
-          m.taint_removed = false;  // try again at the next readiness check
-          co_return;
-        }
-        log::info("startup taint removed: pods may be scheduled here", {{"taint", m.config.startup_taint}});
-      },
-      asio::detached);
-}
+k8s::ApiClient& TokenStack::api() { return *impl_->api; }
 
 }  // namespace podid::agent

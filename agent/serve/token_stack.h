@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Everything behind the token endpoint, built from the configuration and owned in one place: the Kubernetes
+// client, the watches and the stores they feed, the cgroup -> pod index, the token sources and their cache,
+// the token metrics, and the ImdsService that answers pods. Assembly only: no decision is made here. run_agent
+// builds one when Kubernetes is enabled and hands ConnectionAdmission its service.
+//
+// Errors: create() returns Result (bad kubeconfig, no in-cluster credentials, a bad --imds-upstream);
+// start() returns Status (the cgroup index could not start). Start-up turns either into a refusal to start.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "agent/config.h"
+#include "agent/serve/imds_service.h"
+#include "podid/k8s/api_client.h"
+#include "podid/metrics/registry.h"
+#include "podid/result.h"
+
+namespace podid::agent {
+
+class TokenStack {
+ public:
+  static Result<std::unique_ptr<TokenStack>> create(boost::asio::io_context& io, const AgentConfig& config,
+                                                    const std::filesystem::path& kubepods_dir,
+                                                    metrics::Registry& registry);
+  ~TokenStack();
+
+  // Starts the cgroup index and the watches.
+  Status start();
+  // Stops the watches and the index; lookups keep answering from the last state.
+  void stop();
+
+  ImdsService& service();
+  k8s::ApiClient& api();
+  // Empty when the caches are synced, else what is still missing (for /readyz).
+  std::string not_ready_reason() const;
+
+ private:
+  struct Impl;
+  explicit TokenStack(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace podid::agent
