@@ -100,11 +100,12 @@ void run_forever(asio::io_context& io, AgentMetrics& metrics) {
 // SIGTERM/SIGINT: stop accepting, let requests being served finish (up to kShutdownGrace), then stop. The
 // kernel programs stay attached: pods get ECONNREFUSED until the next agent takes over the pinned links,
 // never a window in which they reach the real service.
-asio::awaitable<void> shut_down(asio::io_context& io, http::Server& server, TokenStack* stack,
+asio::awaitable<void> shut_down(asio::io_context& io, http::Server& server, TokenStack* stack, CgroupIndex& cgroups,
                                 asio::steady_timer& watchdog, int signal) {
   log::info("stopping; kernel programs stay attached", {{"signal", signal}});
   server.stop();
   if (stack) stack->stop();
+  cgroups.stop();
   watchdog.cancel();
   asio::steady_timer wait(io);
   const auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
@@ -138,10 +139,12 @@ int run_agent(const AgentConfig& config) {
   http::Server server(io, [&metrics](std::string_view listener, std::string_view reason) {
     metrics.http_refused(listener, reason);
   });
-  CgroupIndex cgroup_paths(host->mount, host->attach_dir);
+  // The one index of the kubepods tree: pods for the token path, paths for whoami and deny events.
+  CgroupIndex cgroups(io.get_executor(), host->attach_dir,
+                      "/" + std::filesystem::relative(host->attach_dir, host->mount).string());
   std::unique_ptr<TokenStack> stack;
   if (config.kube_enabled) {
-    auto made = TokenStack::create(io, config, host->attach_dir, metrics.registry());
+    auto made = TokenStack::create(io, config, cgroups, metrics.registry());
     if (!made) return refuse(made.error().message());
     stack = std::move(*made);
   }
@@ -176,7 +179,7 @@ int run_agent(const AgentConfig& config) {
                        .pod_over_cap = [token_metrics] {
                          if (token_metrics) token_metrics->pod_resolution_failure("too_many_connections");
                        }},
-          .cgroup_path_of = [&cgroup_paths](uint64_t id) { return cgroup_paths.path_of(id); },
+          .cgroup_path_of = [&cgroups](uint64_t id) { return cgroups.path_of(id); },
           .pod_uid_of = stack ? PodUidOf([&stack](const podid_caller& k) { return stack->service().pod_uid_of(k); })
                               : PodUidOf(),
           .imds = stack ? ImdsHandler([&stack](const http::Request& req, const Caller& caller) {
@@ -188,6 +191,7 @@ int run_agent(const AgentConfig& config) {
 
   auto attached = probe->attach();
   if (!attached) return refuse(attached.error().message());
+  if (auto st = cgroups.start(); !st) return refuse(st.error().wrap("cgroup index").message());
   if (stack) {
     if (auto st = stack->start(); !st) return refuse(st.error().message());
   }
@@ -195,7 +199,7 @@ int run_agent(const AgentConfig& config) {
   metrics.track_kernel_stats([&probe] { return probe->read_stats(); });
 
   DenyEventReader deny_events(probe->events_map(),
-                              {.cgroup_path = [&cgroup_paths](uint64_t id) { return cgroup_paths.path_of(id); },
+                              {.cgroup_path = [&cgroups](uint64_t id) { return cgroups.path_of(id); },
                                .count = [&metrics](const std::string& r, const std::string& h) { metrics.deny_event(r, h); }});
   if (auto st = deny_events.start(); !st) return refuse(st.error().message());
 
@@ -243,7 +247,7 @@ int run_agent(const AgentConfig& config) {
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     serving = false;
-    spawn_logged(io.get_executor(), shut_down(io, server, stack.get(), watchdog, sig), "shutdown");
+    spawn_logged(io.get_executor(), shut_down(io, server, stack.get(), cgroups, watchdog, sig), "shutdown");
   });
   run_forever(io, metrics);
   deny_events.stop();

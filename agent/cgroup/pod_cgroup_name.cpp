@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// What the kubelet's cgroup names say: parse_pod_cgroup_path() and is_qos_cgroup_path() (pod_cgroups.h).
+// What the kubelet's cgroup names say: parse_pod_cgroup_path() and is_qos_cgroup_path() (pod_cgroup_name.h).
 // Pure string work, no file system; the layouts are those of pkg/kubelet/cm (cgroup_manager_linux.go,
 // qos_container_manager_linux.go) and the runtimes' own container cgroup names.
 #include <array>
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/cgroup/pod_cgroups.h"
+#include "agent/cgroup/pod_cgroup_name.h"
 
 namespace podid::agent {
 namespace {

@@ -4,7 +4,7 @@
 //   1. the path: the token endpoint, a malformed variant of it (400, never forwarded), or another IMDS path
 //      (passthrough under the policy);
 //   2. the token request itself, checked as IMDS checks it (imds/token_request.h);
-//   3. the pod: from the cgroups the kernel recorded (PodCgroupIndex) to the pod object (PodStore); the
+//   3. the pod: from the cgroups the kernel recorded (CgroupIndex) to the pod object (PodStore); the
 //      source address must be one of the pod's IPs unless it uses hostNetwork;
 //   4. the identity (identity/selection.h): the bound one, the node's for exception pods, or Azure's answer
 //      for none / several / not yet assigned (fast, retryable; an optional short bounded wait);
@@ -21,7 +21,7 @@
 #include <chrono>
 #include <string>
 
-#include "agent/cgroup/pod_cgroups.h"
+#include "agent/cgroup/cgroup_index.h"
 #include "agent/cluster/pod_store.h"
 #include "agent/identity/identity_store.h"
 #include "agent/identity/selection.h"
@@ -49,7 +49,7 @@ struct ImdsServiceSettings {
 };
 
 struct ImdsServiceDeps {
-  const PodCgroupIndex& cgroups;
+  const CgroupIndex& cgroups;
   const PodStore& pods;
   IdentityStore& identities;
   TokenSources& sources;

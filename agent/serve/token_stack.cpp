@@ -22,7 +22,7 @@ struct TokenStack::Impl {
   IdentityStore identities;
   std::unique_ptr<SecretStore> secrets;
   std::unique_ptr<ClusterWatch> watch;
-  std::unique_ptr<PodCgroupIndex> cgroups;
+  CgroupIndex& cgroups;
   std::unique_ptr<http::Client> imds_client;
   std::unique_ptr<http::Client> entra_client;
   std::unique_ptr<TokenCache> cache;
@@ -30,16 +30,16 @@ struct TokenStack::Impl {
   std::unique_ptr<TokenMetrics> metrics;
   std::unique_ptr<ImdsService> service;
 
-  Impl(asio::io_context& io, AgentConfig config) : io(io), config(std::move(config)) {}
+  Impl(asio::io_context& io, AgentConfig config, CgroupIndex& cgroups)
+      : io(io), config(std::move(config)), cgroups(cgroups) {}
 };
 
 TokenStack::TokenStack(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TokenStack::~TokenStack() { stop(); }
 
 Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, const AgentConfig& config,
-                                                     const std::filesystem::path& kubepods_dir,
-                                                     metrics::Registry& registry) {
-  auto impl = std::make_unique<Impl>(io, config);
+                                                     CgroupIndex& cgroups, metrics::Registry& registry) {
+  auto impl = std::make_unique<Impl>(io, config, cgroups);
   auto cluster = config.kubeconfig.empty() ? k8s::in_cluster_config() : k8s::kubeconfig_config(config.kubeconfig);
   if (!cluster) return cluster.error().wrap("Kubernetes API configuration");
   auto imds_base = http::Url::parse(config.imds_upstream);
@@ -49,7 +49,6 @@ Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, con
   m.api = std::make_unique<k8s::ApiClient>(io.get_executor(), std::move(*cluster), "podid-agent/" + config.node_name);
   m.secrets = std::make_unique<SecretStore>(io.get_executor(), *m.api);
   m.watch = std::make_unique<ClusterWatch>(io.get_executor(), *m.api, m.config, m.pods, m.identities, *m.secrets);
-  m.cgroups = std::make_unique<PodCgroupIndex>(io.get_executor(), kubepods_dir);
   http::ClientOptions upstream{.timeout = config.upstream_timeout, .user_agent = "podid-agent"};
   m.imds_client = std::make_unique<http::Client>(io.get_executor(), upstream);
   m.entra_client = std::make_unique<http::Client>(io.get_executor(), upstream);
@@ -83,7 +82,7 @@ Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, con
   settings.passthrough.block_instance_metadata = config.block_instance_metadata;
   if (!config.passthrough_prefixes.empty()) settings.passthrough.allowed_prefixes = config.passthrough_prefixes;
   m.service = std::make_unique<ImdsService>(
-      ImdsServiceDeps{.cgroups = *m.cgroups, .pods = m.pods, .identities = m.identities, .sources = *m.sources,
+      ImdsServiceDeps{.cgroups = m.cgroups, .pods = m.pods, .identities = m.identities, .sources = *m.sources,
                       .cache = *m.cache, .passthrough_client = *m.imds_client, .metrics = *m.metrics,
                       .clock = m.clock},
       std::move(settings));
@@ -98,7 +97,7 @@ Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, con
                       {"throttled", cs.throttled}, {"stale_served", cs.stale_served}};
     s.watches = m.watch->stats();
     s.pods_known = m.pods.size();
-    auto gs = m.cgroups->stats();
+    auto gs = m.cgroups.stats();
     s.pod_cgroups = gs.pods;
     s.container_cgroups = gs.containers;
     auto counts = m.identities.counts();
@@ -113,7 +112,6 @@ Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, con
 }
 
 Status TokenStack::start() {
-  if (auto st = impl_->cgroups->start(); !st) return st.error().wrap("cgroup index");
   impl_->watch->start();
   return {};
 }
@@ -121,7 +119,6 @@ Status TokenStack::start() {
 void TokenStack::stop() {
   if (!impl_) return;
   impl_->watch->stop();
-  impl_->cgroups->stop();
 }
 
 ImdsService& TokenStack::service() { return *impl_->service; }

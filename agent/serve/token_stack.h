@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Everything behind the token endpoint, built from the configuration and owned in one place: the Kubernetes
-// client, the watches and the stores they feed, the cgroup -> pod index, the token sources and their cache,
+// client, the watches and the stores they feed, the token sources and their cache,
 // the token metrics, and the ImdsService that answers pods. Assembly only: no decision is made here. run_agent
 // builds one when Kubernetes is enabled and hands ConnectionAdmission its service.
 //
@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "agent/cgroup/cgroup_index.h"
 #include "agent/config.h"
 #include "agent/serve/imds_service.h"
 #include "podid/k8s/api_client.h"
@@ -24,14 +25,14 @@ namespace podid::agent {
 
 class TokenStack {
  public:
+  // `cgroups` (started and stopped by the caller, which also reads paths from it) must outlive the stack.
   static Result<std::unique_ptr<TokenStack>> create(boost::asio::io_context& io, const AgentConfig& config,
-                                                    const std::filesystem::path& kubepods_dir,
-                                                    metrics::Registry& registry);
+                                                    CgroupIndex& cgroups, metrics::Registry& registry);
   ~TokenStack();
 
-  // Starts the cgroup index and the watches.
+  // Starts the watches.
   Status start();
-  // Stops the watches and the index; lookups keep answering from the last state.
+  // Stops the watches; lookups keep answering from the last state.
   void stop();
 
   ImdsService& service();

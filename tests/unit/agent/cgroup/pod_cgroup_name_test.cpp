@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/cgroup/pod_cgroups.h"
+#include "agent/cgroup/pod_cgroup_name.h"
 
 namespace podid::agent {
 namespace {

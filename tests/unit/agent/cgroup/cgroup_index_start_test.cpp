@@ -1,20 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// PodCgroupIndex::start() refuses what is not a cgroup v2 directory: start-up must fail loudly rather than
+// CgroupIndex::start() refuses what is not a cgroup v2 directory: start-up must fail loudly rather than
 // serve an index that never fills. (The index on a real cgroup tree: pod_cgroups_cgroup2_test.cpp.)
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 
-#include "agent/cgroup/pod_cgroups.h"
+#include "agent/cgroup/cgroup_index.h"
 
 namespace podid::agent {
 namespace {
 
-TEST(PodCgroupIndexStart, RefusesADirectoryOutsideCgroup2) {
+TEST(CgroupIndexStart, RefusesADirectoryOutsideCgroup2) {
   boost::asio::io_context io;
-  PodCgroupIndex index(io.get_executor(), std::filesystem::temp_directory_path());
+  CgroupIndex index(io.get_executor(), std::filesystem::temp_directory_path());
   Status started = index.start();
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.error().code, std::errc::not_a_directory);
@@ -24,9 +24,9 @@ TEST(PodCgroupIndexStart, RefusesADirectoryOutsideCgroup2) {
   EXPECT_EQ(index.stats().pods, 0u);
 }
 
-TEST(PodCgroupIndexStart, RefusesAMissingDirectory) {
+TEST(CgroupIndexStart, RefusesAMissingDirectory) {
   boost::asio::io_context io;
-  PodCgroupIndex index(io.get_executor(), "/nonexistent/podid/kubepods.slice");
+  CgroupIndex index(io.get_executor(), "/nonexistent/podid/kubepods.slice");
   EXPECT_FALSE(index.start().ok());
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// PodCgroupIndex on the real cgroup v2 file system: a private tree <cgroup2>/podid-test-<random>/ laid out
+// CgroupIndex on the real cgroup v2 file system: a private tree <cgroup2>/podid-test-<random>/ laid out
 // as a kubelet would (each cgroup driver in turn), scanned at start, then changed under the running index,
 // and an inotify queue overflow forced for real. Needs root (mkdir in cgroup2): skips without it, unless
 // PODID_REQUIRE_PRIVILEGED=1 turns the skip into a failure. Whatever a test creates is removed afterwards,
@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "agent/cgroup/cgroup_fs.h"
-#include "agent/cgroup/pod_cgroups.h"
+#include "agent/cgroup/cgroup_index.h"
 
 namespace podid::agent {
 namespace {
@@ -93,7 +93,7 @@ const Layout kCgroupfs{
     .conmon = [](const std::string& id) { return "crio-conmon-" + id; },
 };
 
-class PodCgroupIndexCgroup2Test : public ::testing::TestWithParam<Layout> {
+class CgroupIndexCgroup2Test : public ::testing::TestWithParam<Layout> {
  protected:
   void SetUp() override {
     std::string why;
@@ -165,7 +165,7 @@ class PodCgroupIndexCgroup2Test : public ::testing::TestWithParam<Layout> {
   fs::path base_, root_;
 };
 
-TEST_P(PodCgroupIndexCgroup2Test, InitialScanFindsPodsAndContainersOfEveryQosAndRuntime) {
+TEST_P(CgroupIndexCgroup2Test, InitialScanFindsPodsAndContainersOfEveryQosAndRuntime) {
   const auto& l = layout();
   std::string a = new_uid(), b = new_uid(), c = new_uid();
   std::string c1 = new_container_id(), c2 = new_container_id(), c3 = new_container_id(), c4 = new_container_id();
@@ -178,7 +178,7 @@ TEST_P(PodCgroupIndexCgroup2Test, InitialScanFindsPodsAndContainersOfEveryQosAnd
   mkdirs(root_ / l.qos("burstable") / "not-a-pod");
   mkdirs(root_ / "system.slice");
 
-  PodCgroupIndex index(io_.get_executor(), root_);
+  CgroupIndex index(io_.get_executor(), root_);
   Status started = index.start();
   ASSERT_TRUE(started.ok()) << started.error().message();
 
@@ -203,12 +203,25 @@ TEST_P(PodCgroupIndexCgroup2Test, InitialScanFindsPodsAndContainersOfEveryQosAnd
   EXPECT_EQ(stats.containers, 5u);  // c1, its init.scope, c2, c3, c4
   EXPECT_EQ(stats.rescans, 1u);
   EXPECT_EQ(stats.errors, 0u);
+
+  // The same index answers paths (whoami, deny events), as /proc/<pid>/cgroup shows them: the prefix it was
+  // given, then the path below kubepods. Cgroups it does not keep have none.
+  CgroupIndex prefixed(io_.get_executor(), root_, "/kp");
+  ASSERT_TRUE(prefixed.start().ok());
+  auto rel = [&](const fs::path& p) { return "/kp/" + fs::relative(p, root_).string(); };
+  EXPECT_EQ(prefixed.path_of(id_of(root_)), "/kp");
+  EXPECT_EQ(prefixed.path_of(id_of(root_ / l.qos("burstable"))), rel(root_ / l.qos("burstable")));
+  EXPECT_EQ(prefixed.path_of(id_of(pod_a)), rel(pod_a));
+  EXPECT_EQ(prefixed.path_of(id_of(pod_a / l.container("containerd", c2))), rel(pod_a / l.container("containerd", c2)));
+  EXPECT_EQ(prefixed.path_of(id_of(root_ / "system.slice")), std::nullopt);
+  EXPECT_EQ(prefixed.path_of(0), std::nullopt);
+  prefixed.stop();
 }
 
-TEST_P(PodCgroupIndexCgroup2Test, FollowsPodsAndContainersAsTheyComeAndGo) {
+TEST_P(CgroupIndexCgroup2Test, FollowsPodsAndContainersAsTheyComeAndGo) {
   const auto& l = layout();
   mkdirs(root_ / l.qos("burstable"));  // besteffort appears later, as on a fresh node
-  PodCgroupIndex index(io_.get_executor(), root_);
+  CgroupIndex index(io_.get_executor(), root_);
   std::vector<std::string> removed;
   index.on_pod_removed([&](const std::string& uid) { removed.push_back(uid); });
   Status started = index.start();
@@ -297,7 +310,7 @@ TEST_P(PodCgroupIndexCgroup2Test, FollowsPodsAndContainersAsTheyComeAndGo) {
 
 // The kernel drops events past fs.inotify.max_queued_events and queues IN_Q_OVERFLOW: the index must
 // rescan, find what it missed (a new pod, a deleted one) and go on following events afterwards.
-TEST_P(PodCgroupIndexCgroup2Test, QueueOverflowRescans) {
+TEST_P(CgroupIndexCgroup2Test, QueueOverflowRescans) {
   const auto& l = layout();
   uint64_t max_queued = 0;
   std::ifstream("/proc/sys/fs/inotify/max_queued_events") >> max_queued;
@@ -308,7 +321,7 @@ TEST_P(PodCgroupIndexCgroup2Test, QueueOverflowRescans) {
   fs::path pod0 = pod_dir("burstable", p0), ctr0 = pod0 / l.container("containerd", c0);
   mkdirs(ctr0);
   uint64_t pod0_id = id_of(pod0);
-  PodCgroupIndex index(io_.get_executor(), root_);
+  CgroupIndex index(io_.get_executor(), root_);
   std::vector<std::string> removed;
   index.on_pod_removed([&](const std::string& uid) { removed.push_back(uid); });
   Status started = index.start();
@@ -346,7 +359,7 @@ TEST_P(PodCgroupIndexCgroup2Test, QueueOverflowRescans) {
 
 // A busy node's worth (250 pods of 3 containers): every id resolves to its own pod. Prints the scan time
 // for the record; no limit on it.
-TEST_P(PodCgroupIndexCgroup2Test, ScansABusyNode) {
+TEST_P(CgroupIndexCgroup2Test, ScansABusyNode) {
   const auto& l = layout();
   constexpr int kPods = 250, kContainers = 3;
   const char* qos_classes[] = {"guaranteed", "burstable", "besteffort"};
@@ -362,7 +375,7 @@ TEST_P(PodCgroupIndexCgroup2Test, ScansABusyNode) {
     expected.emplace_back(pod, uid);
   }
 
-  PodCgroupIndex index(io_.get_executor(), root_);
+  CgroupIndex index(io_.get_executor(), root_);
   auto t0 = std::chrono::steady_clock::now();
   Status started = index.start();
   auto scan = std::chrono::steady_clock::now() - t0;
@@ -399,7 +412,7 @@ std::string watch_limit_scenario(const fs::path& root, const fs::path& pod, cons
   if (!write_proc("/proc/sys/user/max_inotify_watches", "2")) return "cannot lower user.max_inotify_watches";
 
   boost::asio::io_context io;
-  PodCgroupIndex index(io.get_executor(), root, 100ms);
+  CgroupIndex index(io.get_executor(), root, "", 100ms);
   Status started = index.start();
   if (!started) return "start: " + started.error().message();
   auto id = [](const fs::path& dir) -> uint64_t {
@@ -427,7 +440,7 @@ std::string watch_limit_scenario(const fs::path& root, const fs::path& pod, cons
 
 // inotify_add_watch failing (ENOSPC, fs.inotify.max_user_watches reached): the directory is still indexed,
 // the failure counted, and a later rescan watches it once there is room.
-TEST_P(PodCgroupIndexCgroup2Test, WatchLimitLeavesDirectoriesIndexedAndRetries) {
+TEST_P(CgroupIndexCgroup2Test, WatchLimitLeavesDirectoriesIndexedAndRetries) {
   const auto& l = layout();
   std::string uid = new_uid();
   fs::path pod = pod_dir("burstable", uid), ctr = pod / l.container("containerd", new_container_id());
@@ -443,7 +456,7 @@ TEST_P(PodCgroupIndexCgroup2Test, WatchLimitLeavesDirectoriesIndexedAndRetries) 
       ::testing::ExitedWithCode(0), "");
 }
 
-INSTANTIATE_TEST_SUITE_P(Drivers, PodCgroupIndexCgroup2Test, ::testing::Values(kSystemd, kCgroupfs),
+INSTANTIATE_TEST_SUITE_P(Drivers, CgroupIndexCgroup2Test, ::testing::Values(kSystemd, kCgroupfs),
                          [](const auto& info) { return info.param.driver; });
 
 }  // namespace
