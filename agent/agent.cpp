@@ -10,10 +10,10 @@
 
 #include "agent/api/routes.h"
 #include "agent/bpf/imds_redirect_probe.h"
-#include "agent/bpf/kernel_features.h"
+#include "agent/bpf/imds_redirect_features.h"
 #include "agent/cgroup/cgroup_fs.h"
 #include "agent/cgroup/cgroup_index.h"
-#include "agent/events/deny_event_reader.h"
+#include "agent/bpf/imds_redirect_deny_events.h"
 #include "agent/imds/imds_errors.h"
 #include "agent/metrics.h"
 #include "agent/serve/token_path.h"

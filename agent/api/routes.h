@@ -13,7 +13,7 @@
 #include <optional>
 #include <string>
 
-#include "agent/attribution/attributor.h"
+#include "agent/bpf/imds_redirect_attributor.h"
 #include "podid/http/server.h"
 
 namespace podid::agent {

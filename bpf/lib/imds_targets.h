@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Target lookup: the map side of imds_match.h's candidate order. */
+/* Target lookup: the map side of podid/bpf/imds_redirect_match.h's candidate order. */
 #ifndef PODID_BPF_LIB_IMDS_TARGETS_H
 #define PODID_BPF_LIB_IMDS_TARGETS_H
 
-#include "imds_match.h"
+#include "podid/bpf/imds_redirect_match.h"
 #include "imds_redirect_maps.h"
 
 /* Returns the rule for dst, or NULL if dst's address is no target. The presence marker {any, any} is

@@ -565,7 +565,7 @@ def test_promql_queries_parse_and_name_real_metrics(tmp_path):
 
 def audit_fields_in_code() -> dict[str, set[str]]:
     audit = (ROOT / "agent" / "serve" / "audit.cpp").read_text()
-    deny = (ROOT / "agent" / "events" / "deny_event_reader.cpp").read_text()
+    deny = (ROOT / "agent" / "bpf" / "imds_redirect_deny_events.cpp").read_text()
     head = {"ts", "level", "msg"}
     token = head | {"audit"} | set(re.findall(r'member\(m, "([a-z_]+)"', audit))
     initializer = re.search(r"nlohmann::json fields = \{(.*?)\n  \};", deny, re.S).group(1)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/events/deny_event_reader.h"
+#include "agent/bpf/imds_redirect_deny_events.h"
 
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>

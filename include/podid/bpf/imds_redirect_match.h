@@ -2,13 +2,13 @@
 /*
  * Decision logic of imds_redirect with no helper calls: key building, v4-mapped and NAT64 parsing, the
  * order in which target keys are tried, and the connect verdict. Compiled into the BPF object and into
- * tests/unit/bpf/imds_match_test.cpp, so the rules the kernel applies are unit-tested as written.
+ * tests/unit/bpf/imds_redirect_match_test.cpp, so the rules the kernel applies are unit-tested as written.
  *
  * Constraints of sharing: only <linux/types.h> and the ABI header, constant-size __builtin_mem* (the BPF
  * backend lowers them to plain loads and stores), no loops the verifier would have to bound.
  */
-#ifndef PODID_BPF_LIB_IMDS_MATCH_H
-#define PODID_BPF_LIB_IMDS_MATCH_H
+#ifndef PODID_BPF_IMDS_REDIRECT_MATCH_H
+#define PODID_BPF_IMDS_REDIRECT_MATCH_H
 
 #include <linux/types.h>
 
@@ -152,4 +152,4 @@ PODID_INLINE void podid_conn_key_v6(struct podid_conn_key *key, const __u32 sadd
 	__builtin_memcpy(key->daddr, daddr, 16);
 }
 
-#endif /* PODID_BPF_LIB_IMDS_MATCH_H */
+#endif /* PODID_BPF_IMDS_REDIRECT_MATCH_H */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/bpf/kernel_features.h"
+#include "agent/bpf/imds_redirect_features.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>

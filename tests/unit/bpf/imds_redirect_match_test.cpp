@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The kernel's decision logic (bpf/lib/imds_match.h), compiled here exactly as the BPF object compiles it.
+// The kernel's decision logic (include/podid/bpf/imds_redirect_match.h), compiled here exactly as the BPF object
+// compiles it.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
@@ -7,7 +8,7 @@
 #include <map>
 #include <optional>
 
-#include "lib/imds_match.h"
+#include "podid/bpf/imds_redirect_match.h"
 
 namespace {
 
