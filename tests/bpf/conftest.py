@@ -2,8 +2,9 @@
 """Fixtures for the kernel-path tests: a simulated node with the agent running on it.
 
 Every test gets a fresh node (its own netns, cgroup tree and pin directory), so tests never share kernel
-state. The node holds a local stand-in at 169.254.169.254:80 (an HTTP server answering {"stand_in": true}),
-so a test can prove where a connection went; the real service is unreachable from the node's namespace.
+state. The stand-in at 169.254.169.254:80 (an HTTP server answering {"stand_in": true}) sits where IMDS sits
+on Azure, behind the node's uplink in the node's fabric namespace, so a test can prove where a connection
+went; the real service is unreachable from the node's and the fabric's namespaces.
 """
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ def node(tmp_path):
         if not binary.exists():
             pytest.fail(f"{binary} is not built; run scripts/test (or cmake --build build)")
     with Node.create(name="node-a", cgroup_driver="systemd", network="kubenet") as n:
-        n.add_address(f"{IMDS}/32")
-        stand_in = n.popen(["/usr/bin/python3", "-c", STAND_IN_SERVER, IMDS, "80"], stdout=subprocess.PIPE, text=True)
+        n.add_fabric_address(f"{IMDS}/32")
+        stand_in = n.fabric_popen(["/usr/bin/python3", "-c", STAND_IN_SERVER, IMDS, "80"], stdout=subprocess.PIPE,
+                                  text=True)
         assert stand_in.stdout.readline().strip() == "ready"
         try:
             yield n

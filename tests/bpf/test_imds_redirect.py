@@ -2,9 +2,9 @@
 """The kernel path on a real kernel: pods' connections to 169.254.169.254 reach podid-agent, attributed to
 the right cgroup whatever the process does; every other way to the target is refused; the node fails closed.
 
-Each test builds its own simulated node (tests/harness/podid_harness/sim) with a local stand-in answering
-{"stand_in": true} at 169.254.169.254:80, so "reached the stand-in" means "was not redirected". Nothing can
-reach the real service: the node's namespace has no route off the machine.
+Each test builds its own simulated node (tests/harness/podid_harness/sim) with a stand-in answering
+{"stand_in": true} at 169.254.169.254:80 behind the node's uplink, so "reached the stand-in" means "was not
+redirected". Nothing can reach the real service: the node's fabric has no route off the machine.
 """
 from __future__ import annotations
 
@@ -88,12 +88,12 @@ def test_other_ways_to_a_target_are_refused(node, agent, mode, addr, port):
 
 
 def test_wireserver_dns_port_stays_open(node, agent):
-    node.add_address("168.63.129.16/32")
+    node.add_fabric_address("168.63.129.16/32")
     pod = node.add_pod("pod-a")
     udp = probe(pod, "udp-sendto", addr="168.63.129.16", port=53)
     assert udp["ok"], udp
     tcp = probe(pod, "tcp4", addr="168.63.129.16", port=53)
-    assert_refused(tcp, errno.ECONNREFUSED)  # nothing listens there: the kernel, not podid, said no
+    assert_refused(tcp, errno.ECONNREFUSED)  # nothing listens there: the fabric's kernel, not podid, said no
 
 
 def test_raw_socket_with_net_raw_is_dropped_at_egress(node, agent):

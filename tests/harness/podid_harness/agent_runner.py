@@ -31,6 +31,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *a): pass
 socketserver.TCPServer.allow_reuse_address = True
+socketserver.TCPServer.request_queue_size = 1024   # the default 5 drops SYNs of a burst (1 s retransmits)
 srv = socketserver.ThreadingTCPServer((sys.argv[1], int(sys.argv[2])), H)
 print("ready", flush=True)
 srv.serve_forever()
