@@ -11,6 +11,7 @@
 #include "agent/api/routes.h"
 #include "agent/bpf/imds_redirect_probe.h"
 #include "agent/bpf/imds_redirect_features.h"
+#include "agent/bpf/imds_redirect_pod_ifaces.h"
 #include "agent/cgroup/cgroup_fs.h"
 #include "agent/cgroup/cgroup_index.h"
 #include "agent/bpf/imds_redirect_deny_events.h"
@@ -97,6 +98,7 @@ void schedule_watchdog(asio::steady_timer& timer, ImdsRedirectProbe& probe, Agen
   timer.expires_after(kWatchdogInterval);
   timer.async_wait([&timer, &probe, &metrics](boost::system::error_code ec) {
     if (ec) return;
+    probe.collect_idle_quota();
     auto ok = probe.verify_attached();
     metrics.set_programs_attached(ok.ok());
     if (!ok) {
@@ -105,6 +107,14 @@ void schedule_watchdog(asio::steady_timer& timer, ImdsRedirectProbe& probe, Agen
     }
     schedule_watchdog(timer, probe, metrics);
   });
+}
+
+nlohmann::json frame_hook_states(const std::optional<HostHookSet>& hooks) {
+  nlohmann::json out = nlohmann::json::object();
+  if (hooks) {
+    for (const auto& h : hooks->hooks->states()) out[h.name] = {{"active", h.active}, {"detail", h.detail}};
+  }
+  return out;
 }
 
 }  // namespace
@@ -119,6 +129,17 @@ int run_agent(const AgentConfig& config) {
   problems.insert(problems.end(), exclusive.begin(), exclusive.end());
   if (!problems.empty()) return refuse_start("this host cannot run podid:\n" + describe(problems));
 
+  // The frame hooks this kernel can run (agent/bpf/imds_redirect_host_hooks.h), or a clear refusal.
+  HostHookSupport hook_support;
+  if (config.host_hooks != HostHooksMode::kOff) {
+    hook_support = probe_host_hook_support();
+    if (config.host_hooks == HostHooksMode::kRequire && !(hook_support.netfilter && hook_support.tcx)) {
+      return refuse_start("--host-hooks require: " + hook_support.netfilter_why +
+                          (hook_support.netfilter_why.empty() || hook_support.tcx_why.empty() ? "" : "; ") +
+                          hook_support.tcx_why);
+    }
+  }
+
   // Before any thread exists: self_cgroup_id may fork.
   auto self_id = self_cgroup_id(host->mount, ::getpid());
   if (!self_id) return refuse_start(self_id.error().message());
@@ -129,6 +150,8 @@ int run_agent(const AgentConfig& config) {
       .agent_ip6 = config.listen_address6,
       .agent_port = config.listen_port,
       .conn_table_size = config.conn_table_size,
+      .conn_quota = config.conn_quota_per_pod,
+      .load_netfilter = hook_support.netfilter,
       .targets = config.targets,
       .exempt_cgroup_ids = {*self_id},
   };
@@ -232,18 +255,39 @@ int run_agent(const AgentConfig& config) {
   metrics.set_programs_attached(true);
   metrics.track_kernel_stats([&probe] { return probe->read_stats(); });
 
+  // Frame hooks: attached, and every pod interface covered, before the first connection is served.
+  std::optional<HostHookSet> frame_hooks;
+  if (config.host_hooks != HostHooksMode::kOff) {
+    auto started = start_host_hooks(*probe, pins, hook_support,
+                                    {.uplinks = config.uplinks, .pod_interface_prefixes = config.pod_interface_prefixes},
+                                    metrics.registry());
+    if (!started) return refuse_start(started.error().message());
+    frame_hooks = std::move(*started);
+  }
+  if (auto retired = retire_older_abi_pins(pins); !retired) {
+    log::error("could not remove an older version's kernel programs", {{"error", retired.error().message()}});
+  } else if (!retired->empty()) {
+    log::info("older version's kernel programs removed", {{"removed", *retired}});
+  }
+
   DenyEventReader deny_events(probe->events_map(),
                               {.cgroup_path = [&cgroups](uint64_t id) { return cgroups.path_of(id); },
-                               .count = [&metrics](const std::string& r, const std::string& h) { metrics.deny_event(r, h); }});
+                               .count = [&metrics](const std::string& r, const std::string& h) { metrics.deny_event(r, h); },
+                               .pod_interface = [&frame_hooks](uint32_t ifindex) -> std::optional<PodInterface> {
+                                 return frame_hooks ? frame_hooks->hooks->describe(ifindex) : std::nullopt;
+                               }});
   if (auto st = deny_events.start(); !st) return refuse_start(st.error().message());
 
   bool serving = true;
   http::OpsState ops{
       .live = [&serving] { return serving; },
       // Ready = programs attached, listener up (it is, or we would not be here), caches synced.
-      .ready = [&probe, &token_path] {
+      .ready = [&probe, &token_path, &frame_hooks] {
         auto ok = probe->verify_attached();
         if (!ok) return "kernel programs not attached: " + ok.error().message();
+        if (frame_hooks) {
+          if (auto why = frame_hooks->hooks->problems(); !why.empty()) return why;
+        }
         if (token_path) {
           if (auto why = token_path->not_ready_reason(); !why.empty()) return why;
           token_path->remove_startup_taint();
@@ -251,6 +295,15 @@ int run_agent(const AgentConfig& config) {
         return std::string();
       },
       .metrics = [&metrics] { return metrics.serialize(); },
+      .detail = [&frame_hooks] {
+        if (!frame_hooks) return std::string("frame hooks: off (--host-hooks off)\n");
+        std::string out;
+        for (const auto& h : frame_hooks->hooks->states()) {
+          out += "frame hook " + h.name + ": " + (h.active ? "active" : "inactive") +
+                 (h.detail.empty() ? "" : " (" + h.detail + ")") + "\n";
+        }
+        return out;
+      },
   };
   auto ops_ep = server.listen(endpoint_of(config.ops_address, config.ops_port),
                               [&ops](http::tcp::socket&) -> http::Handler {
@@ -270,7 +323,8 @@ int run_agent(const AgentConfig& config) {
                         {"kubepods_level", host->level},
                         {"self_cgroup_id", *self_id},
                         {"pins", pins.dir.string()},
-                        {"links", links}});
+                        {"links", links},
+                        {"frame_hooks", frame_hook_states(frame_hooks)}});
 
   asio::steady_timer watchdog(io);
   schedule_watchdog(watchdog, *probe, metrics);
@@ -283,6 +337,7 @@ int run_agent(const AgentConfig& config) {
     log::info("stopping; kernel programs stay attached", {{"signal", sig}});
     server.stop();
     if (token_path) token_path->stop();
+    if (frame_hooks && frame_hooks->watcher) frame_hooks->watcher->stop();
     watchdog.cancel();
     io.stop();
   });

@@ -86,9 +86,19 @@ kernel path:
                            targets are then refused)
   --ops-listen ADDR:PORT   /metrics, /healthz, /readyz (default 127.0.0.1:9102; port 0 = any free port)
   --conn-table-size N      connections in flight between connect() and accept() (default 65536)
+  --conn-quota-per-pod N   redirected connections one pod may hold open at once; more are refused
+                           (default 256; 0 = no limit)
   --max-entry-age-ms N     refuse kernel records older than this at accept() (default 5000)
   --target SPEC            ACTION:PROTO:ADDR:PORT, repeatable; replaces the Azure defaults
   --exempt-cgroup DIR      extra cgroup v2 directory whose processes are not redirected; repeatable
+  --host-hooks auto|require|off
+                           frame hooks for what cgroup hooks miss (AF_PACKET, spoofing): netfilter
+                           pre-routing (kernel 6.4+), tcx on pod interfaces and the uplink (6.6+).
+                           auto: what the kernel supports, reported in /readyz; require: refuse to start
+                           without all of them (default auto)
+  --uplink IFACE           the node's uplink, repeatable (default: the default routes' interfaces)
+  --pod-interface-prefix P name prefix of pods' host-side interfaces, repeatable (default: every veth
+                           whose peer is in another network namespace, uplinks excepted)
 
 Kubernetes:
   --kube on|off            off: kernel path only, no tokens (default on)
@@ -161,6 +171,31 @@ const std::vector<FlagSpec>& flag_specs() {
          c.conn_table_size = static_cast<uint32_t>(parse_uint(flag, v, 1u << 24));
          if (c.conn_table_size == 0) throw std::invalid_argument(flag + " must be at least 1");
        })},
+      {"conn-quota-per-pod", false, last([](AgentConfig& c, S flag, S v) {
+         c.conn_quota_per_pod = static_cast<uint32_t>(parse_uint(flag, v, 1u << 24));
+       })},
+      {"host-hooks", false, last([](AgentConfig& c, S flag, S v) {
+         if (v == "auto") c.host_hooks = HostHooksMode::kAuto;
+         else if (v == "require") c.host_hooks = HostHooksMode::kRequire;
+         else if (v == "off") c.host_hooks = HostHooksMode::kOff;
+         else throw std::invalid_argument(flag + ": '" + v + "' is not auto, require or off");
+       })},
+      {"uplink", true, [](AgentConfig& c, S flag, const Values& values) {
+         c.uplinks.clear();
+         for (const auto& name : values) {
+           if (name.empty() || name.size() >= 16 || name.find_first_of("/ :") != std::string::npos)
+             throw std::invalid_argument(flag + ": '" + name + "' is not an interface name");
+           c.uplinks.push_back(name);
+         }
+       }},
+      {"pod-interface-prefix", true, [](AgentConfig& c, S flag, const Values& values) {
+         c.pod_interface_prefixes.clear();
+         for (const auto& p : values) {
+           if (p.empty() || p.size() >= 16 || p.find_first_of("/ :") != std::string::npos)
+             throw std::invalid_argument(flag + ": '" + p + "' is not an interface name prefix");
+           c.pod_interface_prefixes.push_back(p);
+         }
+       }},
       {"max-entry-age-ms", false, last([](AgentConfig& c, S flag, S v) { c.max_entry_age = std::chrono::milliseconds(parse_uint(flag, v, 600000)); })},
       {"target", true, [](AgentConfig& c, S, const Values& values) {
          c.targets.clear();

@@ -88,7 +88,6 @@ def test_other_ways_to_a_target_are_refused(node, agent, mode, addr, port):
 
 
 def test_wireserver_dns_port_stays_open(node, agent):
-    node.add_fabric_address("168.63.129.16/32")
     pod = node.add_pod("pod-a")
     udp = probe(pod, "udp-sendto", addr="168.63.129.16", port=53)
     assert udp["ok"], udp
@@ -222,7 +221,7 @@ def test_flood_that_fills_conn_ident_is_refused_not_misattributed_and_drains(nod
         assert a.metric("podid_agent_connections_total", outcome="no_kernel_record") == flood - table
         # Drained: the next caller, from another pod, is served and attributed to itself.
         assert_attributed(probe(other, "tcp4"), other)
-        dump = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", str(a.pins / "v1/maps/conn_ident")],
+        dump = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", str(a.pinned_map("conn_ident"))],
                               capture_output=True, text=True, check=True)
         assert json.loads(dump.stdout) == []
     finally:

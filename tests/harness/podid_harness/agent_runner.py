@@ -64,6 +64,13 @@ class Agent:
     def pins(self) -> Path:
         return BPFFS / self.pin_name
 
+    def pinned_map(self, name: str) -> Path:
+        """A map pinned by this agent, in its ABI version's directory (<pins>/v<N>/maps/<name>)."""
+        versions = sorted(self.pins.glob("v*/maps"))
+        if len(versions) != 1:
+            raise RuntimeError(f"expected one ABI version under {self.pins}, found {versions}")
+        return versions[0] / name
+
     def args(self) -> list[str]:
         # Without a Kubernetes API to watch, the agent serves the kernel path only.
         kube = [] if "--node-name" in self.extra else ["--kube", "off"]
