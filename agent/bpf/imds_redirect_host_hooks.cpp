@@ -210,6 +210,12 @@ Status HostHooks::learn(uint32_t ifindex, const rtnl::Mac& mac, uint32_t peer_if
   std::memcpy(entry.mac, mac.data(), sizeof(entry.mac));
   entry.state = PODID_IFACE_KNOWN;
   entry.peer_ifindex = peer_ifindex;
+  for (const auto& a : addresses) {
+    if (a.family == AF_INET) {
+      std::memcpy(&entry.ip4, a.addr.data(), sizeof(entry.ip4));  // the fast path's address; all are in pod_addrs
+      break;
+    }
+  }
   uint32_t key = ifindex;
   if (bpf_map__update_elem(probe_.pod_ifaces_map(), &key, sizeof(key), &entry, sizeof(entry), BPF_ANY) != 0) {
     return last_os_error("write pod_ifaces for ifindex " + std::to_string(ifindex));

@@ -107,11 +107,13 @@ static __always_inline int pod_iface_verdict(struct __sk_buff *skb)
 	case PODID_FRAME_ARP:
 		/* A sender address of 0.0.0.0 is an ARP probe (RFC 5227): it claims nothing. */
 		__builtin_memcpy(&sender, f.saddr, sizeof(sender));
-		if (!podid_mac_equal(f.arp_sha, pi->mac) || (sender && !iface_owns(ifindex, PODID_AF_INET, f.saddr)))
+		if (!podid_mac_equal(f.arp_sha, pi->mac) ||
+		    (sender && !(pi->ip4 && sender == pi->ip4) && !iface_owns(ifindex, PODID_AF_INET, f.saddr)))
 			return iface_drop(ifindex, &f, PODID_STAT_SPOOF_ARP, PODID_DENY_SPOOF_ARP);
 		return PODID_TC_ACT_OK;
 	case PODID_FRAME_IPV4:
-		if (!iface_owns(ifindex, PODID_AF_INET, f.saddr))
+		__builtin_memcpy(&sender, f.saddr, sizeof(sender));
+		if (!(pi->ip4 && sender == pi->ip4) && !iface_owns(ifindex, PODID_AF_INET, f.saddr))
 			return iface_drop(ifindex, &f, PODID_STAT_SPOOF_IP, PODID_DENY_SPOOF_IP);
 		break;
 	case PODID_FRAME_IPV6:

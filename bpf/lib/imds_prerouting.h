@@ -52,8 +52,10 @@ struct bpf_nf_ctx___podid {
 
 /* The IP header at the network header, copied to the stack (constant offsets only: the verifier cannot
  * bound a variable offset into a stack copy). IPv6 extension headers are not walked here (a packet behind
- * them matches "any protocol" rules only); IPv4 ports are read past any options. */
-static __always_inline int prerouting_read(struct bpf_nf_ctx___podid *ctx, struct podid_frame *f)
+ * them matches "any protocol" rules only). The ports are read only for a packet to a target's address: the
+ * usual packet costs one copy and one lookup. */
+static __always_inline int prerouting_read(struct bpf_nf_ctx___podid *ctx, struct podid_frame *f,
+					   struct podid_target_key *dst)
 {
 	struct sk_buff___podid *skb = ctx->skb;
 	const unsigned char *nh = skb->head + skb->network_header;
@@ -84,9 +86,14 @@ static __always_inline int prerouting_read(struct bpf_nf_ctx___podid *ctx, struc
 	} else {
 		return -1;
 	}
+	podid_target_key_ip(dst, f->family, f->proto, f->daddr, 0);
+	if (!target_address(dst))
+		return -1;
 	if (!f->later_fragment && (f->proto == PODID_PROTO_TCP || f->proto == PODID_PROTO_UDP) &&
-	    len >= l4_off + 4 && !bpf_probe_read_kernel(ports, sizeof(ports), nh + l4_off))
+	    len >= l4_off + 4 && !bpf_probe_read_kernel(ports, sizeof(ports), nh + l4_off)) {
 		__builtin_memcpy(&f->dport, ports + 2, 2);
+		dst->port = f->dport;
+	}
 	return 0;
 }
 
@@ -96,9 +103,8 @@ static __always_inline int prerouting_verdict(struct bpf_nf_ctx___podid *ctx)
 	struct podid_target_key dst;
 	struct podid_frame f;
 
-	if (prerouting_read(ctx, &f))
-		return PODID_NF_ACCEPT;
-	podid_target_key_ip(&dst, f.family, f.proto, f.daddr, f.dport);
+	if (prerouting_read(ctx, &f, &dst))
+		return PODID_NF_ACCEPT; /* not IP, or not to a target's address */
 	rule = target_lookup(&dst);
 	if (!rule || rule->action == PODID_ACTION_ALLOW)
 		return PODID_NF_ACCEPT;

@@ -33,6 +33,16 @@ static __always_inline const struct podid_target_value *target_lookup(const stru
 	return marker;
 }
 
+/* Whether dst's address is a target at all (its presence marker): one lookup, whatever proto and port say,
+ * for hooks where reading the port costs more than this lookup. */
+static __always_inline int target_address(const struct podid_target_key *dst)
+{
+	struct podid_target_key key;
+
+	podid_target_candidate(&key, dst, 3);
+	return bpf_map_lookup_elem(&targets, &key) != NULL;
+}
+
 static __always_inline int cgroup_is_exempt(__u64 cgroup_id)
 {
 	return bpf_map_lookup_elem(&exempt_cgroups, &cgroup_id) != NULL;

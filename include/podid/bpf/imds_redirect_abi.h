@@ -216,7 +216,9 @@ struct podid_pod_iface {
 	__u8 state;         /* PODID_IFACE_* */
 	__u8 pad;
 	__u32 peer_ifindex; /* the pod's eth0 in its namespace (diagnostics) */
-	__u32 reserved[2];
+	__be32 ip4;         /* one of the pod's IPv4 addresses (0: none), checked before pod_addrs: the usual
+	                     * case, one address, costs no second lookup per packet */
+	__u32 reserved;
 };
 
 #define PODID_IFACE_PENDING 0 /* attached; the pod's addresses not learned yet */

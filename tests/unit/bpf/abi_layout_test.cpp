@@ -54,6 +54,7 @@ static_assert(sizeof(podid_event_limit_key) == 16);
 static_assert(sizeof(podid_pod_iface) == 20);
 static_assert(offsetof(podid_pod_iface, state) == 6);
 static_assert(offsetof(podid_pod_iface, peer_ifindex) == 8);
+static_assert(offsetof(podid_pod_iface, ip4) == 12);
 static_assert(sizeof(podid_iface_addr) == 24);
 static_assert(offsetof(podid_iface_addr, family) == 4);
 static_assert(offsetof(podid_iface_addr, addr) == 8);
@@ -66,7 +67,7 @@ TEST(AbiLayout, structs_have_no_implicit_padding) {
   EXPECT_EQ(sizeof(podid_conn_ident), sizeof(podid_caller) + 8 + 8 + 2 + 2 + 4u);
   EXPECT_EQ(sizeof(podid_deny_event), 8 * 4 + 16 + 16 + 6 + 2 + 4 + 1 + 1 + 1 + 1u);
   EXPECT_EQ(sizeof(podid_event_limit_key), 8 + 1 + 1 + 6u);
-  EXPECT_EQ(sizeof(podid_pod_iface), 6 + 1 + 1 + 4 + 8u);
+  EXPECT_EQ(sizeof(podid_pod_iface), 6 + 1 + 1 + 4 + 4 + 4u);
   EXPECT_EQ(sizeof(podid_iface_addr), 4 + 1 + 3 + 16u);
 }
 
