@@ -179,6 +179,16 @@ Status ImdsRedirectProbe::write_config() {
   cfg.kubepods_cgroup_id = cgroup_inode(settings_.attach_cgroup);
   cfg.qos_cgroup_id[0] = qos_cgroup_id(settings_.attach_cgroup, "burstable");
   cfg.qos_cgroup_id[1] = qos_cgroup_id(settings_.attach_cgroup, "besteffort");
+  std::set<uint32_t> ip4s;
+  for (const auto& rule : settings_.targets) {
+    in_addr a{};
+    if (::inet_pton(AF_INET, rule.addr.c_str(), &a) == 1) ip4s.insert(a.s_addr);
+  }
+  if (ip4s.size() > PODID_TARGET_IP4_MAX) {
+    cfg.target_ip4_count = PODID_TARGET_IP4_MANY;
+  } else {
+    for (uint32_t a : ip4s) cfg.target_ip4[cfg.target_ip4_count++] = a;
+  }
   if (bpf_map__update_elem(skel_->maps.cfg, &zero, sizeof(zero), &cfg, sizeof(cfg), BPF_ANY) != 0) {
     return last_os_error("write cfg");
   }

@@ -8,7 +8,8 @@
  * without a socket (forwarded: pre-routing judged them) pass. PACKET_QDISC_BYPASS would skip this hook;
  * the setsockopt program refuses it to pods.
  *
- * Runs for every frame the node sends, so a frame to no target costs one parse and one hash lookup.
+ * Runs for every frame the node sends: one with no socket (forwarded) or a socket outside kubepods (the
+ * node's own) is let go before anything is parsed.
  */
 #ifndef PODID_BPF_LIB_IMDS_UPLINK_H
 #define PODID_BPF_LIB_IMDS_UPLINK_H
@@ -21,15 +22,20 @@
 #include "imds_pod_iface.h" /* frame_parse, the tc verdicts */
 #include "imds_targets.h"
 
-/* The socket's cgroup if it is a pod's (below kubepods, not exempt), else 0. */
+/* The socket's cgroup if it is a pod's (below kubepods, not exempt), else 0. Frames with no socket
+ * (forwarded: pre-routing judged them) and the node's own processes' leave at the first or second test. */
 static __always_inline __u64 uplink_pod_cgroup(struct __sk_buff *skb)
 {
-	const struct podid_config *c = config_get();
-	__u64 cgroup_id = bpf_skb_cgroup_id(skb);
+	const struct podid_config *c;
+	__u64 cgroup_id;
 
-	if (!c || !cgroup_id || cgroup_is_exempt(cgroup_id))
+	if (!skb->sk)
 		return 0;
-	if (bpf_skb_ancestor_cgroup_id(skb, c->kubepods_level) != c->kubepods_cgroup_id)
+	c = config_get();
+	if (!c || bpf_skb_ancestor_cgroup_id(skb, c->kubepods_level) != c->kubepods_cgroup_id)
+		return 0;
+	cgroup_id = bpf_skb_cgroup_id(skb);
+	if (!cgroup_id || cgroup_is_exempt(cgroup_id))
 		return 0;
 	return cgroup_id;
 }
@@ -41,14 +47,14 @@ static __always_inline int uplink_verdict(struct __sk_buff *skb)
 	struct podid_frame f;
 	__u64 pod;
 
+	pod = uplink_pod_cgroup(skb);
+	if (!pod)
+		return PODID_TC_ACT_OK;
 	frame_parse(skb, &f);
 	if (f.kind == PODID_FRAME_IPV4 || f.kind == PODID_FRAME_IPV6) {
 		podid_target_key_ip(&dst, f.family, f.proto, f.daddr, f.dport);
 		rule = target_lookup(&dst);
 		if (!rule || rule->action == PODID_ACTION_ALLOW)
-			return PODID_TC_ACT_OK;
-		pod = uplink_pod_cgroup(skb);
-		if (!pod)
 			return PODID_TC_ACT_OK;
 		stat_inc(PODID_STAT_UPLINK_DROP);
 		emit_frame_deny(skb->ifindex, pod, &f, PODID_DENY_UPLINK, PODID_HOOK_UPLINK);
@@ -57,10 +63,7 @@ static __always_inline int uplink_verdict(struct __sk_buff *skb)
 	if (f.kind == PODID_FRAME_ARP)
 		return PODID_TC_ACT_OK;
 	/* Anything else (a VLAN tag hiding an IP packet, headers we cannot read) from a pod's socket: refused,
-	 * since it could not be checked. The node's own frames pass untouched. */
-	pod = uplink_pod_cgroup(skb);
-	if (!pod)
-		return PODID_TC_ACT_OK;
+	 * since it could not be checked. */
 	stat_inc(PODID_STAT_ETHERTYPE_DROP);
 	emit_frame_deny(skb->ifindex, pod, &f, PODID_DENY_ETHERTYPE, PODID_HOOK_UPLINK);
 	return PODID_TC_ACT_SHOT;

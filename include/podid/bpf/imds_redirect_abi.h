@@ -52,6 +52,11 @@ struct podid_target_value {
 	__u16 reserved;
 };
 
+/* The IPv4 target addresses listed in the config (Azure has two): a packet to no target, nearly every packet a
+ * frame hook sees, is told apart by a few compares instead of a hash lookup. */
+#define PODID_TARGET_IP4_MAX 8
+#define PODID_TARGET_IP4_MANY 0xffffffffu
+
 /* cfg map, a single entry written by the agent and read by every program call. */
 struct podid_config {
 	__be32 agent_ip4;           /* redirect address for IPv4 and v4-mapped connects */
@@ -62,7 +67,10 @@ struct podid_config {
 	__u32 conn_quota;           /* redirected connections one pod may hold open at once; 0 = no limit */
 	__u64 kubepods_cgroup_id;   /* the attach cgroup: at the uplink, frames of sockets below it are pods' */
 	__u64 qos_cgroup_id[2];     /* the burstable and besteffort QoS cgroups: their children are pods */
-	__u32 reserved[2];
+	__be32 target_ip4[PODID_TARGET_IP4_MAX]; /* every IPv4 address in targets, for a check with no hash */
+	__u32 target_ip4_count;     /* how many of target_ip4 are set; PODID_TARGET_IP4_MANY: too many to list,
+	                             * look every IPv4 address up in targets */
+	__u32 reserved;
 };
 
 /* The caller as connect4/6 saw it, kept in socket-local storage (sk_state) until sockops copies it. */

@@ -113,6 +113,24 @@ PODID_INLINE __u64 podid_pod_cgroup(__u64 ancestor1, __u64 ancestor2, __u64 qos0
 	return ancestor1 ? ancestor1 : self;
 }
 
+/* Whether an IPv4 address can be a target, from the config's list: 0 only when it surely is not (the list is
+ * complete and the address is not in it). Unrolled compares: no hash, no loop to bound. */
+PODID_INLINE int podid_ip4_maybe_target(const struct podid_config *c, __be32 addr)
+{
+	int i;
+
+	if (c->target_ip4_count > PODID_TARGET_IP4_MAX)
+		return 1;
+#if defined(__clang__)
+#pragma unroll
+#endif
+	for (i = 0; i < PODID_TARGET_IP4_MAX; i++) {
+		if (i < (int)c->target_ip4_count && c->target_ip4[i] == addr)
+			return 1;
+	}
+	return 0;
+}
+
 #define PODID_TARGET_CANDIDATES 4
 
 /* The i-th key to try for a destination, most specific first: {proto, port}, {proto, any},

@@ -12,7 +12,7 @@ static_assert(offsetof(podid_target_key, port) == 2);
 static_assert(offsetof(podid_target_key, addr) == 4);
 static_assert(sizeof(podid_target_value) == 4);
 
-static_assert(sizeof(podid_config) == 64);
+static_assert(sizeof(podid_config) == 96);
 static_assert(offsetof(podid_config, agent_port) == 4);
 static_assert(offsetof(podid_config, kubepods_level) == 6);
 static_assert(offsetof(podid_config, agent_ip6) == 8);
@@ -20,6 +20,8 @@ static_assert(offsetof(podid_config, generation) == 24);
 static_assert(offsetof(podid_config, conn_quota) == 28);
 static_assert(offsetof(podid_config, kubepods_cgroup_id) == 32);
 static_assert(offsetof(podid_config, qos_cgroup_id) == 40);
+static_assert(offsetof(podid_config, target_ip4) == 56);
+static_assert(offsetof(podid_config, target_ip4_count) == 88);
 
 static_assert(sizeof(podid_caller) == 72);
 static_assert(offsetof(podid_caller, ancestor_cgroup_id) == 8);
@@ -61,7 +63,7 @@ static_assert(offsetof(podid_iface_addr, addr) == 8);
 
 TEST(AbiLayout, structs_have_no_implicit_padding) {
   // Every byte is a named field or an explicit pad: sums of field sizes equal the struct size.
-  EXPECT_EQ(sizeof(podid_config), 4 + 2 + 2 + 16 + 4 + 4 + 8 + 16 + 8u);
+  EXPECT_EQ(sizeof(podid_config), 4 + 2 + 2 + 16 + 4 + 4 + 8 + 16 + 4 * PODID_TARGET_IP4_MAX + 4 + 4u);
   EXPECT_EQ(sizeof(podid_conn_key), 1 + 1 + 2 + 2 + 2 + 16 + 16u);
   EXPECT_EQ(sizeof(podid_caller), 8 + 16 + 8 + 8 + 8 + 16 + 2 + 1 + 1 + 4u);
   EXPECT_EQ(sizeof(podid_conn_ident), sizeof(podid_caller) + 8 + 8 + 2 + 2 + 4u);

@@ -82,6 +82,21 @@ TEST(ImdsMatch, ip_destinations_fold_translated_forms_to_the_ipv4_key) {
   EXPECT_EQ(key.proto, 0xff);
 }
 
+TEST(ImdsMatch, the_config_list_of_ipv4_targets_rules_out_other_addresses) {
+  podid_config c{};
+  EXPECT_FALSE(podid_ip4_maybe_target(&c, ip4("169.254.169.254")));  // no targets at all
+  c.target_ip4[0] = ip4("169.254.169.254");
+  c.target_ip4[1] = ip4("168.63.129.16");
+  c.target_ip4_count = 2;
+  EXPECT_TRUE(podid_ip4_maybe_target(&c, ip4("169.254.169.254")));
+  EXPECT_TRUE(podid_ip4_maybe_target(&c, ip4("168.63.129.16")));
+  EXPECT_FALSE(podid_ip4_maybe_target(&c, ip4("10.224.7.7")));
+  c.target_ip4[2] = ip4("10.224.7.7");  // beyond the count: not listed
+  EXPECT_FALSE(podid_ip4_maybe_target(&c, ip4("10.224.7.7")));
+  c.target_ip4_count = PODID_TARGET_IP4_MANY;  // too many to list: every address may be one
+  EXPECT_TRUE(podid_ip4_maybe_target(&c, ip4("192.0.2.1")));
+}
+
 TEST(ImdsMatch, a_pods_cgroup_is_below_its_qos_cgroup_or_kubepods_itself) {
   const __u64 burstable = 10, besteffort = 11, kubepods_child = 20, pod = 30, container = 40;
   EXPECT_EQ(podid_pod_cgroup(burstable, pod, burstable, besteffort, container), pod);
