@@ -263,6 +263,10 @@ int run_agent(const AgentConfig& config) {
                                     metrics.registry());
     if (!started) return refuse_start(started.error().message());
     frame_hooks = std::move(*started);
+  } else if (auto removed = remove_host_hook_pins(pins); !removed) {
+    log::error("could not remove the frame hooks (--host-hooks off)", {{"error", removed.error().message()}});
+  } else if (!removed->empty()) {
+    log::info("frame hooks removed (--host-hooks off)", {{"removed", *removed}});
   }
   if (auto retired = retire_older_abi_pins(pins); !retired) {
     log::error("could not remove an older version's kernel programs", {{"error", retired.error().message()}});

@@ -141,6 +141,17 @@ namespace {
 using config::Values;
 using FlagSpec = config::FlagSpec<AgentConfig>;
 
+// Interface names (or their prefixes): what the kernel accepts, at most IFNAMSIZ - 1 characters.
+std::vector<std::string> interface_names(const std::string& flag, const Values& values) {
+  std::vector<std::string> out;
+  for (const auto& name : values) {
+    if (name.empty() || name.size() >= 16 || name.find_first_of("/ :") != std::string::npos)
+      throw std::invalid_argument(flag + ": '" + name + "' is not an interface name");
+    out.push_back(name);
+  }
+  return out;
+}
+
 template <class F>
 auto last(F f) {
   return config::last<AgentConfig>(f);
@@ -181,20 +192,10 @@ const std::vector<FlagSpec>& flag_specs() {
          else throw std::invalid_argument(flag + ": '" + v + "' is not auto, require or off");
        })},
       {"uplink", true, [](AgentConfig& c, S flag, const Values& values) {
-         c.uplinks.clear();
-         for (const auto& name : values) {
-           if (name.empty() || name.size() >= 16 || name.find_first_of("/ :") != std::string::npos)
-             throw std::invalid_argument(flag + ": '" + name + "' is not an interface name");
-           c.uplinks.push_back(name);
-         }
+         c.uplinks = interface_names(flag, values);
        }},
       {"pod-interface-prefix", true, [](AgentConfig& c, S flag, const Values& values) {
-         c.pod_interface_prefixes.clear();
-         for (const auto& p : values) {
-           if (p.empty() || p.size() >= 16 || p.find_first_of("/ :") != std::string::npos)
-             throw std::invalid_argument(flag + ": '" + p + "' is not an interface name prefix");
-           c.pod_interface_prefixes.push_back(p);
-         }
+         c.pod_interface_prefixes = interface_names(flag, values);
        }},
       {"max-entry-age-ms", false, last([](AgentConfig& c, S flag, S v) { c.max_entry_age = std::chrono::milliseconds(parse_uint(flag, v, 600000)); })},
       {"target", true, [](AgentConfig& c, S, const Values& values) {

@@ -23,19 +23,6 @@ constexpr const char* kPreroutingV6 = "prerouting_ipv6";
 constexpr const char* kPodInterfaces = "pod_interfaces";
 constexpr const char* kUplink = "uplink";
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
-
 std::string address_text(const rtnl::Address& a) {
   char buf[INET6_ADDRSTRLEN] = {};
   ::inet_ntop(a.family, a.addr.data(), buf, sizeof(buf));
@@ -146,6 +133,16 @@ Status HostHooks::attach_uplinks(rtnl::Socket& rtnl, const std::vector<std::stri
     }
   }
   uplinks_.insert(ifindexes.begin(), ifindexes.end());
+  // Pre-routing lets what the uplinks receive pass unread (the cloud's network, never a pod).
+  podid_uplinks listed{};
+  size_t n = 0;
+  for (uint32_t ifindex : uplinks_) {
+    if (n < PODID_UPLINKS_MAX) listed.ifindex[n++] = ifindex;
+  }
+  uint32_t zero = 0;
+  if (bpf_map__update_elem(probe_.uplinks_map(), &zero, sizeof(zero), &listed, sizeof(listed), BPF_ANY) != 0) {
+    return last_os_error("write uplinks");
+  }
   if (!support_.tcx) return {};
   std::string detail;
   for (uint32_t ifindex : uplinks_) {
@@ -331,9 +328,35 @@ std::vector<HookState> HostHooks::states() const {
 }
 
 std::string HostHooks::problems() const {
-  std::lock_guard lock(mutex_);
-  if (!watcher_failure_.empty()) return "pod interfaces not followed: " + watcher_failure_;
+  std::vector<std::pair<fs::path, uint32_t>> expected;  // pin, and the ifindex a tcx link must be on (0: any)
+  {
+    std::lock_guard lock(mutex_);
+    if (!watcher_failure_.empty()) return "pod interfaces not followed: " + watcher_failure_;
+    if (hooks_.at(kPreroutingV4).active) expected.emplace_back(pins_.links / "prerouting4", 0);
+    if (hooks_.at(kPreroutingV6).active) expected.emplace_back(pins_.links / "prerouting6", 0);
+  }
+  if (support_.tcx) {
+    for (uint32_t ifindex : uplinks_) expected.emplace_back(pins_.links / ("uplink_" + std::to_string(ifindex)), ifindex);
+  }
+  for (const auto& [pin, ifindex] : expected) {
+    Fd link(bpf_obj_get(pin.c_str()));
+    if (!link.valid()) return "frame hook link " + pin.string() + " is gone";
+    auto facts = link_facts(link.get());
+    if (!facts || (ifindex && facts->ifindex != ifindex)) return "frame hook link " + pin.string() + " is detached";
+  }
   return {};
+}
+
+Result<std::vector<std::string>> remove_host_hook_pins(const PinLayout& pins) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(pins.links, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("prerouting", 0) != 0 && name.rfind("uplink_", 0) != 0 && name.rfind("pod_", 0) != 0) continue;
+    if (::unlink(entry.path().c_str()) != 0) return last_os_error("unpin " + entry.path().string());
+    removed.push_back(entry.path().string());
+  }
+  return removed;
 }
 
 std::optional<PodInterface> HostHooks::describe(uint32_t ifindex) const {

@@ -75,7 +75,8 @@ class HostHooks {
   void sweep(const std::set<uint32_t>& live_ifindexes);
 
   std::vector<HookState> states() const;
-  // Empty when every hook the kernel supports is active and the pod interfaces are followed; else why not.
+  // Empty when every hook that was attached is still pinned where it was put and the pod interfaces are
+  // followed; else why not (for /readyz).
   std::string problems() const;
   std::optional<PodInterface> describe(uint32_t ifindex) const;
   void set_watcher_failed(const std::string& why);
@@ -102,5 +103,9 @@ class HostHooks {
   metrics::Family<metrics::Gauge>& iface_gauge_;
   metrics::Family<metrics::Counter>& errors_;
 };
+
+// --host-hooks off: removes the frame hooks a previous agent pinned (pre-routing, uplinks, pod interfaces), so
+// that the node is as configured and no stale pod interface entry outlives its pod. Returns the pins removed.
+Result<std::vector<std::string>> remove_host_hook_pins(const PinLayout& pins);
 
 }  // namespace podid::agent

@@ -62,6 +62,10 @@ struct LinkInfoTail {
 
 }  // namespace
 
+Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 Result<int> create_netfilter_link(int prog_fd, uint32_t pf) {
   LinkCreateAttr a{};
   a.prog_fd = static_cast<uint32_t>(prog_fd);

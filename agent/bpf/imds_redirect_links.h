@@ -18,6 +18,20 @@
 
 namespace podid::agent {
 
+// A file descriptor closed with its owner (links, programs and cgroups held for one step).
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd();
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
 // Kernel constants missing from Debian 12's <linux/bpf.h> (6.1).
 inline constexpr uint32_t kBpfProgTypeNetfilter = 32;  // enum bpf_prog_type: BPF_PROG_TYPE_NETFILTER
 inline constexpr uint32_t kBpfAttachNetfilter = 45;    // enum bpf_attach_type: BPF_NETFILTER

@@ -52,19 +52,6 @@ uint64_t qos_cgroup_id(const fs::path& kubepods, const char* qos) {
   return id ? id : cgroup_inode(kubepods / qos);
 }
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
-
 Result<bpf_link_info> link_info(int fd) {
   bpf_link_info info{};
   __u32 len = sizeof(info);
@@ -359,6 +346,7 @@ bpf_map* ImdsRedirectProbe::conn_ident_map() const { return skel_->maps.conn_ide
 bpf_map* ImdsRedirectProbe::events_map() const { return skel_->maps.events; }
 bpf_map* ImdsRedirectProbe::pod_ifaces_map() const { return skel_->maps.pod_ifaces; }
 bpf_map* ImdsRedirectProbe::pod_addrs_map() const { return skel_->maps.pod_addrs; }
+bpf_map* ImdsRedirectProbe::uplinks_map() const { return skel_->maps.uplinks; }
 int ImdsRedirectProbe::prerouting_prog_fd() const {
   return settings_.load_netfilter ? bpf_program__fd(skel_->progs.podid_prerouting) : -1;
 }

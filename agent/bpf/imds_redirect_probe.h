@@ -94,6 +94,7 @@ class ImdsRedirectProbe {
   bpf_map* events_map() const;
   bpf_map* pod_ifaces_map() const;
   bpf_map* pod_addrs_map() const;
+  bpf_map* uplinks_map() const;
   int prerouting_prog_fd() const;  // -1 when not loaded (no netfilter links on this kernel)
   int pod_iface_prog_fd() const;
   int uplink_prog_fd() const;

@@ -137,6 +137,19 @@ std::optional<Neighbour> parse_neighbour(const nlmsghdr* h) {
   return n;
 }
 
+// The messages of one type in a dump's replies, parsed; those that do not parse are skipped.
+template <class T>
+std::vector<T> collect(const std::vector<std::vector<uint8_t>>& replies, uint16_t type,
+                       std::optional<T> (*parse)(const nlmsghdr*)) {
+  std::vector<T> out;
+  for (const auto& r : replies) {
+    auto* h = reinterpret_cast<const nlmsghdr*>(r.data());
+    if (h->nlmsg_type != type) continue;
+    if (auto v = parse(h)) out.push_back(std::move(*v));
+  }
+  return out;
+}
+
 Result<int> open_route_socket(const char* what) {
   int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0) return last_os_error(what);
@@ -238,13 +251,7 @@ Result<std::vector<Link>> Socket::links(std::optional<int32_t> target_nsid) {
   if (target_nsid) m.attr(IFLA_TARGET_NETNSID, &*target_nsid, sizeof(int32_t));
   auto replies = request(m.finish(), true);
   if (!replies) return replies.error().wrap("list links");
-  std::vector<Link> out;
-  for (const auto& r : *replies) {
-    auto* h = reinterpret_cast<const nlmsghdr*>(r.data());
-    if (h->nlmsg_type != RTM_NEWLINK) continue;
-    if (auto l = parse_link(h)) out.push_back(std::move(*l));
-  }
-  return out;
+  return collect(*replies, RTM_NEWLINK, parse_link);
 }
 
 Result<std::optional<Link>> Socket::link(uint32_t ifindex, std::optional<int32_t> target_nsid) {
@@ -269,13 +276,7 @@ Result<std::vector<Address>> Socket::addresses(int family, std::optional<int32_t
   if (target_nsid) m.attr(IFA_TARGET_NETNSID, &*target_nsid, sizeof(int32_t));
   auto replies = request(m.finish(), true);
   if (!replies) return replies.error().wrap("list addresses");
-  std::vector<Address> out;
-  for (const auto& r : *replies) {
-    auto* h = reinterpret_cast<const nlmsghdr*>(r.data());
-    if (h->nlmsg_type != RTM_NEWADDR) continue;
-    if (auto a = parse_address(h)) out.push_back(*a);
-  }
-  return out;
+  return collect(*replies, RTM_NEWADDR, parse_address);
 }
 
 Result<std::vector<Neighbour>> Socket::neighbours(int family) {
@@ -283,13 +284,7 @@ Result<std::vector<Neighbour>> Socket::neighbours(int family) {
   Message m(RTM_GETNEIGH, NLM_F_DUMP, &nd, sizeof(nd));
   auto replies = request(m.finish(), true);
   if (!replies) return replies.error().wrap("list neighbours");
-  std::vector<Neighbour> out;
-  for (const auto& r : *replies) {
-    auto* h = reinterpret_cast<const nlmsghdr*>(r.data());
-    if (h->nlmsg_type != RTM_NEWNEIGH) continue;
-    if (auto n = parse_neighbour(h)) out.push_back(*n);
-  }
-  return out;
+  return collect(*replies, RTM_NEWNEIGH, parse_neighbour);
 }
 
 Status Socket::delete_neighbour(const Neighbour& n) {

@@ -88,6 +88,27 @@ static __always_inline void frame_parse(struct __sk_buff *skb, struct podid_fram
 	podid_parse_frame((const __u8 *)(long)skb->data, (const __u8 *)(long)skb->data_end, f);
 }
 
+/* The usual frame, decided from the Ethernet and IPv4 headers alone: from the pod's MAC and first IPv4
+ * address, to an address that is surely no target. Anything else (0) takes the full parse. */
+static __always_inline int iface_usual(struct __sk_buff *skb, const struct podid_pod_iface *pi)
+{
+	const __u8 *data = (const __u8 *)(long)skb->data;
+	const __u8 *end = (const __u8 *)(long)skb->data_end;
+	const struct podid_config *c;
+	__be32 saddr, daddr;
+
+	if (data + PODID_ETH_HLEN + 20 > end || podid_get_be16(data + 12) != PODID_ETH_P_IP)
+		return 0;
+	if (!pi->ip4 || !podid_mac_equal(data + 6, pi->mac))
+		return 0;
+	__builtin_memcpy(&saddr, data + PODID_ETH_HLEN + 12, 4);
+	__builtin_memcpy(&daddr, data + PODID_ETH_HLEN + 16, 4);
+	if (saddr != pi->ip4)
+		return 0;
+	c = config_get();
+	return c && !podid_ip4_maybe_target(c, daddr);
+}
+
 static __always_inline int pod_iface_verdict(struct __sk_buff *skb)
 {
 	const struct podid_target_value *rule;
@@ -97,8 +118,10 @@ static __always_inline int pod_iface_verdict(struct __sk_buff *skb)
 	__u32 ifindex = skb->ifindex;
 	__u32 sender;
 
-	frame_parse(skb, &f);
 	pi = bpf_map_lookup_elem(&pod_ifaces, &ifindex);
+	if (pi && pi->state == PODID_IFACE_KNOWN && iface_usual(skb, pi))
+		return PODID_TC_ACT_OK;
+	frame_parse(skb, &f);
 	if (!pi || pi->state != PODID_IFACE_KNOWN)
 		return iface_drop(ifindex, &f, PODID_STAT_IFACE_UNKNOWN, PODID_DENY_IFACE_UNKNOWN);
 	if (!podid_mac_equal(f.src_mac, pi->mac))

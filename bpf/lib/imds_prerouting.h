@@ -97,20 +97,36 @@ static __always_inline int prerouting_read(struct bpf_nf_ctx___podid *ctx, struc
 	return 0;
 }
 
+/* A packet the cloud's network sent the node (the way back of every pod's traffic to it): no pod can send by
+ * that interface, so it is not read. */
+static __always_inline int from_uplink(__u32 ifindex)
+{
+	const struct podid_uplinks *u;
+	__u32 zero = 0;
+
+	u = bpf_map_lookup_elem(&uplinks, &zero);
+	if (!u || !ifindex)
+		return 0;
+	return u->ifindex[0] == ifindex || u->ifindex[1] == ifindex || u->ifindex[2] == ifindex ||
+	       u->ifindex[3] == ifindex;
+}
+
 static __always_inline int prerouting_verdict(struct bpf_nf_ctx___podid *ctx)
 {
 	const struct podid_target_value *rule;
 	struct podid_target_key dst;
 	struct podid_frame f;
+	__u32 in = ctx->state->in ? ctx->state->in->ifindex : 0;
 
+	if (from_uplink(in))
+		return PODID_NF_ACCEPT;
 	if (prerouting_read(ctx, &f, &dst))
 		return PODID_NF_ACCEPT; /* not IP, or not to a target's address */
 	rule = target_lookup(&dst);
 	if (!rule || rule->action == PODID_ACTION_ALLOW)
 		return PODID_NF_ACCEPT;
 	stat_inc(PODID_STAT_PREROUTING_DROP);
-	emit_frame_deny(ctx->state->in ? ctx->state->in->ifindex : 0, 0, &f, PODID_DENY_PREROUTING,
-			PODID_HOOK_PREROUTING);
+	emit_frame_deny(in, 0, &f, PODID_DENY_PREROUTING, PODID_HOOK_PREROUTING);
 	return PODID_NF_DROP;
 }
 

@@ -88,6 +88,14 @@ struct {
 	__type(value, __u8);
 } pod_addrs SEC(".maps");
 
+/* u32 0 -> podid_uplinks. Written by the agent once it knows the uplinks; read by pre-routing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct podid_uplinks);
+} uplinks SEC(".maps");
+
 /* podid_event_limit_key -> ns of the last deny event sent. Written and read by emit_deny only. An LRU: losing
  * an entry only lets one more event through. */
 struct {

@@ -63,6 +63,10 @@ def spare_address(node) -> str:
 # ---- raw frames to the metadata service (issue 12, attack 3) ------------------------------------------------
 def test_frames_to_targets_never_reach_the_fabric(layout_node, layout_agent):
     node, agent = layout_node, layout_agent
+    status, ready = agent.ops_get("/readyz")
+    for hook in ("prerouting_ipv4", "prerouting_ipv6", "pod_interfaces", "uplink"):
+        assert f"frame hook {hook}: active" in ready, ready
+        assert agent.metric("podid_bpf_host_hook", hook=hook) == 1
     pod = node.add_pod("attacker")
     with FabricSniffer(node, TARGETS) as sniff:
         results = frames_to_targets(node, pod, pod.ip)
@@ -273,6 +277,33 @@ def test_pod_created_while_no_agent_runs_is_repaired_when_it_returns(node, agent
     attack(attacker, "arp-poison", "--victim-ip", victim.ip, "--target-ip", node.bridge_ip, "--target-mac", gw.mac)
     assert neighbour_mac(node, victim.ip) != pod_mac(attacker)
     assert probe(victim, "tcp4")["body"]["cgroup_id"] == victim.cgroup_id()
+
+
+def test_uninstall_detaches_the_frame_hooks(node, agent):
+    pod = node.add_pod("pod-a")
+    agent.kill(signal.SIGTERM)  # a clean stop leaves them attached...
+    with FabricSniffer(node, TARGETS) as sniff:
+        frames_to_targets(node, pod, pod.ip)
+    assert sniff.frames_not_from(node.uplink_ip) == [], sniff.frames
+    assert agent.uninstall().returncode == 0  # ...only uninstall removes them
+    assert not agent.pins.exists()
+    with FabricSniffer(node, TARGETS) as sniff:
+        frames_to_targets(node, pod, pod.ip)
+    assert len(sniff.frames_from(pod.ip)) >= 7, sniff.frames
+
+
+def test_an_agent_started_with_the_hooks_off_removes_them(node, agent):
+    pod = node.add_pod("pod-a")
+    agent.kill(signal.SIGTERM)
+    agent.extra = ["--host-hooks", "off"]
+    agent.start()
+    status, ready = agent.ops_get("/readyz")
+    assert status == 200 and "frame hooks: off" in ready, ready
+    assert agent.metric("podid_bpf_host_hook", hook="pod_interfaces") == 0
+    assert [l for l in agent.lines() if l.get("msg") == "frame hooks removed (--host-hooks off)"]
+    with FabricSniffer(node, TARGETS) as sniff:
+        frames_to_targets(node, pod, pod.ip)
+    assert len(sniff.frames_from(pod.ip)) >= 7, sniff.frames
 
 
 # ---- other traffic untouched ---------------------------------------------------------------------------------

@@ -229,6 +229,13 @@ struct podid_pod_iface {
 	__u32 reserved;
 };
 
+/* uplinks value (a single entry): the node's uplinks. Packets received on one come from the cloud's network,
+ * never from a pod, so pre-routing lets them pass unread. Unused slots are 0. */
+#define PODID_UPLINKS_MAX 4
+struct podid_uplinks {
+	__u32 ifindex[PODID_UPLINKS_MAX];
+};
+
 #define PODID_IFACE_PENDING 0 /* attached; the pod's addresses not learned yet */
 #define PODID_IFACE_KNOWN 1
 

@@ -12,7 +12,7 @@ import signal
 import time
 
 from podid_harness.agent_runner import IMDS
-from podid_harness.sim.attacks import FabricSniffer, attack, finish_attack, gateway, start_attack
+from podid_harness.sim.attacks import FabricSniffer, attack, finish_attack, gateway, pod_mac, start_attack
 from podid_harness.token_cluster import ARM_RESOURCE, VAULT, token_path
 
 from helpers import assert_no_token, assert_token_for, bound_pod
@@ -24,11 +24,17 @@ def served_since(cluster, before: int) -> list[dict]:
     return [line for line in cluster.audit_lines()[before:] if line.get("decision") == "served"]
 
 
-def test_arp_takeover_of_a_victims_connection_gets_nothing(cluster, uniq):
+def victim_and_attacker(cluster, uniq):
+    """A bound victim that has already talked (it knows the gateway's MAC and sends no ARP request that would
+    set the node right) and an unbound attacker pod in another namespace, with the attacker's gateway."""
     victim, (ident,) = bound_pod(cluster, uniq)
     attacker = cluster.add_pod(uniq("attacker"), uniq("ns"))
-    gw = gateway(cluster.node, attacker)
-    assert_token_for(cluster.token(victim), ident)  # the victim has talked: no ARP request will correct the node
+    assert_token_for(cluster.token(victim), ident)
+    return victim, ident, attacker, gateway(cluster.node, attacker)
+
+
+def test_arp_takeover_of_a_victims_connection_gets_nothing(cluster, uniq):
+    victim, ident, attacker, gw = victim_and_attacker(cluster, uniq)
     audit_before = len(cluster.audit_lines())
     stolen_path = token_path(ARM_RESOURCE, client_id=ident.client_id)
     takeover = start_attack(attacker, "arp-takeover", "--gw-mac", gw.mac, "--gateway-ip", cluster.node.bridge_ip,
@@ -45,10 +51,20 @@ def test_arp_takeover_of_a_victims_connection_gets_nothing(cluster, uniq):
     assert cluster.metric("podid_bpf_datapath_total", outcome="spoof_arp") > 0
 
 
+def test_arp_man_in_the_middle_reads_nothing_of_the_victims_tokens(cluster, uniq):
+    victim, ident, attacker, gw = victim_and_attacker(cluster, uniq)
+    mitm = start_attack(attacker, "arp-mitm", "--gw-mac", gw.mac, "--gateway-ip", cluster.node.bridge_ip,
+                        "--victim-ip", victim.ip, "--victim-mac", pod_mac(victim), "--seconds", "4")
+    time.sleep(0.3)
+    for _ in range(6):
+        assert_token_for(cluster.token(victim), ident)
+    seen = finish_attack(mitm)
+    assert seen["frames_with_marker"] == 0 and seen["relayed"] == 0, seen
+    assert cluster.metric("podid_bpf_datapath_total", outcome="spoof_arp") > 0
+
+
 def test_raw_frames_to_imds_get_no_identity(cluster, uniq):
-    victim, (ident,) = bound_pod(cluster, uniq)
-    attacker = cluster.add_pod(uniq("attacker"), uniq("ns"))
-    gw = gateway(cluster.node, attacker)
+    victim, ident, attacker, gw = victim_and_attacker(cluster, uniq)
     spare = str(cluster.node.pod_cidr.network_address + 250)
     upstream_before = len(cluster.imds_token_requests())
     with FabricSniffer(cluster.node, [IMDS, WIRESERVER]) as sniff:
@@ -96,9 +112,7 @@ def test_host_network_pod_frames_never_reach_imds(cluster, uniq):
 
 
 def test_agent_killed_mid_attack_nothing_reaches_imds(cluster, uniq):
-    victim, (ident,) = bound_pod(cluster, uniq)
-    attacker = cluster.add_pod(uniq("attacker"), uniq("ns"))
-    gw = gateway(cluster.node, attacker)
+    victim, ident, attacker, gw = victim_and_attacker(cluster, uniq)
     spare = str(cluster.node.pod_cidr.network_address + 251)
     with FabricSniffer(cluster.node, [IMDS, WIRESERVER]) as sniff:
         running = start_attack(attacker, "handshake", "--gw-mac", gw.mac, "--src", spare, "--claim", "--dst", IMDS,

