@@ -247,3 +247,26 @@ def test_native_ipv6_target_without_an_agent_ipv6_address_is_refused(node, tmp_p
     finally:
         a.kill()
         a.uninstall()
+
+
+def test_an_older_versions_pins_are_retired_once_this_versions_are_attached(node, tmp_path):
+    """An upgrade across an ABI change: the new agent attaches its own links (v2), then removes the pins of any
+    other version, whose programs would otherwise keep running beside its own."""
+    import uuid
+    cgroup = node.make_cgroup("podid-agent", under_kubepods=True)
+    a = Agent(node, tmp_path, f"podid-test-{uuid.uuid4().hex[:8]}", free_port(node, node.agent_addr), cgroup)
+    old = a.pins / "v1"
+    (old / "links").mkdir(parents=True)
+    (old / "maps").mkdir()
+    subprocess.run(["bpftool", "map", "create", str(old / "maps" / "cfg"), "type", "array", "key", "4", "value", "40",
+                    "entries", "1", "name", "cfg"], check=True)
+    try:
+        a.start()
+        assert not old.exists(), sorted(p.name for p in a.pins.iterdir())
+        retired = [l for l in a.lines() if l.get("msg") == "older version's kernel programs removed"]
+        assert retired and str(old / "maps" / "cfg") in retired[0]["removed"], retired
+        pod = node.add_pod("pod-a")
+        assert_attributed(probe(pod, "tcp4"), pod)
+    finally:
+        a.kill()
+        a.uninstall()
