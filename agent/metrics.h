@@ -17,7 +17,7 @@
 #include <functional>
 #include <string>
 
-#include "agent/attribution/attributor.h"
+#include "agent/bpf/imds_redirect_attributor.h"
 #include "agent/bpf/imds_redirect_probe.h"
 #include "podid/metrics/counter.h"
 #include "podid/metrics/family.h"

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Reads the kernel's deny events (the `events` ring buffer) on its own thread and turns each into one JSON
-// audit line ("msg":"denied") and a metric increment. A lost event is counted by the kernel
+// audit line ("msg":"denied") and a metric increment. The kernel sends at most one event per source and
+// reason every 100 ms and counts the rest (event_suppressed), and counts events lost to a full ring buffer
 // (event_dropped); the refusal itself never depends on this reader.
+//
+// A refusal by a socket hook names the caller's cgroup (and pid); one by a frame hook names the interface the
+// frame came by and what the agent knows of the pod behind it (its addresses), the source the frame claimed,
+// and, at the uplink, the sending socket's cgroup.
 //
 // Errors: start() returns Status; the thread logs and keeps going on poll errors other than EINTR.
 #pragma once
@@ -13,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "agent/bpf/imds_redirect_host_hooks.h"
 #include "podid/bpf/imds_redirect_abi.h"
 #include "podid/result.h"
 
@@ -24,6 +30,7 @@ namespace podid::agent {
 struct DenyEventSink {
   std::function<std::optional<std::string>(uint64_t cgroup_id)> cgroup_path;
   std::function<void(const std::string& reason, const std::string& hook)> count;
+  std::function<std::optional<PodInterface>(uint32_t ifindex)> pod_interface;  // optional
 };
 
 const char* deny_reason_name(uint8_t reason);

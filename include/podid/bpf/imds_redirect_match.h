@@ -2,13 +2,13 @@
 /*
  * Decision logic of imds_redirect with no helper calls: key building, v4-mapped and NAT64 parsing, the
  * order in which target keys are tried, and the connect verdict. Compiled into the BPF object and into
- * tests/unit/bpf/imds_match_test.cpp, so the rules the kernel applies are unit-tested as written.
+ * tests/unit/bpf/imds_redirect_match_test.cpp, so the rules the kernel applies are unit-tested as written.
  *
  * Constraints of sharing: only <linux/types.h> and the ABI header, constant-size __builtin_mem* (the BPF
  * backend lowers them to plain loads and stores), no loops the verifier would have to bound.
  */
-#ifndef PODID_BPF_LIB_IMDS_MATCH_H
-#define PODID_BPF_LIB_IMDS_MATCH_H
+#ifndef PODID_BPF_IMDS_REDIRECT_MATCH_H
+#define PODID_BPF_IMDS_REDIRECT_MATCH_H
 
 #include <linux/types.h>
 
@@ -82,6 +82,55 @@ PODID_INLINE __u8 podid_target_proto(__u32 protocol)
 	return 0xff; /* matches no rule but the wildcard ones */
 }
 
+/* Target key of an IP destination as a packet or frame names it (addr in network order, IPv4 in [0..3]).
+ * IPv6 packets to the v4-mapped or NAT64 form of an address fold to its IPv4 key: both reach the IPv4
+ * target through a translator. */
+PODID_INLINE void podid_target_key_ip(struct podid_target_key *key, __u8 family, __u8 proto, const __u8 addr[16],
+				      __be16 port)
+{
+	__u32 ip6[4];
+	__be32 ip4;
+
+	if (family == PODID_AF_INET) {
+		__builtin_memcpy(&ip4, addr, 4);
+		podid_target_key_v4(key, podid_target_proto(proto), ip4, port);
+		return;
+	}
+	__builtin_memcpy(ip6, addr, 16);
+	if (podid_is_v4_mapped(ip6) || podid_is_nat64(ip6))
+		podid_target_key_v4(key, podid_target_proto(proto), ip6[3], port);
+	else
+		podid_target_key_v6(key, podid_target_proto(proto), ip6, port);
+}
+
+/* The pod a caller belongs to, from its ancestors one and two levels below the kubepods cgroup: a
+ * guaranteed pod's cgroup is the first, a burstable or besteffort pod's the second (the first is the QoS
+ * cgroup, qos0 or qos1). A process with no ancestor that deep counts as its own pod. */
+PODID_INLINE __u64 podid_pod_cgroup(__u64 ancestor1, __u64 ancestor2, __u64 qos0, __u64 qos1, __u64 self)
+{
+	if (ancestor1 && (ancestor1 == qos0 || ancestor1 == qos1))
+		return ancestor2 ? ancestor2 : self;
+	return ancestor1 ? ancestor1 : self;
+}
+
+/* Whether an IPv4 address can be a target, from the config's list: 0 only when it surely is not (the list is
+ * complete and the address is not in it). Unrolled compares: no hash, no loop to bound. */
+PODID_INLINE int podid_ip4_maybe_target(const struct podid_config *c, __be32 addr)
+{
+	int i;
+
+	if (c->target_ip4_count > PODID_TARGET_IP4_MAX)
+		return 1;
+#if defined(__clang__)
+#pragma unroll
+#endif
+	for (i = 0; i < PODID_TARGET_IP4_MAX; i++) {
+		if (i < (int)c->target_ip4_count && c->target_ip4[i] == addr)
+			return 1;
+	}
+	return 0;
+}
+
 #define PODID_TARGET_CANDIDATES 4
 
 /* The i-th key to try for a destination, most specific first: {proto, port}, {proto, any},
@@ -152,4 +201,4 @@ PODID_INLINE void podid_conn_key_v6(struct podid_conn_key *key, const __u32 sadd
 	__builtin_memcpy(key->daddr, daddr, 16);
 }
 
-#endif /* PODID_BPF_LIB_IMDS_MATCH_H */
+#endif /* PODID_BPF_IMDS_REDIRECT_MATCH_H */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/attribution/attributor.h"
+#include "agent/bpf/imds_redirect_attributor.h"
 
 #include <bpf/libbpf.h>
 #include <netinet/in.h>
@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-#include "lib/imds_match.h"  // the same key builders the kernel uses
+#include "podid/bpf/imds_redirect_match.h"  // the same key builders the kernel uses
 
 namespace podid::agent {
 

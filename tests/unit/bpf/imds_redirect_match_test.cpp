@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The kernel's decision logic (bpf/lib/imds_match.h), compiled here exactly as the BPF object compiles it.
+// The kernel's decision logic (include/podid/bpf/imds_redirect_match.h), compiled here exactly as the BPF object
+// compiles it.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
@@ -7,7 +8,7 @@
 #include <map>
 #include <optional>
 
-#include "lib/imds_match.h"
+#include "podid/bpf/imds_redirect_match.h"
 
 namespace {
 
@@ -56,6 +57,54 @@ TargetTable azure_defaults() {
   t.add(PODID_PROTO_TCP, "168.63.129.16", 80, PODID_ACTION_DENY);
   t.add(PODID_PROTO_TCP, "168.63.129.16", 32526, PODID_ACTION_DENY);
   return t;
+}
+
+TEST(ImdsMatch, ip_destinations_fold_translated_forms_to_the_ipv4_key) {
+  __u8 addr[16] = {};
+  podid_target_key direct, key;
+  podid_target_key_v4(&direct, PODID_PROTO_TCP, ip4("169.254.169.254"), htons(80));
+  for (const char* form : {"::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe"}) {
+    ASSERT_EQ(inet_pton(AF_INET6, form, addr), 1);
+    podid_target_key_ip(&key, PODID_AF_INET6, PODID_PROTO_TCP, addr, htons(80));
+    EXPECT_EQ(std::memcmp(&key, &direct, sizeof(key)), 0) << form;
+  }
+  std::memset(addr, 0, sizeof(addr));
+  __be32 v4 = ip4("169.254.169.254");
+  std::memcpy(addr, &v4, 4);
+  podid_target_key_ip(&key, PODID_AF_INET, 6, addr, htons(80));
+  EXPECT_EQ(std::memcmp(&key, &direct, sizeof(key)), 0);
+  ASSERT_EQ(inet_pton(AF_INET6, "fd00:ec2::254", addr), 1);
+  podid_target_key_ip(&key, PODID_AF_INET6, PODID_PROTO_UDP, addr, htons(53));
+  EXPECT_EQ(key.family, PODID_AF_INET6);
+  EXPECT_EQ(key.proto, PODID_PROTO_UDP);
+  EXPECT_EQ(std::memcmp(key.addr, addr, 16), 0);
+  podid_target_key_ip(&key, PODID_AF_INET6, 58, addr, 0);  // ICMPv6: matches only "any protocol" rules
+  EXPECT_EQ(key.proto, 0xff);
+}
+
+TEST(ImdsMatch, the_config_list_of_ipv4_targets_rules_out_other_addresses) {
+  podid_config c{};
+  EXPECT_FALSE(podid_ip4_maybe_target(&c, ip4("169.254.169.254")));  // no targets at all
+  c.target_ip4[0] = ip4("169.254.169.254");
+  c.target_ip4[1] = ip4("168.63.129.16");
+  c.target_ip4_count = 2;
+  EXPECT_TRUE(podid_ip4_maybe_target(&c, ip4("169.254.169.254")));
+  EXPECT_TRUE(podid_ip4_maybe_target(&c, ip4("168.63.129.16")));
+  EXPECT_FALSE(podid_ip4_maybe_target(&c, ip4("10.224.7.7")));
+  c.target_ip4[2] = ip4("10.224.7.7");  // beyond the count: not listed
+  EXPECT_FALSE(podid_ip4_maybe_target(&c, ip4("10.224.7.7")));
+  c.target_ip4_count = PODID_TARGET_IP4_MANY;  // too many to list: every address may be one
+  EXPECT_TRUE(podid_ip4_maybe_target(&c, ip4("192.0.2.1")));
+}
+
+TEST(ImdsMatch, a_pods_cgroup_is_below_its_qos_cgroup_or_kubepods_itself) {
+  const __u64 burstable = 10, besteffort = 11, kubepods_child = 20, pod = 30, container = 40;
+  EXPECT_EQ(podid_pod_cgroup(burstable, pod, burstable, besteffort, container), pod);
+  EXPECT_EQ(podid_pod_cgroup(besteffort, pod, burstable, besteffort, container), pod);
+  EXPECT_EQ(podid_pod_cgroup(kubepods_child, container, burstable, besteffort, container), kubepods_child);  // guaranteed
+  EXPECT_EQ(podid_pod_cgroup(burstable, 0, burstable, besteffort, burstable), burstable);  // the QoS cgroup itself
+  EXPECT_EQ(podid_pod_cgroup(0, 0, burstable, besteffort, 7), 7u);  // kubepods itself: its own "pod"
+  EXPECT_EQ(podid_pod_cgroup(kubepods_child, pod, 0, 0, container), kubepods_child);  // QoS ids unknown
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/attribution/attributor.h"
+#include "agent/bpf/imds_redirect_attributor.h"
 
 #include <arpa/inet.h>
 #include <gmock/gmock.h>

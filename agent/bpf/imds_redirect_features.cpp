@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/bpf/kernel_features.h"
+#include "agent/bpf/imds_redirect_features.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -31,6 +31,8 @@ constexpr ProgTypeNeed kProgTypes[] = {
     {BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "cgroup sock_addr (connect4/6, sendmsg4/6)", "4.18"},
     {BPF_PROG_TYPE_SOCK_OPS, "sockops", "4.13"},
     {BPF_PROG_TYPE_CGROUP_SKB, "cgroup_skb (egress)", "4.10"},
+    {BPF_PROG_TYPE_CGROUP_SOCKOPT, "cgroup sockopt (setsockopt)", "5.3"},
+    {BPF_PROG_TYPE_SCHED_CLS, "sched_cls (the frame hooks on pod interfaces and the uplink)", "4.1"},
 };
 
 constexpr HelperNeed kHelpers[] = {
@@ -44,6 +46,9 @@ constexpr HelperNeed kHelpers[] = {
     {BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_skb_cgroup_id, "bpf_skb_cgroup_id in cgroup_skb", "5.7"},
     {BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_sk_fullsock, "bpf_sk_fullsock in cgroup_skb", "5.1"},
     {BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_ringbuf_reserve, "bpf_ringbuf_reserve in cgroup_skb", "5.8"},
+    {BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_skb_ancestor_cgroup_id, "bpf_skb_ancestor_cgroup_id in sched_cls", "4.19"},
+    {BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_FUNC_get_current_cgroup_id, "bpf_get_current_cgroup_id in setsockopt",
+     "a kernel newer than this one"},
 };
 
 constexpr std::pair<bpf_map_type, const char*> kMapTypes[] = {
@@ -56,6 +61,7 @@ constexpr std::pair<bpf_attach_type, const char*> kAttachTypes[] = {
     {BPF_CGROUP_INET4_CONNECT, "cgroup/connect4"},    {BPF_CGROUP_INET6_CONNECT, "cgroup/connect6"},
     {BPF_CGROUP_UDP4_SENDMSG, "cgroup/sendmsg4"},     {BPF_CGROUP_UDP6_SENDMSG, "cgroup/sendmsg6"},
     {BPF_CGROUP_SOCK_OPS, "sockops"},                 {BPF_CGROUP_INET_EGRESS, "cgroup_skb/egress"},
+    {BPF_CGROUP_SETSOCKOPT, "cgroup/setsockopt"},
 };
 
 }  // namespace
