@@ -33,11 +33,12 @@ RUN scripts/install-deps --build \
 FROM debian:12-slim
 ARG SOURCE_DATE_EPOCH
 # libbpf1, libelf1, zlib1g: the agent's BPF loader. libssl3: HTTPS to the API server, ARM and Entra ID, with
-# ca-certificates to verify them. libyaml-cpp0.7: kubeconfig files. iproute2 and the base image's sh, stat and
-# sleep: the agent's init container (the redirect address on a dummy interface) and the uninstall DaemonSet.
+# ca-certificates to verify them. libyaml-cpp0.7: kubeconfig files. libprometheus-cpp-core1.0: /metrics.
+# iproute2 and the base image's sh, stat and sleep: the agent's init container (the redirect address on a dummy
+# interface) and the uninstall DaemonSet.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates iproute2 libbpf1 libelf1 libssl3 \
-      libyaml-cpp0.7 zlib1g \
+      libprometheus-cpp-core1.0 libyaml-cpp0.7 zlib1g \
  && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log /var/cache/ldconfig/aux-cache
 COPY --from=build /out/bin/podid-agent /out/bin/podid-controller /usr/bin/
 USER 65532:65532
