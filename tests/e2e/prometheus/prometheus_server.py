@@ -10,13 +10,14 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
+
+from podid_harness.controller_cluster import wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 SHIPPED = REPO / "deploy" / "prometheus"
@@ -101,15 +102,8 @@ class Prometheus:
         return [(r["metric"], float(r["value"][1])) for r in data["result"]]
 
     def wait(self, pred, timeout: float, what: str, interval: float = 0.25):
-        deadline = time.monotonic() + timeout
-        while True:
-            got = pred()
-            if got:
-                return got
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}\n"
-                                     f"prometheus log:\n{self.log.read_text()[-2000:]}")
-            time.sleep(interval)
+        return wait_for(pred, timeout, what, interval,
+                        diagnose=lambda: f"prometheus log:\n{self.log.read_text()[-2000:]}")
 
     def wait_value(self, expr: str, want: float, timeout: float = 20) -> float:
         """Until the instant query has one series of exactly `want` (a scrape after the events): its time."""

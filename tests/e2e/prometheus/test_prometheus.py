@@ -151,17 +151,20 @@ def _make_traffic(s: Stack) -> None:
     def served() -> str:
         return f'podid_token_requests_total{{pod="app",result="served",source="cache",identity="{reader.client_id}"}}'
 
+    def requests(served: int, not_found: int, spoofs: int) -> None:
+        for _ in range(served):
+            assert a.token(app).status == 200
+        for _ in range(not_found):
+            assert a.token(intruder).status == 400
+        for _ in range(spoofs):
+            _spoof(a, spoofer)
+        assert probe(app, "udp-sendto")["errno"] != 0
+        _flaky_token(a, batch, flaky)
+
     # Before: each per-pod series is created by its first event, so Prometheus must see it once before the
     # events the queries count (a counter's first sample is where increase() starts).
     assert a.token(app).status == 200        # the first: from IMDS
-    for _ in range(SERVED_BEFORE):
-        assert a.token(app).status == 200
-    for _ in range(NOT_FOUND_BEFORE):
-        assert a.token(intruder).status == 400
-    for _ in range(SPOOFS_BEFORE):
-        _spoof(a, spoofer)
-    assert probe(app, "udp-sendto")["errno"] != 0
-    _flaky_token(a, batch, flaky)
+    requests(SERVED_BEFORE, NOT_FOUND_BEFORE, SPOOFS_BEFORE)
     prom.wait_value(served(), SERVED_BEFORE)
     prom.wait_value('podid_token_requests_total{pod="intruder",result="not_found"}', NOT_FOUND_BEFORE)
     prom.wait_value('podid_pod_resolution_failures_total{reason="source_ip_mismatch"}', SPOOFS_BEFORE)
@@ -169,14 +172,7 @@ def _make_traffic(s: Stack) -> None:
     prom.wait_value('podid_upstream_requests_total{upstream="imds",status="500"}', 1)
 
     # After.
-    for _ in range(SERVED_AFTER):
-        assert a.token(app).status == 200
-    for _ in range(NOT_FOUND_AFTER):
-        assert a.token(intruder).status == 400
-    for _ in range(SPOOFS_AFTER):
-        _spoof(a, spoofer)
-    assert probe(app, "udp-sendto")["errno"] != 0
-    _flaky_token(a, batch, flaky)
+    requests(SERVED_AFTER, NOT_FOUND_AFTER, SPOOFS_AFTER)
     # Straight to the agent's address: no kernel record, refused at accept().
     direct = a.http(intruder, f"/metadata/identity/oauth2/token?api-version=2018-02-01&resource={VAULT}",
                     host=a.node.agent_addr, port=a.agent.port, client_timeout=2)
