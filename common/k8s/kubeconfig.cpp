@@ -11,6 +11,7 @@
 #include "podid/k8s/cluster_config.h"
 #include "podid/read_file.h"
 #include "podid/error.h"
+#include "kubeconfig.h"
 
 namespace podid::k8s {
 namespace {
@@ -175,10 +176,17 @@ Status read_user(const Reader& r, const YAML::Node& user, const std::string& whe
 Result<ClusterConfig> kubeconfig_config(const std::filesystem::path& path, const std::string& context) {
   auto text = read_file(path);
   if (!text) return text.error().wrap("kubeconfig");
+  return detail::parse_kubeconfig(*text, path, context);
+}
+
+namespace detail {
+
+Result<ClusterConfig> parse_kubeconfig(std::string_view text, const std::filesystem::path& path,
+                                       const std::string& context) {
   Reader r(path);
   YAML::Node root;
   try {
-    root = YAML::Load(*text);
+    root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     return r.bad("YAML", e.what());
   }
@@ -215,4 +223,5 @@ Result<ClusterConfig> kubeconfig_config(const std::filesystem::path& path, const
   return config;
 }
 
+}  // namespace detail
 }  // namespace podid::k8s
