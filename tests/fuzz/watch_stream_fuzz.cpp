@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// A Kubernetes watch as the agent receives it: the API server's response bytes through the HTTP client's
+// streaming loop (common/http/response_reader.h read_lines: chunked or close-delimited body, lines split
+// wherever the reads fall), each line through parse_watch_event (common/k8s), each event into the agent's
+// stores, then identity choice over what they hold (support/agent_cluster.h). Input: ReadPlan seed, then the
+// response bytes.
+//
+// Properties: no line over the limit is delivered; every event that parses has a known type and an object;
+// identity choice keeps its contract whatever the events said.
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <string_view>
+
+#include "agent_cluster.h"
+#include "fuzz_check.h"
+#include "podid/k8s/api_client.h"
+#include "scripted_stream.h"
+#include "http/response_reader.h"
+
+namespace {
+
+constexpr uint64_t kMaxLine = 64 * 1024;
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  static boost::asio::io_context io;
+  std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
+  podid::fuzz::ScriptedStream stream(io.get_executor(), bytes, podid::fuzz::ReadPlan(data[0]));
+  podid::fuzz::AgentCluster cluster;
+
+  // As ApiClient::watch hands lines on: blank ones skipped, the first that does not parse ends the watch.
+  auto on_line = [&](std::string_view line) {
+    FUZZ_CHECK(line.size() <= kMaxLine, "a line over the stream's limit was delivered");
+    if (line.find_first_not_of(" \t") == std::string_view::npos) return true;
+    auto event = podid::k8s::parse_watch_event(line);
+    if (!event) return false;
+    FUZZ_CHECK(event->object.is_object(), "a watch event without an object");
+    cluster.apply(event->type, event->object);
+    return true;
+  };
+  auto watch = [&]() -> boost::asio::awaitable<void> {
+    boost::beast::flat_buffer buffer;
+    podid::http::ClientOptions options{.max_body_bytes = kMaxLine};
+    const podid::http::detail::ReadContext context{options, "GET https://api/watch", std::chrono::steady_clock::now()};
+    const podid::http::detail::LineFn lines = on_line;  // named: GCC 12 mishandles temporaries in co_await
+    (void)co_await podid::http::detail::read_lines(stream, buffer, context, lines);
+  };
+  podid::fuzz::run_to_end(io, watch());
+  cluster.check_selection();
+  return 0;
+}
