@@ -6,12 +6,15 @@
 namespace podid::agent::detail {
 namespace {
 
-// mountinfo escapes space, tab, newline and backslash as \ooo.
+bool is_octal(char c) { return c >= '0' && c <= '7'; }
+
+// mountinfo escapes space, tab, newline and backslash as \ooo (three octal digits); a backslash followed by
+// anything else is not an escape and is kept as written.
 std::string unescape_mountinfo(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8)));
+    if (s[i] == '\\' && i + 3 < s.size() && is_octal(s[i + 1]) && is_octal(s[i + 2]) && is_octal(s[i + 3])) {
+      out.push_back(static_cast<char>(((s[i + 1] - '0') << 6) | ((s[i + 2] - '0') << 3) | (s[i + 3] - '0')));
       i += 3;
     } else {
       out.push_back(s[i]);
