@@ -250,6 +250,17 @@ TEST(RetryAfter, malformed_dates_are_ignored) {
   }
 }
 
+// Found by tests/fuzz (http_date): system_clock counts nanoseconds in 64 bits (1677..2262); a later or earlier
+// date overflowed the conversion (undefined behaviour, a garbage instant) instead of being refused.
+TEST(RetryAfter, dates_the_clock_cannot_hold_are_ignored) {
+  for (const char* far : {"Sun Nov  6 08:49:37 2994", "Fri, 31 Dec 9999 23:59:59 GMT", "Sat, 01 Jan 1000 00:00:00 GMT",
+                          "Sat, 12 Apr 2262 00:00:00 GMT"}) {
+    EXPECT_EQ(parse_http_date(far), std::nullopt) << far;
+    EXPECT_EQ(parse_retry_after(far, kNow), std::nullopt) << far;
+  }
+  EXPECT_NE(parse_http_date("Fri, 11 Apr 2262 00:00:00 GMT"), std::nullopt);  // the last whole day it holds
+}
+
 // --- Secret keys ------------------------------------------------------------------------------------------
 
 TEST(SecretCredential, client_secret_key_wins_then_the_only_key) {
