@@ -98,7 +98,8 @@ class Reader {
       if (!item_name) return item_name.error();
       if (*item_name != name) continue;
       const YAML::Node body = item[key];
-      if (!body.IsMap()) return bad(list + "[name=" + name + "]." + key, "missing or not a mapping");
+      // IsDefined first: asked anything else, a node for a missing key throws YAML::InvalidNode.
+      if (!body.IsDefined() || !body.IsMap()) return bad(list + "[name=" + name + "]." + key, "missing or not a mapping");
       return body;
     }
     return bad(list, "no entry named \"" + name + "\"");
