@@ -10,7 +10,8 @@
 //     object of strings that gives back access_token, client_id and resource exactly, with expires_in a
 //     non-negative integer and expires_on the token's expiry;
 //   - a failure reaches the pod as a JSON object with the upstream's 4xx/5xx status (Entra's 4xx other than
-//     429 as 400) or 502 for any other status, and Retry-After is at most a day.
+//     429 as 400), 502 for any other status but 000, which is answered as no answer (503 and Retry-After), and
+//     Retry-After is at most a day.
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
@@ -67,7 +68,10 @@ void check_failure(const podid::http::Response& upstream) {
     podid::http::Request req{boost::beast::http::verb::get, "/metadata/identity/oauth2/token", 11};
     auto res = to_response(req, error);
     unsigned to_pod = res.result_int();
-    if (status < 400 || status > 599) {
+    if (status == 0) {
+      // "HTTP/1.1 000": no status at all, answered like no answer (503, retry).
+      FUZZ_CHECK(to_pod == 503 && error.retry_after, "status 000 was not answered as an unreachable upstream");
+    } else if (status < 400 || status > 599) {
       FUZZ_CHECK(to_pod == 502, "an upstream status outside 4xx/5xx did not become 502");
     } else if (kind == UpstreamKind::kImds || status == 429 || status >= 500) {
       FUZZ_CHECK(to_pod == status, "the upstream's status was not passed on");
