@@ -146,6 +146,25 @@ TEST(TokenAnswer, numeric_expires_on_and_empty_strings_as_absent) {
   EXPECT_EQ(t->ext_expires_in, 0s);
 }
 
+// Found by tests/fuzz (token_answer): a time beyond what system_clock holds (nanoseconds in 64 bits, until
+// 2262) overflowed when converted; 20346744074 s wrapped to a token "expiring" in 2030 and was served.
+TEST(TokenAnswer, times_beyond_the_clock_are_out_of_range) {
+  for (const char* body : {R"({"access_token":"x","expires_on":"20346744074"})",
+                           R"({"access_token":"x","expires_on":20346744074})",
+                           R"({"access_token":"x","expires_on":"999999999999999"})",
+                           R"({"access_token":"x","expires_in":18614300774})",
+                           R"({"access_token":"x","expires_in":"99999999999999"})",
+                           R"({"access_token":"x","expires_in":60,"not_before":20346744074})",
+                           R"({"access_token":"x","expires_in":60,"ext_expires_in":9e14})"}) {
+    auto t = parse_token_answer(body, ctx());
+    ASSERT_FALSE(t.ok()) << body;
+    EXPECT_NE(t.error().context.find("out of range"), std::string::npos) << body << " -> " << t.error().context;
+  }
+  auto latest = parse_token_answer(R"({"access_token":"x","expires_on":"4000000000"})", ctx());  // 2096
+  ASSERT_TRUE(latest.ok()) << latest.error().message();
+  EXPECT_EQ(latest->expires_on, system_clock::time_point{std::chrono::seconds{4'000'000'000}});
+}
+
 TEST(TokenAnswer, every_bad_body_is_a_clear_error) {
   struct Case {
     const char* body;
