@@ -61,10 +61,10 @@ asio::awaitable<void> serve(podid::fuzz::ScriptedStream& stream) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
   static asio::io_context io;
-  std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
-  podid::fuzz::ScriptedStream stream(io.get_executor(), bytes, podid::fuzz::ReadPlan(data[0]));
+  auto input = podid::fuzz::stream_input(data, size);
+  if (!input) return 0;
+  podid::fuzz::ScriptedStream stream(io.get_executor(), input->bytes, input->plan);
   try {
     podid::fuzz::run_to_end(io, serve(stream));
   } catch (const std::exception& e) {

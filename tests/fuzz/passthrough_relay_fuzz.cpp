@@ -65,10 +65,10 @@ void check_relayed(const Response& upstream, const Request& from_pod, const std:
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
   static boost::asio::io_context io;
-  std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
-  auto upstream = podid::fuzz::read_response(io, bytes, podid::fuzz::ReadPlan(data[0]));
+  auto input = podid::fuzz::stream_input(data, size);
+  if (!input) return 0;
+  auto upstream = podid::fuzz::read_response(io, *input);
   if (!upstream) return 0;  // the client's error: the pod gets the agent's 502, not these bytes
 
   Request from_pod{bhttp::verb::get, "/metadata/instance?api-version=2021-02-01", (data[0] & 1) ? 10u : 11u};

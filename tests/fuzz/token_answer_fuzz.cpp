@@ -85,10 +85,10 @@ void check_failure(const podid::http::Response& upstream) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
   static boost::asio::io_context io;
-  std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
-  auto upstream = podid::fuzz::read_response(io, bytes, podid::fuzz::ReadPlan(data[0]));
+  auto input = podid::fuzz::stream_input(data, size);
+  if (!input) return 0;
+  auto upstream = podid::fuzz::read_response(io, *input);
   if (!upstream) return 0;  // no usable answer: the pod gets upstream_unreachable
   if (upstream->result_int() != 200) {
     check_failure(*upstream);

@@ -25,10 +25,10 @@ constexpr uint64_t kMaxLine = 64 * 1024;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
   static boost::asio::io_context io;
-  std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
-  podid::fuzz::ScriptedStream stream(io.get_executor(), bytes, podid::fuzz::ReadPlan(data[0]));
+  auto input = podid::fuzz::stream_input(data, size);
+  if (!input) return 0;
+  podid::fuzz::ScriptedStream stream(io.get_executor(), input->bytes, input->plan);
   podid::fuzz::AgentCluster cluster;
 
   // As ApiClient::watch hands lines on: blank ones skipped, the first that does not parse ends the watch.

@@ -18,10 +18,10 @@
 namespace podid::fuzz {
 
 // The whole response, or the client's error.
-inline Result<http::Response> read_response(boost::asio::io_context& io, std::string_view bytes, ReadPlan plan,
+inline Result<http::Response> read_response(boost::asio::io_context& io, const StreamInput& input,
                                             const http::ClientOptions& options = {}) {
   std::optional<Result<http::Response>> out;
-  ScriptedStream stream(io.get_executor(), bytes, plan);
+  ScriptedStream stream(io.get_executor(), input.bytes, input.plan);
   auto read = [&]() -> boost::asio::awaitable<void> {
     boost::beast::flat_buffer buffer;
     const http::detail::ReadContext context{options, "GET http://upstream/", std::chrono::steady_clock::now()};

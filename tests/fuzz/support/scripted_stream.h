@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -89,6 +90,18 @@ class ScriptedStream {
   std::string_view bytes_;
   ReadPlan plan_;
 };
+
+// A stream target's input: the ReadPlan's seed, then the peer's bytes.
+struct StreamInput {
+  ReadPlan plan;
+  std::string_view bytes;
+};
+
+// nullopt for an empty input, which has no seed.
+inline std::optional<StreamInput> stream_input(const uint8_t* data, size_t size) {
+  if (size == 0) return std::nullopt;
+  return StreamInput{ReadPlan(data[0]), std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1)};
+}
 
 // Runs `task` on `io` to its end; what it threw is rethrown here. Tasks hand results out through references.
 inline void run_to_end(boost::asio::io_context& io, boost::asio::awaitable<void> task) {
