@@ -65,11 +65,8 @@ void check_relayed(const Response& upstream, const Request& from_pod, const std:
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static boost::asio::io_context io;
-  auto input = podid::fuzz::stream_input(data, size);
-  if (!input) return 0;
-  auto upstream = podid::fuzz::read_response(io, *input);
-  if (!upstream) return 0;  // the client's error: the pod gets the agent's 502, not these bytes
+  auto upstream = podid::fuzz::upstream_answer(data, size);
+  if (!upstream) return 0;
 
   Request from_pod{bhttp::verb::get, "/metadata/instance?api-version=2021-02-01", (data[0] & 1) ? 10u : 11u};
   from_pod.set(bhttp::field::host, "169.254.169.254");

@@ -32,6 +32,17 @@ inline Result<http::Response> read_response(boost::asio::io_context& io, const S
   return std::move(*out);
 }
 
+// The answer in a stream target's input (ReadPlan seed, then the bytes), as the client reads it; nullopt for an
+// empty input or the client's error (the pod then gets the agent's own answer, not these bytes).
+inline std::optional<http::Response> upstream_answer(const uint8_t* data, size_t size) {
+  static boost::asio::io_context io;
+  auto input = stream_input(data, size);
+  if (!input) return std::nullopt;
+  auto response = read_response(io, *input);
+  if (!response) return std::nullopt;
+  return std::move(*response);
+}
+
 // The bytes the server would write for `res`.
 inline std::string serialize(const http::Response& res) {
   std::ostringstream out;
