@@ -27,8 +27,9 @@ namespace {
 using namespace podid::controller::arm;
 using nlohmann::json;
 
-const std::string kSub = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/"
-                         "Microsoft.ManagedIdentity/userAssignedIdentities/";
+const std::string kSub =
+    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/"
+    "Microsoft.ManagedIdentity/userAssignedIdentities/";
 
 void check_error(std::string_view body) {
   auto error = parse_arm_error(body);
@@ -76,14 +77,16 @@ void check_delta(const json& current, size_t max_entries) {
     FUZZ_CHECK(ledger.count(key) && !desired.count(key) && !immutable.count(key),
                "a PATCH removes an identity not in the ledger, desired or immutable");
   }
-  for (const auto& id : delta->added) FUZZ_CHECK(desired.count(canonical_key(id)), "a PATCH adds an undesired identity");
+  for (const auto& id : delta->added)
+    FUZZ_CHECK(desired.count(canonical_key(id)), "a PATCH adds an undesired identity");
 
   // The type says which identities ARM keeps: without UserAssigned, none (the dictionary is ignored).
   std::string type = current.is_object() && current.contains("type") && current["type"].is_string()
                          ? current["type"].get<std::string>()
                          : "";
   for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::set<std::string> model = type.find("userassigned") != std::string::npos ? held(current) : std::set<std::string>{};
+  std::set<std::string> model =
+      type.find("userassigned") != std::string::npos ? held(current) : std::set<std::string>{};
   std::set<std::string> expected = model;
   expected.insert(desired.begin(), desired.end());
   for (const auto& id : delta->removed) expected.erase(canonical_key(id));

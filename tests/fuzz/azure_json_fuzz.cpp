@@ -53,6 +53,8 @@ bool safe_endpoint(const std::string& url) {
   return !ec && address.is_loopback();
 }
 
+std::optional<std::string> no_environment(std::string_view) { return std::nullopt; }
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -72,16 +74,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto ids = immutable_client_ids(*config);
     FUZZ_CHECK(ids.size() <= 1 && (ids.empty() || ids[0] == config->user_assigned_identity_id),
                "an immutable identity the configuration does not name");
-    EnvGetter no_environment = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
     if (auto environment = resolve_environment(*config, no_environment)) {
       FUZZ_CHECK(environment->resource_manager_endpoint.starts_with("https://"), "a built-in cloud that is not https");
     }
   }
 
   if (auto environment = parse_environment_file(text)) {
-    FUZZ_CHECK(safe_endpoint(environment->resource_manager_endpoint) &&
-                   safe_endpoint(environment->active_directory_endpoint),
-               "an environment endpoint tokens would reach in clear");
+    FUZZ_CHECK(
+        safe_endpoint(environment->resource_manager_endpoint) && safe_endpoint(environment->active_directory_endpoint),
+        "an environment endpoint tokens would reach in clear");
     FUZZ_CHECK(!environment->token_audience.empty() && !environment->name.empty(), "an environment without audience");
   }
   return 0;

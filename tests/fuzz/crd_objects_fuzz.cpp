@@ -38,11 +38,10 @@ std::string recased(std::string key, Casing casing) {
 
 // The spec field names the parsers read case-insensitively, and the objects among them whose fields are read
 // the same way (podLabels is a map of labels: its keys are data, not field names).
-constexpr std::string_view kFields[] = {"type",          "resourceID",       "clientID",        "tenantID",
-                                        "adEndpoint",    "clientPassword",   "name",            "namespace",
-                                        "auxiliaryTenantIDs", "azureIdentity", "selector",      "pod",
-                                        "podNamespace",  "nodename",         "azureIdentityRef", "azureBindingRef",
-                                        "podLabels"};
+constexpr std::string_view kFields[] = {
+    "type",         "resourceID", "clientID",           "tenantID",        "adEndpoint", "clientPassword",
+    "name",         "namespace",  "auxiliaryTenantIDs", "azureIdentity",   "selector",   "pod",
+    "podNamespace", "nodename",   "azureIdentityRef",   "azureBindingRef", "podLabels"};
 constexpr std::string_view kNestedFieldObjects[] = {"clientPassword", "azureIdentityRef", "azureBindingRef"};
 
 bool is_field(std::string_view key) {
@@ -72,14 +71,36 @@ bool recase_fields(json& object, Casing casing, int depth) {
 }
 
 json describe(const AzureIdentity& i) {
-  return {i.ns, i.name, i.resource_version, static_cast<int>(i.type), i.resource_id, i.client_id, i.tenant_id,
-          i.ad_endpoint, i.client_password.name, i.client_password.ns, i.auxiliary_tenant_ids,
-          i.namespaced_behavior, i.principal_id};
+  return {i.ns,
+          i.name,
+          i.resource_version,
+          static_cast<int>(i.type),
+          i.resource_id,
+          i.client_id,
+          i.tenant_id,
+          i.ad_endpoint,
+          i.client_password.name,
+          i.client_password.ns,
+          i.auxiliary_tenant_ids,
+          i.namespaced_behavior,
+          i.principal_id};
 }
-json describe(const AzureIdentityBinding& b) { return {b.ns, b.name, b.resource_version, b.azure_identity, b.selector}; }
+json describe(const AzureIdentityBinding& b) {
+  return {b.ns, b.name, b.resource_version, b.azure_identity, b.selector};
+}
 json describe(const AzureAssignedIdentity& a) {
-  return {a.ns, a.name, a.resource_version, a.pod, a.pod_namespace, a.node, a.identity_ns, a.identity_name,
-          a.identity_client_id, a.identity_resource_id, a.binding_name, static_cast<int>(a.state)};
+  return {a.ns,
+          a.name,
+          a.resource_version,
+          a.pod,
+          a.pod_namespace,
+          a.node,
+          a.identity_ns,
+          a.identity_name,
+          a.identity_client_id,
+          a.identity_resource_id,
+          a.binding_name,
+          static_cast<int>(a.state)};
 }
 json describe(const AzurePodIdentityException& e) { return {e.ns, e.name, e.resource_version, e.pod_labels}; }
 
@@ -121,7 +142,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   if (auto binding = parse_azure_identity_binding(object)) {
-    FUZZ_CHECK(!binding->selector.empty() && !binding->azure_identity.empty(), "a binding without selector or identity");
+    FUZZ_CHECK(!binding->selector.empty() && !binding->azure_identity.empty(),
+               "a binding without selector or identity");
   }
   if (auto assigned = parse_azure_assigned_identity(object)) {
     FUZZ_CHECK(!assigned->pod.empty() && !assigned->pod_namespace.empty() && !assigned->identity_name.empty(),
@@ -131,7 +153,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto pod = parse_pod(object)) {
     for (size_t i = 0; i < pod->pod_ips.size(); ++i) {
       FUZZ_CHECK(!pod->pod_ips[i].empty(), "an empty pod IP");
-      for (size_t j = i + 1; j < pod->pod_ips.size(); ++j) FUZZ_CHECK(pod->pod_ips[i] != pod->pod_ips[j], "a repeated pod IP");
+      for (size_t j = i + 1; j < pod->pod_ips.size(); ++j)
+        FUZZ_CHECK(pod->pod_ips[i] != pod->pod_ips[j], "a repeated pod IP");
     }
   }
 

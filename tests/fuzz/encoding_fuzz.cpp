@@ -18,6 +18,10 @@
 
 using namespace podid::encoding;
 
+namespace {
+bool upper_hex(char h) { return (h >= '0' && h <= '9') || (h >= 'A' && h <= 'F'); }
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
 
@@ -36,8 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
                       c == '.' || c == '_' || c == '~';
     if (c == '%') {
-      auto hex = [](char h) { return (h >= '0' && h <= '9') || (h >= 'A' && h <= 'F'); };
-      FUZZ_CHECK(i + 2 < encoded.size() && hex(encoded[i + 1]) && hex(encoded[i + 2]), "a malformed escape");
+      FUZZ_CHECK(i + 2 < encoded.size() && upper_hex(encoded[i + 1]) && upper_hex(encoded[i + 2]),
+                 "a malformed escape");
       i += 2;
       continue;
     }

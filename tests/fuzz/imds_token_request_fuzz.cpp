@@ -60,17 +60,17 @@ void check_token_request(const podid::http::Request& req, const TokenRequest& to
   FUZZ_CHECK(req.count("X-Forwarded-For") == 0, "a forwarded token request was accepted");
   FUZZ_CHECK(!token.resource.empty(), "a token request without a resource was accepted");
   FUZZ_CHECK(token.api_version.size() == 10 && token.api_version >= "2018-02-01", "an unknown api-version");
-  FUZZ_CHECK(clean_utf8_text(token.resource) && clean_utf8_text(token.api_version) &&
-                 clean_utf8_text(token.selector.value),
-             "a value with control characters or invalid UTF-8 was accepted");
+  FUZZ_CHECK(
+      clean_utf8_text(token.resource) && clean_utf8_text(token.api_version) && clean_utf8_text(token.selector.value),
+      "a value with control characters or invalid UTF-8 was accepted");
 }
 
 bool plain_path(std::string_view path) {
   if (path.empty() || path.front() != '/') return false;
   for (size_t i = 0; i < path.size(); ++i) {
     char c = path[i];
-    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                 c == '_' || c == '/';
+    bool plain =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '/';
     if (!plain || (c == '/' && i + 1 < path.size() && path[i + 1] == '/')) return false;
   }
   return true;

@@ -19,9 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto body = nlohmann::json::parse(std::string_view(reinterpret_cast<const char*>(data), size), nullptr, false);
   if (body.is_discarded()) return 0;
   bool items_list = !body.is_object() || !body.contains("items") || body["items"].is_array() || body["items"].is_null();
-  size_t count = items_list && body.is_object() && body.contains("items") && body["items"].is_array()
-                     ? body["items"].size()
-                     : 0;
+  size_t count =
+      items_list && body.is_object() && body.contains("items") && body["items"].is_array() ? body["items"].size() : 0;
   auto page = podid::k8s::detail::take_list_page(body);
   FUZZ_CHECK(page.ok() == items_list, "a page was refused or taken against its items' shape");
   if (!page) return 0;

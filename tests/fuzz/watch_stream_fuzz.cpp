@@ -14,25 +14,18 @@
 
 #include "agent_cluster.h"
 #include "fuzz_check.h"
+#include "http/response_reader.h"
 #include "podid/k8s/api_client.h"
 #include "scripted_stream.h"
-#include "http/response_reader.h"
 
 namespace {
 
 constexpr uint64_t kMaxLine = 64 * 1024;
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static boost::asio::io_context io;
-  auto input = podid::fuzz::stream_input(data, size);
-  if (!input) return 0;
-  podid::fuzz::ScriptedStream stream(io.get_executor(), input->bytes, input->plan);
-  podid::fuzz::AgentCluster cluster;
-
-  // As ApiClient::watch hands lines on: blank ones skipped, the first that does not parse ends the watch.
-  auto on_line = [&](std::string_view line) {
+// The stream to its end, each line as ApiClient::watch hands it on: blank ones skipped, the first that does not
+// parse ends the watch.
+boost::asio::awaitable<void> watch(podid::fuzz::ScriptedStream& stream, podid::fuzz::AgentCluster& cluster) {
+  const podid::http::detail::LineFn on_line = [&cluster](std::string_view line) {
     FUZZ_CHECK(line.size() <= kMaxLine, "a line over the stream's limit was delivered");
     if (line.find_first_not_of(" \t") == std::string_view::npos) return true;
     auto event = podid::k8s::parse_watch_event(line);
@@ -41,14 +34,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     cluster.apply(event->type, event->object);
     return true;
   };
-  auto watch = [&]() -> boost::asio::awaitable<void> {
-    boost::beast::flat_buffer buffer;
-    podid::http::ClientOptions options{.max_body_bytes = kMaxLine};
-    const podid::http::detail::ReadContext context{options, "GET https://api/watch", std::chrono::steady_clock::now()};
-    const podid::http::detail::LineFn lines = on_line;  // named: GCC 12 mishandles temporaries in co_await
-    (void)co_await podid::http::detail::read_lines(stream, buffer, context, lines);
-  };
-  podid::fuzz::run_to_end(io, watch());
+  boost::beast::flat_buffer buffer;
+  podid::http::ClientOptions options{.max_body_bytes = kMaxLine};
+  const podid::http::detail::ReadContext context{options, "GET https://api/watch", std::chrono::steady_clock::now()};
+  (void)co_await podid::http::detail::read_lines(stream, buffer, context, on_line);
+}
+
+}  // namespace
+
+// Named functions only, no lambda here: GCC 12 gives two closures in an extern "C" function the same symbol.
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static boost::asio::io_context io;
+  auto input = podid::fuzz::stream_input(data, size);
+  if (!input) return 0;
+  podid::fuzz::ScriptedStream stream(io.get_executor(), input->bytes, input->plan);
+  podid::fuzz::AgentCluster cluster;
+  podid::fuzz::run_to_end(io, watch(stream, cluster));
   cluster.check_selection();
   return 0;
 }
