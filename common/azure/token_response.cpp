@@ -59,7 +59,7 @@ Result<std::optional<int64_t>> read_whole_number(const json& obj, const char* ke
 // A time or lifetime in seconds, as read_whole_number reads it, at most kMaxSeconds.
 Result<std::optional<int64_t>> read_count(const json& obj, const char* key) {
   auto n = read_whole_number(obj, key);
-  if (n && *n && **n > kMaxSeconds) return bad(std::string(key) + " is out of range: " + std::to_string(**n));
+  if (n && *n && **n > kMaxSeconds) return malformed(std::string(key) + " is out of range: " + std::to_string(**n));
   return n;
 }
 

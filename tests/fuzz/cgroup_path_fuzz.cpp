@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// cgroup path names below the kubepods cgroup (agent/cgroup/pod_cgroups.h), as the agent reads them from the
+// cgroup path names below the kubepods cgroup (agent/cgroup/pod_cgroup_name.h), as the agent reads them from the
 // cgroup tree and from inotify. A pod can name the cgroups it creates below its own (cgroup namespaces with a
 // writable cgroupfs), so these are not the kubelet's alone. Input: the relative path.
 //
@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "agent/cgroup/pod_cgroups.h"
+#include "agent/cgroup/pod_cgroup_name.h"
 #include "fuzz_check.h"
 
 namespace {

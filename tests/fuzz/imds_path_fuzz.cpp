@@ -6,7 +6,9 @@
 //   - kToken exactly when the path (query dropped) is `/metadata/identity/oauth2/token`, `metadata` in any
 //     case, with at most one trailing `/`;
 //   - nothing classified kOther normalizes to a path that still reads identity, oauth2, token in that order
-//     (such a path could reach the real IMDS's token endpoint if relayed);
+//     (such a path could reach the real IMDS's token endpoint if relayed), nor to one under /metadata/identity
+//     but for exactly `/metadata/identity/info` (MSI v2's issuecredential would issue a credential for the node);
+//   - kIdentityNotServed exactly for the rest of /metadata/identity as normalized;
 //   - normalize_path always answers an absolute path, and is_instance_metadata agrees with it.
 #include <cstdint>
 #include <string>
@@ -49,8 +51,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   FUZZ_CHECK((kind == PathKind::kToken) == is_exactly_token_path(path), "kToken is not exactly the token path");
   FUZZ_CHECK(!normalized.empty() && normalized.front() == '/', "normalize_path answered a relative path");
+  bool identity_category = normalized == "/metadata/identity" || normalized.starts_with("/metadata/identity/");
   if (kind == PathKind::kOther) {
     FUZZ_CHECK(!reads_as_token_path(normalized), "a path that normalizes to the token path was classified kOther");
+    FUZZ_CHECK(!identity_category || path == "/metadata/identity/info",
+               "a path under /metadata/identity other than /info was classified kOther");
+  }
+  if (kind == PathKind::kIdentityNotServed) {
+    FUZZ_CHECK(identity_category && path != "/metadata/identity/info" && !reads_as_token_path(normalized),
+               "kIdentityNotServed for a path outside the identity category, or for /info or the token");
   }
   FUZZ_CHECK(is_instance_metadata(target) == normalized.starts_with("/metadata/instance"),
              "is_instance_metadata disagrees with normalize_path");

@@ -10,6 +10,7 @@
 //   - a request is relayed only with a plain path (letters, digits, `-`, `_`, `/`, no empty segment) under an
 //     allowed prefix that does not read as the token path, as GET or POST with `Metadata: true`, and with no
 //     hop-by-hop, proxy or per-connection header left in it;
+//   - the rest of /metadata/identity is answered 404 and never relayed, whatever the allow-list;
 //   - every refusal is an IMDS-shaped JSON error with a 4xx status.
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
@@ -91,8 +92,13 @@ void check_relayed(const podid::http::Request& from_pod, const podid::http::Requ
   FUZZ_CHECK(target == from_pod.target(), "the relayed target differs from the pod's");
   FUZZ_CHECK(plain_path(path), "a path that is not plain was relayed");
   FUZZ_CHECK(!reads_as_token_path(std::string(path)), "a path reading as the token endpoint was relayed");
+  std::string lowered = podid::ascii::lowered(path);
+  FUZZ_CHECK(!(lowered == "/metadata/identity" || lowered.starts_with("/metadata/identity/")) ||
+                 path == "/metadata/identity/info",
+             "a path under /metadata/identity other than /info was relayed");
   bool allowed = false;
-  for (const auto& prefix : policy.allowed_prefixes) {
+  for (std::string_view prefix : policy.allowed_prefixes) {
+    if (prefix.ends_with('/')) prefix.remove_suffix(1);  // "/" allows everything, "/a/" is "/a"
     allowed = allowed || (podid::ascii::istarts_with(path, prefix) &&
                           (path.size() == prefix.size() || path[prefix.size()] == '/'));
   }
@@ -130,6 +136,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_error(*req, malformed_token_path());
     return 0;
   }
+  if (kind == PathKind::kIdentityNotServed) {
+    check_error(*req, identity_path_not_served(is_msi_v2_path(req->target())));
+    PassthroughPolicy everything{.allowed_prefixes = {"/"}};
+    FUZZ_CHECK(!std::holds_alternative<podid::http::Request>(prepare_passthrough(*req, everything)),
+               "the identity category was relayed under an allow-everything policy");
+    return 0;
+  }
   if (kind == PathKind::kToken) {
     auto parsed = parse_token_request(*req);
     if (auto* token = std::get_if<TokenRequest>(&parsed)) {
@@ -139,9 +152,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return 0;
   }
-  for (bool block : {false, true}) {
-    PassthroughPolicy policy;
-    policy.block_instance_metadata = block;
+  const PassthroughPolicy policies[] = {
+      {}, {.block_instance_metadata = true}, {.allowed_prefixes = {"/"}}};  // the default, NMI's block, everything
+  for (const auto& policy : policies) {
     auto prepared = prepare_passthrough(*req, policy);
     if (auto* upstream = std::get_if<podid::http::Request>(&prepared)) {
       check_relayed(*req, *upstream, policy);
