@@ -11,35 +11,28 @@
 
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
-#include <vector>
+
+#include "agent/cgroup/proc_text.h"
 
 namespace podid::agent {
 namespace fs = std::filesystem;
 
 namespace {
 
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape_mountinfo(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8)));
-      i += 3;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
+// The whole of a small /proc or cgroupfs file; nullopt when it cannot be opened (errno says why).
+std::optional<std::string> read_text(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 bool procs_contains(const fs::path& dir, pid_t pid) {
-  std::ifstream in(dir / "cgroup.procs");
-  pid_t p = 0;
-  while (in >> p) {
-    if (p == pid) return true;
-  }
-  return false;
+  auto procs = read_text(dir / "cgroup.procs");
+  return procs && detail::procs_list_contains(*procs, pid);
 }
 
 // The root cgroup has no cgroup.type (the kernel marks it CFTYPE_NOT_ON_ROOT); every other one does.
@@ -48,26 +41,9 @@ bool is_hierarchy_root(const fs::path& dir) { return !fs::exists(dir / "cgroup.t
 }  // namespace
 
 Result<fs::path> find_cgroup2_mount() {
-  std::ifstream in("/proc/self/mountinfo");
-  if (!in) return last_os_error("open /proc/self/mountinfo");
-  std::string line;
-  fs::path fallback;
-  while (std::getline(in, line)) {
-    // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, mountpoint;
-    fields >> id >> parent >> dev >> root >> mountpoint;
-    auto dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream tail(line.substr(dash + 3));
-    std::string fstype;
-    tail >> fstype;
-    if (fstype != "cgroup2") continue;
-    fs::path mp = unescape_mountinfo(mountpoint);
-    if (root == "/") return mp;
-    if (fallback.empty()) fallback = mp;
-  }
-  if (!fallback.empty()) return fallback;
+  auto mountinfo = read_text("/proc/self/mountinfo");
+  if (!mountinfo) return last_os_error("open /proc/self/mountinfo");
+  if (auto mount = detail::cgroup2_mount_in_mountinfo(*mountinfo)) return fs::path(*mount);
   return os_error(ENOENT, "no cgroup2 file system mounted (cgroup v2 is required; see /proc/self/mountinfo)");
 }
 
@@ -103,12 +79,9 @@ Result<int> cgroup_level(const fs::path& mount, const fs::path& dir) {
 
 Result<std::string> unified_cgroup_path_of(pid_t pid) {
   std::string file = "/proc/" + std::to_string(pid) + "/cgroup";
-  std::ifstream in(file);
-  if (!in) return last_os_error("open " + file);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("0::", 0) == 0) return line.substr(3);
-  }
+  auto text = read_text(file);
+  if (!text) return last_os_error("open " + file);
+  if (auto path = detail::unified_cgroup_path_in(*text)) return *path;
   return os_error(ENOENT, file + " has no cgroup v2 (0::) entry");
 }
 

@@ -6,6 +6,19 @@
 #include "podid/log.h"
 
 namespace podid::agent {
+namespace {
+
+// metadata.uid when the object has one as a string, else "". json::value() would throw for an item that is not
+// an object or a uid that is not a string, and a list page or a DELETED event may hold either.
+std::string uid_of(const nlohmann::json& object) {
+  if (!object.is_object()) return {};
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return {};
+  auto uid = metadata->find("uid");
+  return uid != metadata->end() && uid->is_string() ? uid->get<std::string>() : std::string();
+}
+
+}  // namespace
 
 void PodStore::upsert(const nlohmann::json& object) {
   auto pod = parse_pod(object);
@@ -35,7 +48,7 @@ void PodStore::replace(const std::vector<nlohmann::json>& items) {
   std::unordered_set<std::string> seen;
   for (const auto& item : items) {
     upsert(item);
-    if (auto uid = item.value("/metadata/uid"_json_pointer, std::string()); !uid.empty()) seen.insert(uid);
+    if (auto uid = uid_of(item); !uid.empty()) seen.insert(uid);
   }
   std::vector<std::string> stale;
   for (const auto& [uid, pod] : pods_) {
@@ -47,7 +60,7 @@ void PodStore::replace(const std::vector<nlohmann::json>& items) {
 
 void PodStore::apply(k8s::WatchEventType type, const nlohmann::json& object) {
   if (type == k8s::WatchEventType::kDeleted) {
-    remove(object.value("/metadata/uid"_json_pointer, std::string()));
+    remove(uid_of(object));
   } else if (type == k8s::WatchEventType::kAdded || type == k8s::WatchEventType::kModified) {
     upsert(object);
   }

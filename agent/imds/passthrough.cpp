@@ -71,7 +71,13 @@ bool relayable(std::string_view name, std::string_view connection, bool is_reque
 
 template <class Fields>
 void copy_fields(const Fields& from, Fields& to, bool is_request) {
-  std::string_view connection = from[bhttp::field::connection];
+  // Connection is a list field: its lines are one list (RFC 9110 §5.3), and a name on any of them is hop-by-hop.
+  std::string connection;
+  // Beast keeps the lines of one field next to each other.
+  for (auto it = from.find(bhttp::field::connection); it != from.end() && it->name() == bhttp::field::connection;
+       ++it) {
+    connection.append(it->value()).push_back(',');
+  }
   for (const auto& f : from) {
     if (relayable(f.name_string(), connection, is_request)) to.insert(f.name_string(), f.value());
   }

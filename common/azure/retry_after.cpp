@@ -67,7 +67,14 @@ std::optional<std::chrono::system_clock::time_point> make_time(int year, unsigne
   std::chrono::year_month_day ymd{std::chrono::year{year}, std::chrono::month{month},
                                   std::chrono::day{static_cast<unsigned>(day)}};
   if (!ymd.ok()) return std::nullopt;
-  return std::chrono::sys_days{ymd} + std::chrono::hours{*h} + std::chrono::minutes{*m} + seconds{*s};
+  std::chrono::sys_seconds t =
+      std::chrono::sys_days{ymd} + std::chrono::hours{*h} + std::chrono::minutes{*m} + seconds{*s};
+  // system_clock counts nanoseconds in 64 bits (1677-09-21 to 2262-04-11): a date outside cannot be held, and
+  // converting it would overflow. No upstream means one; it is ignored like any unreadable hint.
+  constexpr auto kEarliest = std::chrono::ceil<seconds>(std::chrono::system_clock::time_point::min());
+  constexpr auto kLatest = std::chrono::floor<seconds>(std::chrono::system_clock::time_point::max());
+  if (t < kEarliest || t > kLatest) return std::nullopt;
+  return t;
 }
 
 }  // namespace

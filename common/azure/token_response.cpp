@@ -18,10 +18,13 @@ using std::chrono::seconds;
 using std::chrono::system_clock;
 
 constexpr size_t kMaxDetail = 300;
+// The largest epoch time or lifetime read: 2096, or 126 years. system_clock counts nanoseconds in 64 bits
+// (until 2262), and received_at plus any lifetime up to this stays within it; beyond, the conversions overflow.
+constexpr int64_t kMaxSeconds = 4'000'000'000;
 
 // A non-negative whole number given as a JSON number or as a decimal string (IMDS's form). Absent and ""
 // are nullopt: MSAL Go chokes on "", but a proxy loses nothing by reading it as "not said".
-Result<std::optional<int64_t>> read_count(const json& obj, const char* key) {
+Result<std::optional<int64_t>> read_whole_number(const json& obj, const char* key) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return std::optional<int64_t>{};
   const json& v = *it;
@@ -51,6 +54,13 @@ Result<std::optional<int64_t>> read_count(const json& obj, const char* key) {
     return std::optional<int64_t>{std::stoll(s)};
   }
   return malformed(std::string(key) + " is neither a number nor a string");
+}
+
+// A time or lifetime in seconds, as read_whole_number reads it, at most kMaxSeconds.
+Result<std::optional<int64_t>> read_count(const json& obj, const char* key) {
+  auto n = read_whole_number(obj, key);
+  if (n && *n && **n > kMaxSeconds) return malformed(std::string(key) + " is out of range: " + std::to_string(**n));
+  return n;
 }
 
 std::string read_string(const json& obj, const char* key) {

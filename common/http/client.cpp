@@ -9,23 +9,17 @@
 #include <netinet/tcp.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <mutex>
 #include <optional>
-#include <vector>
 
-#include "line_splitter.h"
+#include "response_reader.h"
 #include "resolve.h"
 #include "tls_context.h"
 #include "podid/error.h"
@@ -42,8 +36,6 @@ using ErrorCode = boost::system::error_code;
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-constexpr uint32_t kMaxResponseHeaderBytes = 64 * 1024;
-constexpr size_t kReadChunkBytes = 64 * 1024;
 
 // What the client was built with, shared with the exchanges in flight.
 struct Shared {
@@ -67,6 +59,7 @@ struct Exchange {
   Clock::time_point deadline;
 
   Error fail(ErrorCode ec, std::string_view step) const { return Error{ec, what + ": " + std::string(step)}; }
+  detail::ReadContext reading() const { return {shared->options, what, deadline}; }
 };
 
 void prepare(Request& req, const Url& url, const ClientOptions& options) {
@@ -89,99 +82,15 @@ void enable_keepalive(beast::tcp_stream& stream) {
   s.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPCNT>(3), ignored);
 }
 
-// A body delimited by the connection's end (no Content-Length, not chunked) ends with the peer closing. Over
-// TLS a close without close_notify reads as stream_truncated; for such a body that is its end, as curl and Go
-// treat it, since such a body has no other end to check.
-template <class Parser>
-bool ends_close_delimited_body(ErrorCode ec, Parser& parser) {
-  if (ec != ssl::error::stream_truncated || !parser.is_header_done() || !parser.need_eof()) return false;
-  ErrorCode eof_ec;
-  parser.put_eof(eof_ec);
-  return !eof_ec && parser.is_done();
-}
-
-template <class Stream>
-asio::awaitable<Result<Response>> read_whole(Stream& stream, beast::flat_buffer& buffer, const Exchange& x,
-                                             bool head_request) {
-  bhttp::response_parser<bhttp::string_body> parser;
-  parser.header_limit(kMaxResponseHeaderBytes);
-  parser.body_limit(x.shared->options.max_body_bytes);
-  if (head_request) parser.skip(true);
-  beast::get_lowest_layer(stream).expires_at(x.deadline);
-  auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
-  if (ec && !ends_close_delimited_body(ec, parser)) co_return x.fail(ec, "read response");
-  co_return parser.release();
-}
-
-// The answer to stream_lines(): a 200 body goes line by line to on_line, with options.timeout as the longest
-// silence; any other status is read whole (it is an error Status, not a stream) within the deadline.
-template <class Stream>
-asio::awaitable<Result<Response>> read_lines(Stream& stream, beast::flat_buffer& buffer, const Exchange& x,
-                                             const LineFn& on_line) {
-  const ClientOptions& options = x.shared->options;
-  auto& lowest = beast::get_lowest_layer(stream);
-  bhttp::response_parser<bhttp::buffer_body> parser;
-  parser.header_limit(kMaxResponseHeaderBytes);
-  parser.body_limit(boost::none);  // the limits are per line or per error body, checked below
-  lowest.expires_at(x.deadline);
-  auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
-  if (hec) co_return x.fail(hec, "read response header");
-
-  Response head;
-  head.base() = parser.get().base();
-  const bool streaming = parser.get().result() == Status::ok;
-  if (!streaming && parser.content_length() && *parser.content_length() > options.max_body_bytes) {
-    co_return x.fail(bhttp::error::body_limit, "read response body");
-  }
-
-  detail::LineSplitter lines(options.max_body_bytes);
-  std::string body;
-  std::vector<char> chunk(kReadChunkBytes);
-  while (!parser.is_done()) {
-    parser.get().body().data = chunk.data();
-    parser.get().body().size = chunk.size();
-    if (streaming) {
-      lowest.expires_after(options.timeout);
-    } else {
-      lowest.expires_at(x.deadline);
-    }
-    auto [ec, n] = co_await bhttp::async_read_some(stream, buffer, parser, kTuple);
-    if (ec == bhttp::error::need_buffer) ec = {};  // our chunk is full: not an error, just hand it on
-    if (ec && !ends_close_delimited_body(ec, parser)) {
-      co_return x.fail(ec, streaming ? "read stream" : "read response body");
-    }
-    std::string_view got(chunk.data(), chunk.size() - parser.get().body().size);
-    if (!streaming) {
-      if (body.size() + got.size() > options.max_body_bytes) {
-        co_return x.fail(bhttp::error::body_limit, "read response body");
-      }
-      body.append(got);
-      continue;
-    }
-    auto outcome = lines.feed(got, on_line);
-    if (outcome == detail::LineSplitter::Outcome::kStopped) co_return head;
-    if (outcome == detail::LineSplitter::Outcome::kTooLong) {
-      co_return x.fail(bhttp::error::body_limit, "read stream: line longer than max_body_bytes");
-    }
-  }
-  if (!streaming) {
-    head.body() = std::move(body);
-    co_return head;
-  }
-  if (lines.finish(on_line) == detail::LineSplitter::Outcome::kTooLong) {
-    co_return x.fail(bhttp::error::body_limit, "read stream: line longer than max_body_bytes");
-  }
-  co_return head;
-}
-
 template <class Stream>
 asio::awaitable<Result<Response>> exchange(Stream& stream, Request& req, const Exchange& x, const LineFn& on_line) {
   beast::get_lowest_layer(stream).expires_at(x.deadline);
   auto [ec, n] = co_await bhttp::async_write(stream, req, kTuple);
   if (ec) co_return x.fail(ec, "write request");
   beast::flat_buffer buffer;
-  if (on_line) co_return co_await read_lines(stream, buffer, x, on_line);
-  co_return co_await read_whole(stream, buffer, x, req.method() == bhttp::verb::head);
+  const detail::ReadContext reading = x.reading();  // named: GCC 12 mishandles temporaries in co_await
+  if (on_line) co_return co_await detail::read_lines(stream, buffer, reading, on_line);
+  co_return co_await detail::read_whole(stream, buffer, reading, req.method() == bhttp::verb::head);
 }
 
 // The connection is closed when the frame ends, without a TLS close_notify: the response's own framing

@@ -7,13 +7,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/write.hpp>
-#include <iterator>
 #include <vector>
 
-#include "request_framing.h"
+#include "request_reader.h"
 #include "podid/log.h"
 #include "podid/spawn.h"
 
@@ -39,83 +36,8 @@ Response text_response(const Request& req, Status status, std::string body, std:
 
 namespace {
 
-using Parser = beast::http::request_parser<beast::http::string_body>;
+using detail::ReadResult;
 using detail::Refusal;
-
-// How one attempt to read a request ended: a request, the peer gone (nothing to answer), or a refusal.
-struct ReadResult {
-  enum Kind { kRequest, kGone, kRefused } kind = kGone;
-  Refusal refusal{"", Status::bad_request};
-};
-
-ReadResult refused(std::string_view reason, Status status) {
-  return {ReadResult::kRefused, Refusal{reason, status}};
-}
-
-ReadResult refusal_for(beast::error_code ec) {
-  if (ec == beast::http::error::header_limit) return refused("header_too_large", Status::request_header_fields_too_large);
-  if (ec == beast::http::error::body_limit) return refused("body_too_large", Status::payload_too_large);
-  if (ec == beast::http::error::buffer_overflow) return refused("framing_too_large", Status::bad_request);
-  return refused("malformed", Status::bad_request);
-}
-
-size_t field_count(const Request& req) { return static_cast<size_t>(std::distance(req.begin(), req.end())); }
-
-// Feeds what the buffer holds to the parser. Beast throws from inside put() (std::length_error for a field
-// over 64 KiB, std::bad_alloc): it does so here, in the session's coroutine, where the caller catches it,
-// instead of inside an Asio completion handler, from where it would leave io_context::run().
-bool parse_buffered(Parser& parser, beast::flat_buffer& buffer, beast::error_code& ec) {
-  ec = {};
-  if (buffer.size() == 0) {
-    ec = beast::http::error::need_more;
-    return false;
-  }
-  size_t used = parser.put(buffer.data(), ec);
-  buffer.consume(used);
-  // A parser that consumed nothing and wants nothing is waiting for bytes it has not seen.
-  if (!ec && used == 0 && !parser.is_done()) ec = beast::http::error::need_more;
-  return !ec;
-}
-
-// Reads one request into `parser` within the limits: the caller's timer, kMaxHeaderBytes for the header, the
-// parser's body limit, and kMaxReadBuffer for whatever else must sit whole in memory (a chunk-size line with
-// its extensions, the trailer section). The framing is checked once the header is complete, before any of
-// the body is read.
-asio::awaitable<ReadResult> read_request(beast::tcp_stream& stream, beast::flat_buffer& buffer, Parser& parser) {
-  bool header_checked = false;
-  size_t header_fields = 0;
-  for (;;) {
-    beast::error_code ec;
-    bool progressed = parse_buffered(parser, buffer, ec);
-    if (!progressed && ec != beast::http::error::need_more) co_return refusal_for(ec);
-    if (parser.is_header_done() && !header_checked) {
-      header_checked = true;
-      if (auto refusal = detail::check_request_framing(parser.get())) co_return ReadResult{ReadResult::kRefused, *refusal};
-      header_fields = field_count(parser.get());
-    }
-    if (parser.is_done()) {
-      // Beast merges trailer fields into the header; nothing here uses trailers, and a trailer could restate
-      // a header already checked (Host, Metadata). Refused rather than merged.
-      if (field_count(parser.get()) != header_fields) co_return refused("trailer_fields", Status::bad_request);
-      co_return ReadResult{ReadResult::kRequest};
-    }
-    if (progressed) continue;
-    size_t room = buffer.max_size() - buffer.size();
-    if (room == 0) {
-      co_return parser.is_header_done() ? refused("framing_too_large", Status::bad_request)
-                                        : refused("header_too_large", Status::request_header_fields_too_large);
-    }
-    auto [rec, n] = co_await stream.async_read_some(buffer.prepare(std::min<size_t>(room, 4096)), kTuple);
-    if (rec == asio::error::eof) {
-      if (!parser.got_some()) co_return ReadResult{ReadResult::kGone};
-      parser.put_eof(ec);
-      if (ec || !parser.is_done()) co_return refused("truncated", Status::bad_request);
-      continue;
-    }
-    if (rec) co_return ReadResult{ReadResult::kGone};  // timeout, reset, aborted: nobody to answer
-    buffer.commit(n);
-  }
-}
 
 // The answer to a request the server refused on its own; the connection closes after it.
 Response refusal_response(const Refusal& refusal) {
@@ -161,12 +83,10 @@ asio::awaitable<void> serve_session(tcp::socket socket, Handler handler, std::sh
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer(kMaxReadBuffer);
   for (;;) {
-    Parser parser;
-    parser.header_limit(kMaxHeaderBytes);
-    parser.body_limit(kMaxBodyBytes);
-    parser.eager(false);  // stop at the end of the header, so framing is checked before the body is read
+    detail::RequestParser parser;
+    detail::limit_request_parser(parser);
     stream.expires_after(kReadTimeout);
-    ReadResult read = co_await read_request(stream, buffer, parser);
+    ReadResult read = co_await detail::read_request(stream, buffer, parser);
     if (read.kind == ReadResult::kGone) co_return;  // nothing to answer, nobody to linger for
     // Counted busy until the answer is written: graceful shutdown waits for these, not for idle keep-alives.
     ++*shared->busy_sessions;

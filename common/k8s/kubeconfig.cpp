@@ -11,6 +11,7 @@
 #include "podid/k8s/cluster_config.h"
 #include "podid/read_file.h"
 #include "podid/error.h"
+#include "kubeconfig.h"
 
 namespace podid::k8s {
 namespace {
@@ -97,7 +98,8 @@ class Reader {
       if (!item_name) return item_name.error();
       if (*item_name != name) continue;
       const YAML::Node body = item[key];
-      if (!body.IsMap()) return bad(list + "[name=" + name + "]." + key, "missing or not a mapping");
+      // IsDefined first: asked anything else, a node for a missing key throws YAML::InvalidNode.
+      if (!body.IsDefined() || !body.IsMap()) return bad(list + "[name=" + name + "]." + key, "missing or not a mapping");
       return body;
     }
     return bad(list, "no entry named \"" + name + "\"");
@@ -175,10 +177,17 @@ Status read_user(const Reader& r, const YAML::Node& user, const std::string& whe
 Result<ClusterConfig> kubeconfig_config(const std::filesystem::path& path, const std::string& context) {
   auto text = read_file(path);
   if (!text) return text.error().wrap("kubeconfig");
+  return detail::parse_kubeconfig(*text, path, context);
+}
+
+namespace detail {
+
+Result<ClusterConfig> parse_kubeconfig(std::string_view text, const std::filesystem::path& path,
+                                       const std::string& context) {
   Reader r(path);
   YAML::Node root;
   try {
-    root = YAML::Load(*text);
+    root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     return r.bad("YAML", e.what());
   }
@@ -215,4 +224,5 @@ Result<ClusterConfig> kubeconfig_config(const std::filesystem::path& path, const
   return config;
 }
 
+}  // namespace detail
 }  // namespace podid::k8s

@@ -17,6 +17,7 @@
 #include <random>
 
 #include "backoff.h"
+#include "list_page.h"
 #include "podid/encoding/percent.h"
 #include "podid/log.h"
 
@@ -45,12 +46,6 @@ const json* member(const json& object, const char* key) {
   if (!object.is_object()) return nullptr;
   auto it = object.find(key);
   return it == object.end() ? nullptr : &*it;
-}
-
-std::string metadata_string(const json& object, const char* key) {
-  const json* metadata = member(object, "metadata");
-  const json* value = metadata ? member(*metadata, key) : nullptr;
-  return value && value->is_string() ? value->get<std::string>() : std::string();
 }
 
 }  // namespace
@@ -132,15 +127,11 @@ asio::awaitable<Step> Reflector::Impl::list_all() {
       co_return Step{Outcome::kFailed,
                      "list " + path + ": HTTP " + std::to_string(res->status) + ": " + res->message()};
     }
-    json& body = res->body;
-    json* page = body.is_object() && body.contains("items") ? &body["items"] : nullptr;
-    if (page != nullptr && page->is_array()) {
-      for (json& item : *page) items.push_back(std::move(item));
-    } else if (page != nullptr && !page->is_null()) {
-      co_return Step{Outcome::kFailed, "list " + path + ": items is not a list"};
-    }
-    version = metadata_string(body, "resourceVersion");
-    continue_token = metadata_string(body, "continue");
+    auto page = detail::take_list_page(res->body);
+    if (!page) co_return Step{Outcome::kFailed, "list " + path + ": " + page.error().context};
+    for (json& item : page->items) items.push_back(std::move(item));
+    version = std::move(page->resource_version);
+    continue_token = std::move(page->continue_token);
     if (continue_token.empty()) break;
   }
   if (version.empty()) co_return Step{Outcome::kFailed, "list: no metadata.resourceVersion in the answer"};
@@ -177,7 +168,7 @@ asio::awaitable<Step> Reflector::Impl::watch_once() {
     }
     step.progressed = true;
     healthy();
-    if (auto version = metadata_string(ev.object, "resourceVersion"); !version.empty()) {
+    if (auto version = detail::metadata_string(ev.object, "resourceVersion"); !version.empty()) {
       resource_version = std::move(version);
     }
     if (ev.type == WatchEventType::kBookmark) return true;

@@ -69,5 +69,20 @@ TEST(PodStore, a_malformed_pod_is_skipped_and_counted) {
   EXPECT_EQ(store.parse_errors(), 1u);
 }
 
+// Found by tests/fuzz (list_page): reading metadata.uid threw nlohmann's type_error out of the store (and out of
+// the reflector feeding it) when an item was not an object or its uid not a string.
+TEST(PodStore, items_of_any_shape_are_skipped_not_thrown) {
+  PodStore store;
+  store.replace({pod("web-0", kUidA)});
+  json uid_not_a_string = pod("web-1", kUidB);
+  uid_not_a_string["metadata"]["uid"] = json::array({1});
+  EXPECT_NO_THROW(store.replace({json(1), json("pod"), json::array(), uid_not_a_string, pod("web-0", kUidA)}));
+  EXPECT_EQ(store.size(), 1u);
+  EXPECT_NE(store.by_uid(kUidA), nullptr);
+  EXPECT_NO_THROW(store.apply(k8s::WatchEventType::kDeleted, uid_not_a_string));
+  EXPECT_NO_THROW(store.apply(k8s::WatchEventType::kDeleted, json{{"metadata", 7}}));
+  EXPECT_EQ(store.size(), 1u);
+}
+
 }  // namespace
 }  // namespace podid::agent

@@ -146,6 +146,25 @@ TEST(TokenAnswer, numeric_expires_on_and_empty_strings_as_absent) {
   EXPECT_EQ(t->ext_expires_in, 0s);
 }
 
+// Found by tests/fuzz (token_answer): a time beyond what system_clock holds (nanoseconds in 64 bits, until
+// 2262) overflowed when converted; 20346744074 s wrapped to a token "expiring" in 2030 and was served.
+TEST(TokenAnswer, times_beyond_the_clock_are_out_of_range) {
+  for (const char* body : {R"({"access_token":"x","expires_on":"20346744074"})",
+                           R"({"access_token":"x","expires_on":20346744074})",
+                           R"({"access_token":"x","expires_on":"999999999999999"})",
+                           R"({"access_token":"x","expires_in":18614300774})",
+                           R"({"access_token":"x","expires_in":"99999999999999"})",
+                           R"({"access_token":"x","expires_in":60,"not_before":20346744074})",
+                           R"({"access_token":"x","expires_in":60,"ext_expires_in":9e14})"}) {
+    auto t = parse_token_answer(body, ctx());
+    ASSERT_FALSE(t.ok()) << body;
+    EXPECT_NE(t.error().context.find("out of range"), std::string::npos) << body << " -> " << t.error().context;
+  }
+  auto latest = parse_token_answer(R"({"access_token":"x","expires_on":"4000000000"})", ctx());  // 2096
+  ASSERT_TRUE(latest.ok()) << latest.error().message();
+  EXPECT_EQ(latest->expires_on, system_clock::time_point{std::chrono::seconds{4'000'000'000}});
+}
+
 TEST(TokenAnswer, every_bad_body_is_a_clear_error) {
   struct Case {
     const char* body;
@@ -248,6 +267,17 @@ TEST(RetryAfter, malformed_dates_are_ignored) {
     EXPECT_EQ(parse_http_date(bad), std::nullopt) << bad;
     EXPECT_EQ(parse_retry_after(bad, kNow), std::nullopt) << bad;
   }
+}
+
+// Found by tests/fuzz (http_date): system_clock counts nanoseconds in 64 bits (1677..2262); a later or earlier
+// date overflowed the conversion (undefined behaviour, a garbage instant) instead of being refused.
+TEST(RetryAfter, dates_the_clock_cannot_hold_are_ignored) {
+  for (const char* far : {"Sun Nov  6 08:49:37 2994", "Fri, 31 Dec 9999 23:59:59 GMT", "Sat, 01 Jan 1000 00:00:00 GMT",
+                          "Sat, 12 Apr 2262 00:00:00 GMT"}) {
+    EXPECT_EQ(parse_http_date(far), std::nullopt) << far;
+    EXPECT_EQ(parse_retry_after(far, kNow), std::nullopt) << far;
+  }
+  EXPECT_NE(parse_http_date("Fri, 11 Apr 2262 00:00:00 GMT"), std::nullopt);  // the last whole day it holds
 }
 
 // --- Secret keys ------------------------------------------------------------------------------------------

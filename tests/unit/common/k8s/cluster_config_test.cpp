@@ -220,6 +220,11 @@ INSTANTIATE_TEST_SUITE_P(
             "users[name=u].user.tokenFile"},
         Bad{"token_not_a_string", kubeconfig(kServer + kCaData, "    token: [a, b]\n"), "",
             "users[name=u].user.token: not a string"},
+        // Found by tests/fuzz (kubeconfig): an entry without its mapping threw YAML::InvalidNode.
+        Bad{"cluster_entry_without_cluster",
+            "current-context: x\nclusters:\n- name: c\n  clster: {server: https://a}\n"
+            "contexts:\n- name: x\n  context: {cluster: c}\n",
+            "", "clusters[name=c].cluster: missing or not a mapping"},
         Bad{"unknown_user",
             "current-context: x\nclusters:\n- name: c\n  cluster:\n" + kServer +
                 "contexts:\n- name: x\n  context: {cluster: c, user: ghost}\nusers: []\n",
