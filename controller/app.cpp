@@ -100,13 +100,20 @@ int run_controller(const ControllerConfig& config) {
   std::vector<std::string> immutable = config.immutable_client_ids;
   for (const auto& id : cloud::immutable_client_ids(*cloud_config)) immutable.push_back(ascii::lowered(id));
 
+  SystemSteadyClock clock;
   std::optional<Controller> controller;
   ClusterCache cache(io.get_executor(), api, [&controller] {
     if (controller) controller->cache_changed();
   });
   controller.emplace(io, config, cache,
-                     RoundDeps{.arm = arm, .ledger = ledger, .assigned = assigned, .events = events,
-                               .conditions = conditions, .immutable_client_ids = immutable, .reconcile = {},
+                     RoundDeps{.arm = arm,
+                               .ledger = ledger,
+                               .assigned = assigned,
+                               .events = events,
+                               .conditions = conditions,
+                               .clock = clock,
+                               .immutable_client_ids = immutable,
+                               .sync = {},
                                .still_leading = [&controller] { return controller && controller->leading(); }},
                      metrics);
   metrics.track_caches([&cache] { return cache.stats(); });

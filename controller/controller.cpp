@@ -68,13 +68,13 @@ void Controller::schedule_recompute() {
 void Controller::recompute() {
   // Never act on a partial view: with bindings listed but pods not yet, every identity would look unneeded.
   if (!cache_.synced()) return;
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = deps_.clock.now();
   std::vector<DesiredProblem> invalid;
   auto snapshot = cache_.snapshot(config_.force_namespaced, &invalid);
   auto existing = cache_.assigned_identities(&invalid);
-  auto view = make_view(std::move(snapshot), std::move(existing), std::move(invalid));
+  auto view = make_cluster_view(std::move(snapshot), std::move(existing), std::move(invalid));
   // Assignment latency is measured from the first view that needed an AAI; forget those no longer needed.
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = deps_.clock.now();
   std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> first_needed;
   for (const auto& a : view->desired.assignments) {
     std::string key = a.ns + "/" + a.name;
@@ -85,14 +85,14 @@ void Controller::recompute() {
   report_problems(*view);
   view_ = view;
   if (leading_) queue_changed_computes(*view);
-  last_recompute_ = std::chrono::steady_clock::now() - started;
+  last_recompute_ = deps_.clock.now() - started;
   // The previous view was just freed (unless a round still holds it): hand the pages back. glibc keeps freed
   // heap otherwise, and a burst of 10,000 pods would leave the controller at its peak size for good.
   ::malloc_trim(0);
 }
 
-void Controller::queue_changed_computes(const View& view) {
-  const auto now = std::chrono::steady_clock::now();
+void Controller::queue_changed_computes(const ClusterView& view) {
+  const auto now = deps_.clock.now();
   for (const auto& [key, need] : view.desired.computes) {
     auto applied = memory_.applied.find(key);
     if (applied == memory_.applied.end() || applied->second != canonical_set(need.identity_ids)) queue_.add(key, now);
@@ -104,8 +104,8 @@ void Controller::queue_changed_computes(const View& view) {
   wake();
 }
 
-void Controller::queue_all(const View& view) {
-  const auto now = std::chrono::steady_clock::now();
+void Controller::queue_all(const ClusterView& view) {
+  const auto now = deps_.clock.now();
   for (const auto& [key, need] : view.desired.computes) {
     if (need.identity_ids.empty()) continue;
     forced_.insert(key);  // a new leader checks every compute once
@@ -119,7 +119,7 @@ void Controller::queue_all(const View& view) {
   wake();
 }
 
-void Controller::report_problems(const View& view) {
+void Controller::report_problems(const ClusterView& view) {
   std::set<std::string, std::less<>> current;
   for (const auto& p : view.problems) {
     std::string id = p.kind + "/" + p.ns + "/" + p.name + "/" + p.reason;
@@ -172,12 +172,12 @@ void Controller::wake() { drive_timer_.cancel(); }
 
 asio::awaitable<void> Controller::drive() {
   while (leading_) {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = deps_.clock.now();
     while (in_flight_ < config_.max_parallel_computes) {
       auto key = queue_.pop(now);
       if (!key) break;
       ++in_flight_;
-      asio::co_spawn(io_, run_round(*key), [key = *key](std::exception_ptr e) {
+      asio::co_spawn(io_, work_on(*key), [key = *key](std::exception_ptr e) {
         if (e) log::error("round ended by an exception", {{"compute", key}});
       });
     }
@@ -200,15 +200,15 @@ bool Controller::has_work(const std::string& key) const {
   return applied == memory_.applied.end() || applied->second != canonical_set(need->second.identity_ids);
 }
 
-asio::awaitable<void> Controller::run_round(std::string key) {
+asio::awaitable<void> Controller::work_on(std::string key) {
   // Queued for a change that the cache has since shown done (our own writes coming back): nothing to ask ARM.
   Outcome outcome = Outcome::success();
   if (has_work(key)) {
     forced_.erase(key);
-    outcome = co_await run_compute_round(view_, key, deps_, memory_, metrics_);
+    outcome = co_await run_round(view_, key, deps_, memory_, metrics_);
   }
   --in_flight_;
-  queue_.done(key, std::chrono::steady_clock::now(), outcome);
+  queue_.done(key, deps_.clock.now(), outcome);
   // The round's writes come back through the informers and queue what is still pending; a view taken during
   // the round may already be stale, so look again.
   schedule_recompute();
@@ -222,7 +222,7 @@ void Controller::schedule_drift_check() {
     if (ec || !leading_) return;
     // One GET per compute that should hold identities: the round PATCHes only if something went missing.
     if (view_) {
-      const auto now = std::chrono::steady_clock::now();
+      const auto now = deps_.clock.now();
       for (const auto& [key, need] : view_->desired.computes) {
         if (need.identity_ids.empty()) continue;
         forced_.insert(key);

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // podid-controller's loop, level-triggered as controller-runtime's are:
-//   informer caches (cluster_cache.h) -> on any change, after a short settle (50 ms), one view: desired state
-//   (desired_state.h) and the AzureAssignedIdentity plan (assignment_plan.h) -> every scale set or VM whose
+//   informer caches (cluster_cache.h) -> on any change, after a short settle (50 ms), one view
+//   (state/cluster_view.h: desired state and the AzureAssignedIdentity plan) -> every scale set or VM whose
 //   needed identities differ from what its last round applied, or that has AzureAssignedIdentities to create,
 //   update, settle or remove, is queued (work_queue.h: coalescing window, per-key backoff, Retry-After) ->
-//   up to --max-parallel-computes rounds at once, never two for one key (round.h).
+//   up to --max-parallel-computes keys worked on at once, never two for one key: work_on(key) runs one round
+//   (round/round.h) if the key still has work, and reports its outcome to the queue.
 // Rounds run only while this replica leads; a standby keeps its caches warm so that a new leader starts from a
 // synced view. A drift check queues every compute that should hold identities every --drift-check-interval-s:
 // its round is one GET, and a PATCH only if something was removed out of band.
@@ -27,12 +28,16 @@
 #include "controller/config.h"
 #include "controller/metrics.h"
 #include "controller/reconcile/work_queue.h"
-#include "controller/round.h"
+#include "controller/round/round.h"
+#include "controller/round/round_memory.h"
+#include "controller/state/cluster_view.h"
+#include "podid/clock.h"
 
 namespace podid::controller {
 
 class Controller {
  public:
+  // `deps.clock` is the controller's clock too (queue times, latencies).
   Controller(boost::asio::io_context& io, const ControllerConfig& config, ClusterCache& cache, RoundDeps deps,
              ControllerMetrics& metrics);
   ~Controller();
@@ -50,14 +55,14 @@ class Controller {
  private:
   void schedule_recompute();
   void recompute();
-  void queue_changed_computes(const View& view);
-  void queue_all(const View& view);
+  void queue_changed_computes(const ClusterView& view);
+  void queue_all(const ClusterView& view);
   void wake();
   boost::asio::awaitable<void> drive();
-  boost::asio::awaitable<void> run_round(std::string key);
+  boost::asio::awaitable<void> work_on(std::string key);
   bool has_work(const std::string& key) const;
   void schedule_drift_check();
-  void report_problems(const View& view);
+  void report_problems(const ClusterView& view);
 
   boost::asio::io_context& io_;
   const ControllerConfig& config_;
@@ -65,7 +70,7 @@ class Controller {
   RoundDeps deps_;
   ControllerMetrics& metrics_;
   WorkQueue queue_;
-  std::shared_ptr<const View> view_;
+  std::shared_ptr<const ClusterView> view_;
   boost::asio::steady_timer recompute_timer_;
   boost::asio::steady_timer drive_timer_;
   boost::asio::steady_timer drift_timer_;
