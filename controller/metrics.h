@@ -30,6 +30,10 @@ class ControllerMetrics {
   void assigned(std::chrono::steady_clock::duration since_bound);
   void set_identities(const std::string& compute, std::size_t count);
   void problem(std::string_view reason);
+  void full_pass(std::chrono::steady_clock::duration took);
+  void full_pass_mismatch();
+  void set_arm_budget(const std::string& subscription, std::string_view kind, long remaining);
+  void subscription_held(const std::string& subscription, std::chrono::steady_clock::duration hold);
   void track_caches(std::function<std::vector<std::pair<std::string, k8s::ReflectorStats>>()> stats);
 
   std::string serialize();
@@ -45,6 +49,10 @@ class ControllerMetrics {
   metrics::Family<metrics::Histogram>& assignment_latency_;
   metrics::Family<metrics::Gauge>& identities_;
   metrics::Family<metrics::Counter>& problems_;
+  metrics::Gauge& full_pass_seconds_;
+  metrics::Counter& full_pass_mismatches_;
+  metrics::Family<metrics::Gauge>& arm_budget_;
+  metrics::Family<metrics::Counter>& subscription_hold_;
   metrics::Family<metrics::Gauge>& cache_synced_;
   metrics::Family<metrics::Gauge>& cache_connected_;
   std::function<std::vector<std::pair<std::string, k8s::ReflectorStats>>()> cache_stats_;

@@ -123,7 +123,7 @@ class IdentitySync {
   asio::awaitable<bool> fetch() {
     auto out = co_await arm_.get(target_.compute);
     ++result_.gets;
-    result_.arm_calls += out.calls;
+    count(out);
     if (!out.ok()) {
       fail(out);
       co_return false;
@@ -171,7 +171,7 @@ class IdentitySync {
       for (const auto& body : delta->bodies) {
         auto out = co_await arm_.patch(target_.compute, body);
         ++result_.patches;
-        result_.arm_calls += out.calls;
+        count(out);
         if (out.ok()) {
           // The client GETs after the operation; should it not have, learn the state before going on.
           if (usable(out.resource)) {
@@ -283,6 +283,12 @@ class IdentitySync {
     }
   }
 
+  void count(const arm::ArmOutcome& out) {
+    result_.arm_calls += out.calls;
+    if (out.remaining_reads) result_.remaining_reads = out.remaining_reads;
+    if (out.remaining_writes) result_.remaining_writes = out.remaining_writes;
+  }
+
   void fail(SyncStatus status, std::string detail) {
     result_.status = status;
     result_.detail = std::move(detail);
@@ -295,6 +301,7 @@ class IdentitySync {
     result_.detail = out.detail;
     if (out.throttled()) {
       result_.status = SyncStatus::kThrottled;
+      result_.subscription_throttled = out.subscription_throttled;
     } else if (out.status == 404) {
       result_.status = SyncStatus::kGone;
     } else if (out.error) {

@@ -96,6 +96,10 @@ struct SyncResult {
   unsigned gets = 0;
   unsigned patches = 0;
   unsigned arm_calls = 0;  // HTTP requests, polls included (ArmOutcome::calls)
+  // The subscription's budget as the last answer told it, and whether the round-ending 429 was the
+  // subscription's (ArmOutcome): the controller holds every compute of the subscription then.
+  std::optional<long> remaining_reads, remaining_writes;
+  bool subscription_throttled = false;
 
   bool completed() const { return status == SyncStatus::kConverged || status == SyncStatus::kPartial; }
 };

@@ -62,22 +62,33 @@ std::string_view result_label(const SyncResult& r) {
   }
 }
 
-// The binding an AAI's Events go to: the desired one, else the copy the existing AAI embeds.
+// The binding an AAI's Events go to: the desired one, else the one the existing AAI's copy names.
 void set_binding(AssignedIdentityStep& step) {
   const PlanItem& item = *step.item;
-  json binding = json::object();
+  kube::ObjectRef ref;
   if (item.desired && item.desired->binding) {
-    binding = *item.desired->binding->raw;
-  } else if (item.existing) {
-    binding = item.existing->value("spec", json::object()).value("azureBindingRef", json::object());
+    ref = kube::object_ref(*item.desired->binding->raw);
+  } else if (item.existing && !item.existing->binding_name.empty()) {
+    ref.ns = item.existing->binding_ns;
+    ref.name = item.existing->binding_name;
+    ref.uid = item.existing->binding_uid;
+  } else {
+    step.binding_key = "/";
+    return;
   }
-  const json& md = binding.value("metadata", json::object());
-  step.binding_key = object_key(md.value("namespace", ""), md.value("name", ""));
-  if (!binding.contains("metadata")) return;
-  auto ref = kube::object_ref(binding);
   if (ref.kind.empty()) ref.kind = "AzureIdentityBinding";
   if (ref.api_version.empty()) ref.api_version = "aadpodidentity.k8s.io/v1";
+  step.binding_key = object_key(ref.ns, ref.name);
   step.binding = std::move(ref);
+}
+
+std::string condition_text(const kube::Condition& c) {
+  return std::string(c.status ? "True" : "False") + "\n" + c.reason + "\n" + c.message;
+}
+
+std::string metadata_string(const json& object, const char* key) {
+  const json& md = object.value("metadata", json::object());
+  return md.value(key, "");
 }
 
 }  // namespace
@@ -91,25 +102,19 @@ std::vector<std::string> canonical_set(const std::vector<std::string>& ids) {
   return out;
 }
 
-std::optional<SyncTarget> plan_sync(const ClusterView& view, std::string_view key, const RoundMemory& memory,
+std::optional<SyncTarget> plan_sync(const ComputeSlice& slice, const RoundMemory& memory,
                                     const std::vector<std::string>& immutable_client_ids) {
-  if (key.empty()) return std::nullopt;
+  if (slice.key.empty()) return std::nullopt;
   SyncTarget target;
-  if (auto need = view.desired.computes.find(key); need != view.desired.computes.end()) {
-    target.compute = need->second.compute;
-    target.desired = need->second.identity_ids;
-  } else if (auto l = memory.ledger_computes.find(key); l != memory.ledger_computes.end()) {
+  if (slice.need) {
+    target.compute = slice.need->compute;
+    target.desired = slice.need->identity_ids;
+  } else if (auto l = memory.ledger_computes.find(slice.key); l != memory.ledger_computes.end()) {
     target.compute = l->second;  // no node on it any more: remove what podid added
   } else {
     return std::nullopt;
   }
-  for (const auto& id : view.snapshot.identities) {
-    if (id.object.resource_id.empty()) continue;
-    if (std::find(immutable_client_ids.begin(), immutable_client_ids.end(), ascii::lowered(id.object.client_id)) !=
-        immutable_client_ids.end()) {
-      target.immutable_ids.push_back(id.object.resource_id);
-    }
-  }
+  target.immutable_ids = slice.immutable_ids;
   target.immutable_client_ids = immutable_client_ids;
   return target;
 }
@@ -165,51 +170,70 @@ SyncInterpretation interpret_sync(const SyncTarget& target, bool desired_here, c
 
 std::string assigned_identity_key(const PlanItem& item) { return object_key(item.ns, item.name); }
 
-std::vector<AssignedIdentityStep> plan_assigned_identity_steps(const ClusterView& view, std::string_view key,
-                                                               const ComputeObservation& observation) {
+AssignedIdentitySteps plan_assigned_identity_steps(const ComputeSlice& slice, const ComputeObservation& observation) {
   using Write = AssignedIdentityStep::Write;
-  std::vector<AssignedIdentityStep> steps;
-  for (const StateChange& change : settle_states(view.plan, key, observation)) {
+  AssignedIdentitySteps out;
+  // Removals by (namespace, pod uid) for the pods that are gone: one request marks them all for deletion when
+  // this round removes every AAI that carries that uid (so the request removes exactly those).
+  std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> gone;
+  for (const StateChange& change : settle_states(slice.plan, slice.key, observation)) {
     AssignedIdentityStep step;
     step.item = change.item;
     set_binding(step);
     if (change.kind == StateChange::Kind::kRemove) {
-      step.write = Write::kRemove;
-      steps.push_back(std::move(step));
+      const AssignedRecord& e = *change.item->existing;
+      step.write = e.deleting ? Write::kFinalize : Write::kRemove;
+      if (!e.deleting && !e.pod_uid.empty() && slice.gone_pod_aais.contains({e.ns, e.pod_uid})) {
+        gone[{e.ns, e.pod_uid}].push_back(out.steps.size());
+      }
+      out.steps.push_back(std::move(step));
       continue;
     }
     step.assigned = change.kind == StateChange::Kind::kAssigned;
     step.state = std::string(step.assigned ? kStateAssigned : kStateCreated);
-    const bool created = contains_ptr(view.plan.create, change.item);
-    if (created) {
+    if (contains_ptr(slice.plan.create, change.item)) {
       step.write = Write::kCreate;
-    } else if (contains_ptr(view.plan.update, change.item)) {
+    } else if (contains_ptr(slice.plan.update, change.item)) {
       step.write = Write::kReplace;
     } else if (change.write_status) {
       step.write = Write::kSetState;
     }
     // settle_states reports an AAI Assigned only when it was not (write_status): each counts as applied.
     if (!step.assigned) step.error = change.error;
-    steps.push_back(std::move(step));
+    out.steps.push_back(std::move(step));
   }
-  return steps;
+  std::map<std::string, std::size_t> batch_of_namespace;
+  for (const auto& [ns_uid, steps] : gone) {
+    if (slice.gone_pod_aais.at(ns_uid) != steps.size()) continue;  // some of that pod's AAIs stay for now
+    auto [it, added] = batch_of_namespace.try_emplace(ns_uid.first, out.batches.size());
+    if (added) out.batches.push_back({ns_uid.first, {}});
+    out.batches[it->second].pod_uids.push_back(ns_uid.second);
+    for (std::size_t i : steps) {
+      out.steps[i].write = Write::kFinalize;
+      out.steps[i].batch = it->second;
+    }
+  }
+  return out;
 }
 
-json assigned_identity_to_write(const AssignedIdentityStep& step) {
+json assigned_identity_to_write(const AssignedIdentityStep& step, const json& current) {
   const PlanItem& item = *step.item;
-  json object = step.write == AssignedIdentityStep::Write::kCreate ? build_assigned_identity(*item.desired, step.state)
-                                                                   : item.object;
+  json object = step.write == AssignedIdentityStep::Write::kCreate
+                    ? build_assigned_identity(*item.desired, step.state)
+                    : updated_object(current, *item.desired, item.reset_state);
   object["status"]["status"] = step.state;
   object["status"]["availableReplicas"] = 1;
   return object;
 }
 
 void tally(BindingTallies& tallies, const AssignedIdentityStep& step) {
-  if (step.write != AssignedIdentityStep::Write::kRemove && !step.assigned && step.error.empty()) return;
+  const bool removed =
+      step.write == AssignedIdentityStep::Write::kRemove || step.write == AssignedIdentityStep::Write::kFinalize;
+  if (!removed && !step.assigned && step.error.empty()) return;
   auto [it, inserted] = tallies.try_emplace(step.binding_key);
   BindingTally& t = it->second;
   if (inserted) t.binding = step.binding;
-  if (step.write == AssignedIdentityStep::Write::kRemove) {
+  if (removed) {
     ++t.removed;
   } else if (step.assigned) {
     ++t.applied;
@@ -218,37 +242,40 @@ void tally(BindingTallies& tallies, const AssignedIdentityStep& step) {
   }
 }
 
-std::vector<EventToPost> binding_events(const BindingTallies& tallies, std::string_view compute) {
-  using kube::EventType;
-  std::vector<EventToPost> out;
-  for (const auto& [key, t] : tallies) {
-    if (!t.binding) continue;
-    const kube::ObjectRef& binding = *t.binding;
-    if (t.applied) {
-      out.push_back({binding, EventType::kNormal, "binding applied",
-                     "identity assigned to " + std::to_string(t.applied) + " pod(s) on " + std::string(compute)});
-    }
-    if (t.removed) {
-      out.push_back({binding, EventType::kNormal, "binding removed",
-                     "assignment removed for " + std::to_string(t.removed) + " pod(s) on " + std::string(compute)});
-    }
-    for (const auto& e : t.errors) out.push_back({binding, EventType::kWarning, "binding apply error", e});
-  }
-  return out;
+std::string condition_memory_key(kube::ConditionTarget target, const json& object) {
+  return std::string(target == kube::ConditionTarget::kAzureIdentity ? "AzureIdentity/" : "AzureIdentityBinding/") +
+         metadata_string(object, "namespace") + "/" + metadata_string(object, "name");
 }
 
-ConditionPlan plan_conditions(const ClusterView& view, std::string_view key, const ComputeObservation& observation,
+RoundMemory::WrittenCondition written_condition(const json& object, const kube::Condition& condition) {
+  return {metadata_string(object, "resourceVersion"), condition_text(condition)};
+}
+
+ConditionPlan plan_conditions(const ComputeSlice& slice, const ComputeObservation& observation,
                               const SyncResult& result, const RoundMemory& memory) {
   ConditionPlan plan;
-  // Ordered as the snapshot lists them (pointers into one vector).
-  std::set<const Cached<crd::AzureIdentity>*> identities;
-  std::map<const Cached<crd::AzureIdentity>*, std::set<const Cached<crd::AzureIdentityBinding>*>> bindings;
-  for (const auto& a : view.desired.assignments) {
+  const std::string key = slice.key;
+  // Identities by (namespace, name), each with its bindings, as the slice's desired AAIs name them.
+  std::map<std::pair<std::string, std::string>, const IdentityRecord*> identities;
+  std::map<const IdentityRecord*, std::map<std::pair<std::string, std::string>, const BindingRecord*>> bindings;
+  for (const auto& a : slice.desired) {
     if (a.compute_key != key || !a.needs_arm() || !a.identity) continue;
-    identities.insert(a.identity);
-    if (a.binding) bindings[a.identity].insert(a.binding);
+    identities.try_emplace({a.identity->object.ns, a.identity->object.name}, a.identity.get());
+    if (a.binding)
+      bindings[a.identity.get()].try_emplace({a.binding->object.ns, a.binding->object.name}, a.binding.get());
   }
-  for (const auto* identity : identities) {
+  auto write = [&](kube::ConditionTarget target, const std::shared_ptr<const json>& object,
+                   const kube::Condition& condition) {
+    // Written on this very version already: the cache has not seen that write come back yet.
+    auto done = memory.conditions_written.find(condition_memory_key(target, *object));
+    if (done != memory.conditions_written.end() &&
+        done->second.resource_version == metadata_string(*object, "resourceVersion") &&
+        done->second.condition == condition_text(condition)) {
+      return;
+    }
+    plan.writes.push_back({target, object, condition});
+  };
+  for (const auto& [id_name, identity] : identities) {
     const std::string id_key = object_key(identity->object.ns, identity->object.name);
     const std::string& rid = identity->object.resource_id;
     bool present = std::any_of(observation.present.begin(), observation.present.end(),
@@ -256,12 +283,12 @@ ConditionPlan plan_conditions(const ClusterView& view, std::string_view key, con
     std::map<std::string, std::string> errors;
     if (auto it = memory.identity_errors.find(id_key); it != memory.identity_errors.end()) errors = it->second;
     if (present) {
-      errors.erase(std::string(key));
+      errors.erase(key);
     } else if (observation.observed || !observation.error.empty()) {
       auto aside = std::find_if(observation.set_aside.begin(), observation.set_aside.end(),
                                 [&](const auto& kv) { return arm::same_id(kv.first, rid); });
-      errors[std::string(key)] = failure_reason(result, rid) + "\n" +
-                                 (aside != observation.set_aside.end() ? aside->second : observation.error);
+      errors[key] = failure_reason(result, rid) + "\n" +
+                    (aside != observation.set_aside.end() ? aside->second : observation.error);
     }
     kube::Condition condition{.type = "Assigned",
                               .status = errors.empty(),
@@ -273,9 +300,9 @@ ConditionPlan plan_conditions(const ClusterView& view, std::string_view key, con
       condition.message = first.substr(first.find('\n') + 1);
       if (errors.size() > 1) condition.message += " (and on " + std::to_string(errors.size() - 1) + " more)";
     }
-    plan.writes.push_back({kube::ConditionTarget::kAzureIdentity, identity->raw, condition});
-    for (const auto* binding : bindings[identity]) {
-      plan.writes.push_back({kube::ConditionTarget::kAzureIdentityBinding, binding->raw, condition});
+    write(kube::ConditionTarget::kAzureIdentity, identity->raw, condition);
+    for (const auto& [b_name, binding] : bindings[identity]) {
+      write(kube::ConditionTarget::kAzureIdentityBinding, binding->raw, condition);
     }
     plan.identity_errors[id_key] = std::move(errors);
   }

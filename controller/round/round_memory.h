@@ -23,6 +23,14 @@ struct RoundMemory {
   std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> first_needed;
   // Per identity ("ns/name") and compute key: why the last round there left it unassigned ("reason\nmessage").
   std::map<std::string, std::map<std::string, std::string>, std::less<>> identity_errors;
+  // The last "Assigned" condition written per object ("<kind>/ns/name"), with the resourceVersion the object had
+  // then: while the cache still shows that version, the write has not come back yet and is not repeated.
+  struct WrittenCondition {
+    std::string resource_version;
+    std::string condition;  // status, reason, message
+    bool operator==(const WrittenCondition&) const = default;
+  };
+  std::map<std::string, WrittenCondition, std::less<>> conditions_written;
 };
 
 // Canonical keys of a list of ids, sorted and unique (what RoundMemory::applied holds).

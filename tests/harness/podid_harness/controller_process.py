@@ -26,6 +26,7 @@ FAST_ARGS = {
     "--arm-poll-interval-ms": "200",
     "--retry-initial-ms": "200",
     "--retry-max-ms": "3000",
+    "--binding-event-window-ms": "500",
     "--leader-election-duration-s": "15",
     "--log-level": "debug",
 }

@@ -296,6 +296,20 @@ TEST_F(IdentitySyncTest, throttled_get_reports_retry_after_and_does_nothing_else
   EXPECT_TRUE(arm.ids_on(vmss).empty());
 }
 
+TEST_F(IdentitySyncTest, a_subscription_wide_429_and_the_budget_left_are_reported) {
+  arm.put_compute(vmss, "None");
+  target.desired = names({"a"});
+  arm::ArmOutcome spent = testing::throttled(40s);
+  spent.subscription_throttled = true;
+  spent.remaining_reads = 0;
+  arm.fail_next_get(spent);
+  auto r = round();
+  EXPECT_EQ(r.status, SyncStatus::kThrottled);
+  EXPECT_TRUE(r.subscription_throttled);
+  EXPECT_EQ(r.remaining_reads, 0);
+  EXPECT_EQ(r.remaining_writes, std::nullopt);
+}
+
 TEST_F(IdentitySyncTest, throttled_patch_stops_the_round) {
   arm.put_compute(vmss, "None");
   for (int i = 0; i < 160; ++i) {
