@@ -102,6 +102,20 @@ class ClusterObjects:
         self.scale_sets[vm.resource_id.lower()] = ss
         return ss
 
+    def add_flex_scale_set(self, rg: str, name: str, nodes: int = 1) -> list[ScaleSet]:
+        """A VMSS in Flexible orchestration: each member is a VM of its own, so each node is its own compute (its
+        providerID names the VM, as on AKS); one ScaleSet per member VM."""
+        _, vms = self.cloud.add_flex_vmss(rg, name, instances=nodes)
+        self._grant_rg(rg)
+        out = []
+        for vm in vms:
+            node = vm.instances[0].name
+            self.add_node(node, provider_id(vm), pool=name)
+            ss = ScaleSet(vm, [node])
+            self.scale_sets[vm.resource_id.lower()] = ss
+            out.append(ss)
+        return out
+
     def add_node(self, name: str, provider: str, pool: str = "") -> dict:
         labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}
         if pool:
