@@ -1,7 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """podid-controller at the size of the clusters that need it (issue 15), on the emulators: PODID_SCALE_PODS pods
 (50,000) over PODID_SCALE_NODES nodes (1,000) in PODID_SCALE_SETS scale sets (50), bound to PODID_SCALE_IDENTITIES
-identities (200), created as fast as the API stand-in takes them, on a fresh cluster with one controller.
+identities (200), created at PODID_SCALE_RATE pods a second (100; 0: all at once), on a fresh cluster with one
+controller. Paced, the run asks whether the controller keeps up with a steady stream of pods at that size; all
+at once, every pod's AzureAssignedIdentity waits for the writes before it, and how long that takes is the API
+server's throughput (the stand-in, one Python process, takes a few hundred writes a second), not the
+controller's.
 
 Measured and printed (never enforced):
   memory     podid-controller's VmHWM (goal < 256 MiB);
@@ -16,7 +20,8 @@ Measured and printed (never enforced):
 The controller runs with its defaults except --kube-api-qps / --kube-api-burst (PODID_SCALE_KUBE_QPS, 1,000, and
 twice that): at its default 50 writes a second, 50,000 AAIs take 1,000 s to write whatever the controller does.
 Every wait is bounded by PODID_SCALE_TIMEOUT_S (1,200). Runs under scripts/in-isolated-netns (`scripts/bench
-controller-scale`). A quick run: PODID_SCALE_PODS=5000 PODID_SCALE_NODES=100 PODID_SCALE_SETS=5.
+controller-scale`). A quick run: PODID_SCALE_PODS=5000 PODID_SCALE_NODES=100 PODID_SCALE_SETS=5
+PODID_SCALE_IDENTITIES=20.
 """
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ NODES = int(os.environ.get("PODID_SCALE_NODES", "1000"))
 SCALE_SETS = int(os.environ.get("PODID_SCALE_SETS", "50"))
 IDENTITIES = int(os.environ.get("PODID_SCALE_IDENTITIES", "200"))
 KUBE_QPS = int(os.environ.get("PODID_SCALE_KUBE_QPS", "1000"))
+RATE = float(os.environ.get("PODID_SCALE_RATE", "100"))
 TIMEOUT = float(os.environ.get("PODID_SCALE_TIMEOUT_S", "1200"))
 WINDOW_MS = 1000
 NS = "scale"
@@ -109,13 +115,20 @@ def main() -> int:
         c.wait_leader(timeout=60)
         c.wait_ready(cp, timeout=120)
         print(f"controller scale: {PODS} pods over {len(nodes)} nodes in {SCALE_SETS} scale sets, {IDENTITIES} "
-              f"identities (set up in {time.monotonic() - t_setup:.0f} s)")
+              f"identities (cluster and controller up in {time.monotonic() - t_setup:.0f} s)")
         cpu0 = cpu_seconds(cp.pid)
         writes0 = len(c.kube_writes())
         created: dict[str, float] = {}
         pods = []
         t0 = time.monotonic()
+        hwm = 0
         for i in range(PODS):
+            if RATE > 0:
+                delay = t0 + i / RATE - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            if i % 1000 == 0:
+                hwm = max(hwm, cp.rss_kib("VmHWM")) if cp.alive() else hwm
             node, ss = nodes[i % len(nodes)]
             ident = idents[(i * 7 + i // len(nodes)) % IDENTITIES]
             name = f"p{i}"
@@ -123,7 +136,6 @@ def main() -> int:
             created[f"{name}-{NS}-{ident.name}"] = time.monotonic()
             pods.append((f"{name}-{NS}-{ident.name}", ss, ident))
         created_s = time.monotonic() - t0
-        hwm = 0
         deadline = time.monotonic() + TIMEOUT
         while assigned.count() < PODS and time.monotonic() < deadline and cp.alive():
             hwm = max(hwm, cp.rss_kib("VmHWM"))
@@ -153,8 +165,9 @@ def main() -> int:
         worst_get = max(max_per_window([e.t for e in c.arm_calls("GET vmss", ss)], window) for ss in sets)
         worst_patch = max(max_per_window([e.t for e in c.arm_calls("PATCH vmss", ss)], window) for ss in sets)
         arm = Counter(c.arm.counters)
-        print(f"  pods created in {created_s:.0f} s; {assigned.count()}/{PODS} Assigned {t_all:.0f} s after the "
-              f"first pod; podid-controller {'EXITED ' + str(cp.proc.returncode) if not cp.alive() else 'running'}")
+        print(f"  pods created in {created_s:.0f} s ({'all at once' if RATE <= 0 else f'{RATE:g} a second'}); "
+              f"{assigned.count()}/{PODS} Assigned {t_all:.0f} s after the first pod; podid-controller "
+              f"{'EXITED ' + str(cp.proc.returncode) if not cp.alive() else 'running'}")
         print(f"  memory: VmHWM {hwm / 1024:.1f} MiB (goal < 256 MiB: {'met' if hwm < 256 * 1024 else 'NOT met'})")
         print(f"  CPU: {cpu:.1f} s for {PODS} pod events (and their AzureAssignedIdentities' own), "
               f"{1000 * cpu / PODS:.2f} s per 1,000 pod events")
