@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <malloc.h>
 
 #include "podid/log.h"
+#include "podid/spawn.h"
 
 namespace podid::controller {
 namespace asio = boost::asio;
@@ -17,6 +17,11 @@ namespace {
 
 // Problems are reported once each, after a burst of changes has settled.
 constexpr std::chrono::milliseconds kProblemSettle{200};
+
+// The Events live in the coroutine's frame (a parameter by value), not in a caller that returns at once.
+asio::awaitable<void> post_owned(std::vector<EventToPost> events, kube::EventRecorder& recorder) {
+  co_await post_events(events, recorder);
+}
 
 WorkQueueOptions queue_options(const ControllerConfig& c) {
   WorkQueueOptions o;
@@ -127,7 +132,8 @@ void Controller::report_problems() {
     if (!leading_) continue;
     kube::ObjectRef ref{.api_version = p.kind == "Node" || p.kind == "Pod" ? "v1" : "aadpodidentity.k8s.io/v1",
                         .kind = p.kind, .ns = p.ns, .name = p.name};
-    asio::co_spawn(io_, deps_.events.record(ref, kube::EventType::kWarning, p.reason, p.message), asio::detached);
+    spawn_logged(io_.get_executor(), deps_.events.record(ref, kube::EventType::kWarning, p.reason, p.message),
+                 "Event " + p.reason);
   }
   problems_seen_ = std::move(current);
 }
@@ -228,10 +234,7 @@ void Controller::schedule_event_flush() {
     if (ec || !leading_) return;
     auto events = events_.due(deps_.clock.now());
     if (!events.empty()) {
-      asio::co_spawn(
-          io_,
-          [this, events = std::move(events)]() -> asio::awaitable<void> { co_await post_events(events, deps_.events); },
-          asio::detached);
+      spawn_logged(io_.get_executor(), post_owned(std::move(events), deps_.events), "binding Events");
     }
     schedule_event_flush();
   });
