@@ -10,11 +10,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <iostream>
 
+#include "agent/bpf/imds_redirect_deny_events.h"
+#include "agent/bpf/imds_redirect_features.h"
+#include "agent/bpf/imds_redirect_pod_ifaces.h"
 #include "agent/bpf/imds_redirect_probe.h"
 #include "agent/cgroup/cgroup_fs.h"
 #include "agent/cgroup/cgroup_index.h"
 #include "agent/cluster/startup_taint.h"
-#include "agent/events/deny_event_reader.h"
 #include "agent/host.h"
 #include "agent/metrics.h"
 #include "agent/serve/admission.h"
@@ -51,6 +53,7 @@ void schedule_watchdog(asio::steady_timer& timer, ImdsRedirectProbe& probe, Agen
   timer.async_wait([&timer, &probe, &metrics](boost::system::error_code ec) {
     if (ec) return;
     auto ok = probe.verify_attached();
+    probe.collect_idle_quota();
     metrics.set_programs_attached(ok.ok());
     if (!ok) {
       metrics.watchdog_failure();
@@ -60,8 +63,16 @@ void schedule_watchdog(asio::steady_timer& timer, ImdsRedirectProbe& probe, Agen
   });
 }
 
+nlohmann::json frame_hook_states(const std::optional<HostHookSet>& hooks) {
+  nlohmann::json out = nlohmann::json::object();
+  if (hooks) {
+    for (const auto& h : hooks->hooks->states()) out[h.name] = {{"active", h.active}, {"detail", h.detail}};
+  }
+  return out;
+}
+
 // What the kernel programs need from this host and this configuration.
-Result<RedirectSettings> redirect_settings(const AgentConfig& config, const Host& host) {
+Result<RedirectSettings> redirect_settings(const AgentConfig& config, const Host& host, const HostHookSupport& hooks) {
   // self_cgroup_id may fork: called before any thread exists.
   auto self_id = self_cgroup_id(host.mount, ::getpid());
   if (!self_id) return self_id.error();
@@ -72,6 +83,8 @@ Result<RedirectSettings> redirect_settings(const AgentConfig& config, const Host
       .agent_ip6 = config.listen_address6,
       .agent_port = config.listen_port,
       .conn_table_size = config.conn_table_size,
+      .conn_quota = config.conn_quota_per_pod,
+      .load_netfilter = hooks.netfilter,
       .targets = config.targets,
       .exempt_cgroup_ids = {*self_id},
   };
@@ -127,7 +140,17 @@ int run_agent(const AgentConfig& config) {
   auto host = resolve_host(config);
   if (!host) return refuse(host.error().message());
   if (auto problems = host_problems(host); !problems.empty()) return refuse("this host cannot run podid:\n" + problems);
-  auto settings = redirect_settings(config, *host);
+  // The frame hooks this kernel can run (agent/bpf/imds_redirect_host_hooks.h), or a clear refusal.
+  HostHookSupport hook_support;
+  if (config.host_hooks != HostHooksMode::kOff) {
+    hook_support = probe_host_hook_support();
+    if (config.host_hooks == HostHooksMode::kRequire && !(hook_support.netfilter && hook_support.tcx)) {
+      return refuse("--host-hooks require: " + hook_support.netfilter_why +
+                    (hook_support.netfilter_why.empty() || hook_support.tcx_why.empty() ? "" : "; ") +
+                    hook_support.tcx_why);
+    }
+  }
+  auto settings = redirect_settings(config, *host, hook_support);
   if (!settings) return refuse(settings.error().message());
   if (auto st = ensure_bpffs(config.bpffs); !st) return refuse(st.error().message());
   auto descriptors = raise_descriptor_limit();
@@ -198,21 +221,55 @@ int run_agent(const AgentConfig& config) {
   metrics.set_programs_attached(true);
   metrics.track_kernel_stats([&probe] { return probe->read_stats(); });
 
+  // Frame hooks: attached, and every pod interface covered, before the first connection is served.
+  std::optional<HostHookSet> frame_hooks;
+  if (config.host_hooks != HostHooksMode::kOff) {
+    auto started = start_host_hooks(*probe, pins, hook_support,
+                                    {.uplinks = config.uplinks, .pod_interface_prefixes = config.pod_interface_prefixes},
+                                    metrics.registry());
+    if (!started) return refuse(started.error().message());
+    frame_hooks = std::move(*started);
+  } else if (auto removed = remove_host_hook_pins(pins); !removed) {
+    log::error("could not remove the frame hooks (--host-hooks off)", {{"error", removed.error().message()}});
+  } else if (!removed->empty()) {
+    log::info("frame hooks removed (--host-hooks off)", {{"removed", *removed}});
+  }
+  if (auto retired = retire_older_abi_pins(pins); !retired) {
+    log::error("could not remove an older version's kernel programs", {{"error", retired.error().message()}});
+  } else if (!retired->empty()) {
+    log::info("older version's kernel programs removed", {{"removed", *retired}});
+  }
+
   DenyEventReader deny_events(probe->events_map(),
                               {.cgroup_path = [&cgroups](uint64_t id) { return cgroups.path_of(id); },
-                               .count = [&metrics](const std::string& r, const std::string& h) { metrics.deny_event(r, h); }});
+                               .count = [&metrics](const std::string& r, const std::string& h) { metrics.deny_event(r, h); },
+                               .pod_interface = [&frame_hooks](uint32_t ifindex) -> std::optional<PodInterface> {
+                                 return frame_hooks ? frame_hooks->hooks->describe(ifindex) : std::nullopt;
+                               }});
   if (auto st = deny_events.start(); !st) return refuse(st.error().message());
 
   bool serving = true;
   // Ready = programs attached, listener up (it is, or we would not be here), caches synced.
-  auto not_ready = [&probe, &stack]() -> std::string {
+  auto not_ready = [&probe, &stack, &frame_hooks]() -> std::string {
     if (auto ok = probe->verify_attached(); !ok) return "kernel programs not attached: " + ok.error().message();
+    if (frame_hooks) {
+      if (auto why = frame_hooks->hooks->problems(); !why.empty()) return why;
+    }
     return stack ? stack->not_ready_reason() : std::string();
   };
   http::OpsState ops{
       .live = [&serving] { return serving; },
       .ready = not_ready,
       .metrics = [&metrics] { return metrics.serialize(); },
+      .detail = [&frame_hooks] {
+        if (!frame_hooks) return std::string("frame hooks: off (--host-hooks off)\n");
+        std::string out;
+        for (const auto& h : frame_hooks->hooks->states()) {
+          out += "frame hook " + h.name + ": " + (h.active ? "active" : "inactive") +
+                 (h.detail.empty() ? "" : " (" + h.detail + ")") + "\n";
+        }
+        return out;
+      },
   };
   auto ops_ep = server.listen(endpoint_of(config.ops_address, config.ops_port),
                               [&ops](http::tcp::socket&) -> http::Admission {
@@ -239,7 +296,8 @@ int run_agent(const AgentConfig& config) {
                         {"self_cgroup_id", settings->exempt_cgroup_ids.front()},
                         {"descriptor_limit", descriptors ? *descriptors : 0},
                         {"pins", pins.dir.string()},
-                        {"links", links}});
+                        {"links", links},
+                        {"frame_hooks", frame_hook_states(frame_hooks)}});
 
   asio::steady_timer watchdog(io);
   schedule_watchdog(watchdog, *probe, metrics);
@@ -247,6 +305,7 @@ int run_agent(const AgentConfig& config) {
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     serving = false;
+    if (frame_hooks && frame_hooks->watcher) frame_hooks->watcher->stop();
     spawn_logged(io.get_executor(), shut_down(io, server, stack.get(), cgroups, watchdog, sig), "shutdown");
   });
   run_forever(io, metrics);

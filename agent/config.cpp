@@ -70,8 +70,10 @@ std::string agent_usage() {
 commands:
   run        load, pin and attach the kernel programs (or take over pinned ones), then serve (default)
   uninstall  detach the programs and remove every pin; pods reach the metadata service directly again
-  probe      check that this kernel and host can run podid, print what is missing, and exit
+  probe      check that this kernel and host can run podid, print what is missing, and exit (on a node;
+             elsewhere, --cgroup-path names the cgroup v2 directory to check instead of kubepods)
   version    print the version
+  help       print this text
 
 Every flag is also read from the environment as PODID_<FLAG> (e.g. PODID_NODE_NAME) and from the JSON
 file given by --config, whose keys are flag names ({"node-name": "n1", "target": ["..."]}).
@@ -86,9 +88,19 @@ kernel path:
                            targets are then refused)
   --ops-listen ADDR:PORT   /metrics, /healthz, /readyz (default 127.0.0.1:9102; port 0 = any free port)
   --conn-table-size N      connections in flight between connect() and accept() (default 65536)
+  --conn-quota-per-pod N   redirected connections one pod may hold open at once; more are refused
+                           (default 256; 0 = no limit)
   --max-entry-age-ms N     refuse kernel records older than this at accept() (default 5000)
   --target SPEC            ACTION:PROTO:ADDR:PORT, repeatable; replaces the Azure defaults
   --exempt-cgroup DIR      extra cgroup v2 directory whose processes are not redirected; repeatable
+  --host-hooks auto|require|off
+                           frame hooks for what cgroup hooks miss (AF_PACKET, spoofing): netfilter
+                           pre-routing (kernel 6.4+), tcx on pod interfaces and the uplink (6.6+).
+                           auto: what the kernel supports, reported in /readyz; require: refuse to start
+                           without all of them (default auto)
+  --uplink IFACE           the node's uplink, repeatable (default: the default routes' interfaces)
+  --pod-interface-prefix P name prefix of pods' host-side interfaces, repeatable (default: every veth
+                           whose peer is in another network namespace, uplinks excepted)
 
 Kubernetes:
   --kube on|off            off: kernel path only, no tokens (default on)
@@ -131,6 +143,17 @@ namespace {
 using config::Values;
 using FlagSpec = config::FlagSpec<AgentConfig>;
 
+// Interface names (or their prefixes): what the kernel accepts, at most IFNAMSIZ - 1 characters.
+std::vector<std::string> interface_names(const std::string& flag, const Values& values) {
+  std::vector<std::string> out;
+  for (const auto& name : values) {
+    if (name.empty() || name.size() >= 16 || name.find_first_of("/ :") != std::string::npos)
+      throw std::invalid_argument(flag + ": '" + name + "' is not an interface name");
+    out.push_back(name);
+  }
+  return out;
+}
+
 template <class F>
 auto last(F f) {
   return config::last<AgentConfig>(f);
@@ -161,6 +184,21 @@ const std::vector<FlagSpec>& flag_specs() {
          c.conn_table_size = static_cast<uint32_t>(parse_uint(flag, v, 1u << 24));
          if (c.conn_table_size == 0) throw std::invalid_argument(flag + " must be at least 1");
        })},
+      {"conn-quota-per-pod", false, last([](AgentConfig& c, S flag, S v) {
+         c.conn_quota_per_pod = static_cast<uint32_t>(parse_uint(flag, v, 1u << 24));
+       })},
+      {"host-hooks", false, last([](AgentConfig& c, S flag, S v) {
+         if (v == "auto") c.host_hooks = HostHooksMode::kAuto;
+         else if (v == "require") c.host_hooks = HostHooksMode::kRequire;
+         else if (v == "off") c.host_hooks = HostHooksMode::kOff;
+         else throw std::invalid_argument(flag + ": '" + v + "' is not auto, require or off");
+       })},
+      {"uplink", true, [](AgentConfig& c, S flag, const Values& values) {
+         c.uplinks = interface_names(flag, values);
+       }},
+      {"pod-interface-prefix", true, [](AgentConfig& c, S flag, const Values& values) {
+         c.pod_interface_prefixes = interface_names(flag, values);
+       }},
       {"max-entry-age-ms", false, last([](AgentConfig& c, S flag, S v) { c.max_entry_age = std::chrono::milliseconds(parse_uint(flag, v, 600000)); })},
       {"target", true, [](AgentConfig& c, S, const Values& values) {
          c.targets.clear();

@@ -39,6 +39,7 @@ inline constexpr uint16_t kDefaultAgentPort = 2579;                  // aad-pod-
 inline constexpr const char* kDefaultOpsAddress = "127.0.0.1";
 inline constexpr uint16_t kDefaultOpsPort = 9102;
 inline constexpr uint32_t kDefaultConnTableSize = 65536;
+inline constexpr uint32_t kDefaultConnQuotaPerPod = 256;
 inline constexpr std::chrono::milliseconds kDefaultMaxEntryAge{5000};
 inline constexpr const char* kDefaultImdsUpstream = "http://169.254.169.254";
 
@@ -46,6 +47,14 @@ inline constexpr const char* kDefaultImdsUpstream = "http://169.254.169.254";
 enum class OperationMode {
   kStandard,  // the controller assigns identities; serve one once the pod's AzureAssignedIdentity is Assigned
   kManaged,   // identities are pre-assigned to the VMSS; bindings in the pod's namespace only
+};
+
+// The frame hooks (docs/security.md): netfilter pre-routing (6.4+) and tcx on pod interfaces and the uplink
+// (6.6+), for what no cgroup hook sees (AF_PACKET frames, a pod sending as another).
+enum class HostHooksMode {
+  kAuto,     // attach what this kernel supports; /readyz and podid_bpf_host_hook say which are active
+  kRequire,  // refuse to start unless every frame hook can be attached
+  kOff,      // none (pods holding NET_RAW can then reach the metadata service with hand-made frames)
 };
 
 // The answer for "your identity exists but is not assigned yet" (standard mode): both are retried by every
@@ -71,6 +80,16 @@ struct AgentConfig {
   // conn_ident capacity: connections in flight between connect() and the agent's accept(). A full table
   // refuses new entries (those callers get 403), it never evicts.
   uint32_t conn_table_size = kDefaultConnTableSize;
+  // Redirected connections one pod may hold open at once (its share of conn_ident); more are refused and
+  // counted, so one pod cannot fill the table for the others. 0: no limit.
+  uint32_t conn_quota_per_pod = kDefaultConnQuotaPerPod;
+  // Frame hooks, and where they go.
+  HostHooksMode host_hooks = HostHooksMode::kAuto;
+  // The node's uplinks (tcx egress); empty: the interfaces holding the default routes.
+  std::vector<std::string> uplinks;
+  // Name prefixes of pods' host-side interfaces; empty: every veth (or netkit) whose peer is in another
+  // network namespace and is not an uplink.
+  std::vector<std::string> pod_interface_prefixes;
   // An entry older than this at accept() is refused: it cannot belong to a connection just accepted.
   std::chrono::milliseconds max_entry_age = kDefaultMaxEntryAge;
   // The kernel's target table.

@@ -3,7 +3,7 @@
 
 #include <sys/resource.h>
 
-#include "agent/bpf/kernel_features.h"
+#include "agent/bpf/imds_redirect_features.h"
 #include "agent/cgroup/cgroup_fs.h"
 
 namespace podid::agent {

@@ -9,6 +9,13 @@
  *   sockops      TCP_CONNECT_CB: publish sk_state as conn_ident[4-tuple] for the agent's accept();
  *                TCP_CLOSE: withdraw that entry if the agent has not consumed it.
  *   egress       drop any packet still addressed to a target (raw sockets, ICMP).
+ *   setsockopt   refuse the options that send frames around the uplink hook (PACKET_QDISC_BYPASS, AF_XDP).
+ *
+ * The cgroup programs attach to the kubepods cgroup. Three more run where frames are, in the node's network
+ * namespace, for what no cgroup hook sees (AF_PACKET):
+ *   prerouting4/6  netfilter pre-routing: drop every received packet for a target (6.4+).
+ *   pod_iface      tcx ingress of each pod's host-side interface: a pod sends only as itself (6.6+).
+ *   uplink         tcx egress of the node's uplink: a pod's packet socket never reaches a target (6.6+).
  *
  * The cgroup id is captured at connect because bpf_get_current_cgroup_id() is callable from sockops only
  * from 6.4, while connect runs in the caller's context on every kernel from 5.7. Entry points only here;
@@ -20,6 +27,10 @@
 #include "lib/imds_conn_track.h"
 #include "lib/imds_connect.h"
 #include "lib/imds_egress.h"
+#include "lib/imds_pod_iface.h"
+#include "lib/imds_prerouting.h"
+#include "lib/imds_sockopt.h"
+#include "lib/imds_uplink.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -85,4 +96,33 @@ SEC("cgroup_skb/egress")
 int podid_egress(struct __sk_buff *skb)
 {
 	return egress_verdict(skb);
+}
+
+SEC("cgroup/setsockopt")
+int podid_setsockopt(struct bpf_sockopt *ctx)
+{
+	return sockopt_verdict(ctx);
+}
+
+/* libbpf 1.1 knows no "netfilter" section: the agent sets the program type (BPF_PROG_TYPE_NETFILTER) and
+ * expected attach type (BPF_NETFILTER) before load, and attaches with BPF_LINK_CREATE itself. One program
+ * serves both families; the agent attaches it twice. */
+SEC("netfilter")
+int podid_prerouting(struct bpf_nf_ctx___podid *ctx)
+{
+	return prerouting_verdict(ctx);
+}
+
+/* Attached by the agent with BPF_LINK_CREATE (BPF_TCX_INGRESS) to each pod's host-side interface. */
+SEC("tc")
+int podid_pod_iface(struct __sk_buff *skb)
+{
+	return pod_iface_verdict(skb);
+}
+
+/* Attached by the agent with BPF_LINK_CREATE (BPF_TCX_EGRESS) to the node's uplink(s). */
+SEC("tc")
+int podid_uplink(struct __sk_buff *skb)
+{
+	return uplink_verdict(skb);
 }

@@ -15,6 +15,7 @@
 #include <map>
 #include <set>
 
+#include "agent/bpf/imds_redirect_links.h"
 #include "imds_redirect.skel.h"
 
 namespace podid::agent {
@@ -29,24 +30,27 @@ struct ProgramSlot {
   const char* pin;
   bpf_program* Progs::*member;
 };
+// The cgroup programs, attached here. The frame programs (podid_prerouting, podid_pod_iface, podid_uplink)
+// are attached by HostHooks.
 constexpr ProgramSlot kPrograms[] = {
     {"connect4", &Progs::podid_connect4}, {"connect6", &Progs::podid_connect6},
     {"sendmsg4", &Progs::podid_sendmsg4}, {"sendmsg6", &Progs::podid_sendmsg6},
     {"sockops", &Progs::podid_sockops},   {"egress", &Progs::podid_egress},
+    {"setsockopt", &Progs::podid_setsockopt},
 };
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
+// The QoS cgroups under kubepods (systemd or cgroupfs driver names): their children are pods. 0 if absent.
+uint64_t cgroup_inode(const fs::path& dir) {
+  struct stat st {};
+  return ::stat(dir.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
+}
 
- private:
-  int fd_;
-};
+uint64_t qos_cgroup_id(const fs::path& kubepods, const char* qos) {
+  std::string systemd = kubepods.filename().string();
+  if (systemd.size() > 6 && systemd.ends_with(".slice")) systemd.resize(systemd.size() - 6);
+  uint64_t id = cgroup_inode(kubepods / (systemd + "-" + qos + ".slice"));
+  return id ? id : cgroup_inode(kubepods / qos);
+}
 
 Result<bpf_link_info> link_info(int fd) {
   bpf_link_info info{};
@@ -118,6 +122,15 @@ Result<std::unique_ptr<ImdsRedirectProbe>> ImdsRedirectProbe::load(const PinLayo
   if (int err = bpf_map__set_max_entries(skel->maps.conn_ident, s.conn_table_size); err) {
     return os_error(err, "size conn_ident");
   }
+  // libbpf 1.1 knows no netfilter programs: the type is set here, or the program left out where the kernel
+  // has no netfilter links (HostHooks then reports pre-routing as inactive).
+  if (s.load_netfilter) {
+    bpf_program__set_type(skel->progs.podid_prerouting, static_cast<bpf_prog_type>(kBpfProgTypeNetfilter));
+    bpf_program__set_expected_attach_type(skel->progs.podid_prerouting,
+                                          static_cast<bpf_attach_type>(kBpfAttachNetfilter));
+  } else {
+    bpf_program__set_autoload(skel->progs.podid_prerouting, false);
+  }
   bpf_map* map = nullptr;
   bpf_object__for_each_map(map, skel->obj) {
     fs::path pin = pins.maps / bpf_map__name(map);
@@ -149,6 +162,20 @@ Status ImdsRedirectProbe::write_config() {
   }
   cfg.agent_port = htons(settings_.agent_port);
   cfg.kubepods_level = static_cast<__u16>(settings_.kubepods_level);
+  cfg.conn_quota = settings_.conn_quota;
+  cfg.kubepods_cgroup_id = cgroup_inode(settings_.attach_cgroup);
+  cfg.qos_cgroup_id[0] = qos_cgroup_id(settings_.attach_cgroup, "burstable");
+  cfg.qos_cgroup_id[1] = qos_cgroup_id(settings_.attach_cgroup, "besteffort");
+  std::set<uint32_t> ip4s;
+  for (const auto& rule : settings_.targets) {
+    in_addr a{};
+    if (::inet_pton(AF_INET, rule.addr.c_str(), &a) == 1) ip4s.insert(a.s_addr);
+  }
+  if (ip4s.size() > PODID_TARGET_IP4_MAX) {
+    cfg.target_ip4_count = PODID_TARGET_IP4_MANY;
+  } else {
+    for (uint32_t a : ip4s) cfg.target_ip4[cfg.target_ip4_count++] = a;
+  }
   if (bpf_map__update_elem(skel_->maps.cfg, &zero, sizeof(zero), &cfg, sizeof(cfg), BPF_ANY) != 0) {
     return last_os_error("write cfg");
   }
@@ -298,12 +325,39 @@ Result<StatsSnapshot> ImdsRedirectProbe::read_stats() const {
   return out;
 }
 
+size_t ImdsRedirectProbe::collect_idle_quota() {
+  std::vector<uint64_t> idle;
+  uint64_t cur = 0, next = 0;
+  const void* prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.conn_quota, prev, &next, sizeof(next)) == 0) {
+    int64_t used = 0;
+    if (bpf_map__lookup_elem(skel_->maps.conn_quota, &next, sizeof(next), &used, sizeof(used), 0) == 0 && used <= 0) {
+      idle.push_back(next);
+    }
+    cur = next;
+    prev = &cur;
+  }
+  size_t deleted = 0;
+  for (uint64_t pod : idle) deleted += bpf_map__delete_elem(skel_->maps.conn_quota, &pod, sizeof(pod), 0) == 0;
+  return deleted;
+}
+
 bpf_map* ImdsRedirectProbe::conn_ident_map() const { return skel_->maps.conn_ident; }
 bpf_map* ImdsRedirectProbe::events_map() const { return skel_->maps.events; }
+bpf_map* ImdsRedirectProbe::pod_ifaces_map() const { return skel_->maps.pod_ifaces; }
+bpf_map* ImdsRedirectProbe::pod_addrs_map() const { return skel_->maps.pod_addrs; }
+bpf_map* ImdsRedirectProbe::uplinks_map() const { return skel_->maps.uplinks; }
+int ImdsRedirectProbe::prerouting_prog_fd() const {
+  return settings_.load_netfilter ? bpf_program__fd(skel_->progs.podid_prerouting) : -1;
+}
+int ImdsRedirectProbe::pod_iface_prog_fd() const { return bpf_program__fd(skel_->progs.podid_pod_iface); }
+int ImdsRedirectProbe::uplink_prog_fd() const { return bpf_program__fd(skel_->progs.podid_uplink); }
 
-Result<std::vector<std::string>> uninstall_pins(const PinLayout& pins) {
-  std::vector<std::string> removed;
-  for (const fs::path& dir : {pins.links, pins.maps}) {
+namespace {
+
+// One version's pins under root/v<N>: links first (their programs detach), then maps, then the directories.
+Status remove_version_pins(const fs::path& version_dir, std::vector<std::string>& removed) {
+  for (const fs::path& dir : {version_dir / "links", version_dir / "maps"}) {
     std::error_code ec;
     if (!fs::exists(dir, ec)) continue;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -311,9 +365,43 @@ Result<std::vector<std::string>> uninstall_pins(const PinLayout& pins) {
       removed.push_back(entry.path().string());
     }
   }
-  for (const fs::path& dir : {pins.links, pins.maps, pins.dir, pins.root}) {
+  for (const fs::path& dir : {version_dir / "links", version_dir / "maps", version_dir}) {
     if (::rmdir(dir.c_str()) == 0) removed.push_back(dir.string());
     else if (errno != ENOENT) return last_os_error("remove " + dir.string());
+  }
+  return {};
+}
+
+// The version directories (v1, v2, ...) under root, this agent's included.
+std::vector<fs::path> version_dirs(const fs::path& root) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.size() > 1 && name[0] == 'v' && name.find_first_not_of("0123456789", 1) == std::string::npos) {
+      out.push_back(entry.path());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> uninstall_pins(const PinLayout& pins) {
+  std::vector<std::string> removed;
+  for (const fs::path& dir : version_dirs(pins.root)) {
+    if (auto st = remove_version_pins(dir, removed); !st) return st.error();
+  }
+  if (::rmdir(pins.root.c_str()) == 0) removed.push_back(pins.root.string());
+  else if (errno != ENOENT) return last_os_error("remove " + pins.root.string());
+  return removed;
+}
+
+Result<std::vector<std::string>> retire_older_abi_pins(const PinLayout& pins) {
+  std::vector<std::string> removed;
+  for (const fs::path& dir : version_dirs(pins.root)) {
+    if (dir == pins.dir) continue;
+    if (auto st = remove_version_pins(dir, removed); !st) return st.error();
   }
   return removed;
 }
@@ -336,6 +424,20 @@ const char* stat_name(podid_stat stat) {
     case PODID_STAT_CONN_MAP_FULL: return "conn_map_full";
     case PODID_STAT_CONN_CLOSED: return "conn_closed";
     case PODID_STAT_EVENT_DROPPED: return "event_dropped";
+    case PODID_STAT_CONN_OVER_QUOTA: return "conn_over_quota";
+    case PODID_STAT_DENY_CONN_QUOTA: return "deny_conn_quota";
+    case PODID_STAT_QUOTA_MAP_FULL: return "quota_map_full";
+    case PODID_STAT_PREROUTING_DROP: return "prerouting_drop";
+    case PODID_STAT_IFACE_TARGET_DROP: return "pod_iface_target_drop";
+    case PODID_STAT_IFACE_UNKNOWN: return "pod_iface_unknown";
+    case PODID_STAT_SPOOF_MAC: return "spoof_mac";
+    case PODID_STAT_SPOOF_ARP: return "spoof_arp";
+    case PODID_STAT_SPOOF_IP: return "spoof_ip";
+    case PODID_STAT_SPOOF_ND: return "spoof_nd";
+    case PODID_STAT_ETHERTYPE_DROP: return "ethertype_drop";
+    case PODID_STAT_UPLINK_DROP: return "uplink_drop";
+    case PODID_STAT_DENY_SOCKOPT: return "deny_sockopt";
+    case PODID_STAT_EVENT_SUPPRESSED: return "event_suppressed";
     case PODID_STAT_MAX: break;
   }
   return "unknown";

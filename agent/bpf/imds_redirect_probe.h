@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // ImdsRedirectProbe owns the imds_redirect skeleton: loads it against pinned maps, writes the agent's
-// configuration into them, attaches every program to the kubepods cgroup with a pinned bpf_link (or swaps
-// the program inside an existing pinned link), and reads counters back. It never detaches anything when it
+// configuration into them, attaches every cgroup program to the kubepods cgroup with a pinned bpf_link (or
+// swaps the program inside an existing pinned link), and reads counters back. The frame programs (netfilter,
+// tcx) are attached by HostHooks (imds_redirect_host_hooks.h) with the descriptors this class hands out. It never detaches anything when it
 // is destroyed: links and maps stay pinned, so a dead or restarting agent leaves pods failing closed
 // (ECONNREFUSED), never reaching the real metadata service. Only uninstall_pins() removes them.
 //
@@ -37,12 +38,14 @@ struct PinLayout {
 
 // Everything the kernel side needs to know, resolved from AgentConfig by the caller.
 struct RedirectSettings {
-  std::filesystem::path attach_cgroup;   // the kubepods cgroup v2 directory
+  std::filesystem::path attach_cgroup;   // the kubepods cgroup v2 directory (its QoS children are found here)
   int kubepods_level = 0;                // its depth under the cgroup v2 root
   std::string agent_ip4;                 // redirect address and port
   std::string agent_ip6;                 // optional
   uint16_t agent_port = 0;
   uint32_t conn_table_size = 0;
+  uint32_t conn_quota = 0;               // redirected connections per pod at once; 0 = no limit
+  bool load_netfilter = false;           // load the pre-routing program (the kernel has netfilter links)
   std::vector<TargetRule> targets;
   std::vector<uint64_t> exempt_cgroup_ids;
 };
@@ -81,9 +84,20 @@ class ImdsRedirectProbe {
   // Sum over CPUs of every counter.
   Result<StatsSnapshot> read_stats() const;
 
-  // Typed handles for the other agent parts (connection table, deny events).
+  // Deletes conn_quota entries of pods holding no connection (the map would otherwise fill as pods come and
+  // go). A slot taken between the read and the delete is lost to the count, never wrapped: the count is
+  // signed. Returns how many were deleted.
+  size_t collect_idle_quota();
+
+  // Typed handles for the other agent parts (connection table, deny events, frame hooks).
   bpf_map* conn_ident_map() const;
   bpf_map* events_map() const;
+  bpf_map* pod_ifaces_map() const;
+  bpf_map* pod_addrs_map() const;
+  bpf_map* uplinks_map() const;
+  int prerouting_prog_fd() const;  // -1 when not loaded (no netfilter links on this kernel)
+  int pod_iface_prog_fd() const;
+  int uplink_prog_fd() const;
 
  private:
   ImdsRedirectProbe(imds_redirect* skel, PinLayout pins, RedirectSettings s);
@@ -96,9 +110,13 @@ class ImdsRedirectProbe {
   RedirectSettings settings_;
 };
 
-// Removes every pin (links first, so programs detach, then maps) and the pin directories. Works without
-// loading anything; missing pins are not an error. Returns the paths removed.
+// Removes every pin of every ABI version (links first, so programs detach, then maps) and the pin
+// directories. Works without loading anything; missing pins are not an error. Returns the paths removed.
 Result<std::vector<std::string>> uninstall_pins(const PinLayout& pins);
+
+// After this version's links are attached: removes the pins of every other ABI version under pins.root,
+// whose programs would otherwise keep running beside ours with maps we never read. Returns the paths removed.
+Result<std::vector<std::string>> retire_older_abi_pins(const PinLayout& pins);
 
 // Mounts bpffs at `dir` unless it is one already.
 Status ensure_bpffs(const std::filesystem::path& dir);

@@ -26,7 +26,7 @@
 #include <string>
 #include <string_view>
 
-#include "agent/attribution/attributor.h"
+#include "agent/bpf/imds_redirect_attributor.h"
 #include "agent/serve/caller.h"
 #include "agent/serve/connection_slots.h"
 #include "agent/serve/whoami.h"

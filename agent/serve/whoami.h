@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "agent/attribution/attributor.h"
+#include "agent/bpf/imds_redirect_attributor.h"
 #include "agent/serve/caller.h"
 #include "podid/http/server.h"
 

@@ -14,9 +14,11 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#include "imds_match.h"
+#include "podid/bpf/imds_redirect_match.h"
 #include "imds_observe.h"
+#include "imds_quota.h"
 #include "imds_redirect_maps.h"
+#include "imds_targets.h"
 
 #define PODID_E2BIG 7
 #define PODID_EEXIST 17
@@ -63,6 +65,7 @@ static __always_inline void conn_publish(struct bpf_sock_ops *skops)
 	struct podid_conn_key key;
 	struct podid_caller *st;
 	struct bpf_sock *sk = skops->sk;
+	__u32 over;
 	long err;
 
 	if (!sk)
@@ -72,6 +75,15 @@ static __always_inline void conn_publish(struct bpf_sock_ops *skops)
 		return; /* not a redirected socket */
 	if (conn_key_from_skops(skops, &key))
 		return;
+	/* Over its pod's quota: no record, so the agent refuses the connection; the pod's other connections
+	 * and every other pod's are unaffected. */
+	over = quota_take(config_get(), st);
+	if (over) {
+		stat_inc(over);
+		emit_deny(st->cgroup_id, st->netns_cookie, st->pid_tgid, NULL, PODID_DENY_CONN_QUOTA,
+			  PODID_HOOK_SOCKOPS);
+		return;
+	}
 	__builtin_memcpy(&ident.caller, st, sizeof(ident.caller));
 	ident.sock_cookie = bpf_get_socket_cookie(skops);
 	ident.created_ns = bpf_ktime_get_ns();
@@ -80,25 +92,29 @@ static __always_inline void conn_publish(struct bpf_sock_ops *skops)
 	 * namespaces with IP_FREEBIND); never overwrite it. The agent then finds the older entry's owner,
 	 * whose source-IP check fails, or no entry: a refusal either way, never the wrong pod. */
 	err = bpf_map_update_elem(&conn_ident, &key, &ident, BPF_NOEXIST);
-	if (err == -PODID_EEXIST) {
-		stat_inc(PODID_STAT_CONN_COLLISION);
-		return;
-	}
 	if (err) {
-		stat_inc(PODID_STAT_CONN_MAP_FULL);
+		stat_inc(err == -PODID_EEXIST ? PODID_STAT_CONN_COLLISION : PODID_STAT_CONN_MAP_FULL);
+		quota_give_back(st);
 		return;
 	}
 	stat_inc(PODID_STAT_CONN_RECORDED);
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
-/* TCP_CLOSE (also reached on the way to TIME_WAIT): drop our entry unless the agent already took it.
- * The cookie check keeps a closing socket from deleting a newer entry for the same tuple. */
+/* TCP_CLOSE (also reached on the way to TIME_WAIT): give the pod's slot back, and drop our entry unless
+ * the agent already took it. The cookie check keeps a closing socket from deleting a newer entry for the
+ * same tuple. */
 static __always_inline void conn_withdraw(struct bpf_sock_ops *skops)
 {
 	struct podid_conn_ident *ident;
 	struct podid_conn_key key;
+	struct podid_caller *st;
 
+	if (skops->sk) {
+		st = bpf_sk_storage_get(&sk_state, skops->sk, 0, 0);
+		if (st)
+			quota_give_back(st);
+	}
 	if (conn_key_from_skops(skops, &key))
 		return;
 	ident = bpf_map_lookup_elem(&conn_ident, &key);

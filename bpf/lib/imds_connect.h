@@ -9,8 +9,9 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-#include "imds_match.h"
+#include "podid/bpf/imds_redirect_match.h"
 #include "imds_observe.h"
+#include "imds_quota.h"
 #include "imds_targets.h"
 
 #define SYS_REJECT 0
@@ -72,29 +73,50 @@ static __always_inline int connect_decide(struct bpf_sock_addr *ctx, const struc
 	return PODID_GO_REDIRECT;
 }
 
-/* Keeps who is calling in socket-local storage; sockops copies it once the source port is bound. */
-static __always_inline int record_caller(struct bpf_sock_addr *ctx, const struct podid_config *c,
-					 const struct podid_target_key *dst, __u64 cgroup_id)
+/* Keeps who is calling in socket-local storage; sockops copies it once the source port is bound. Returns
+ * the record, or NULL when the socket cannot hold one. The hook runs only for a socket that is unconnected
+ * and closed (the kernel checks before calling it), so a socket connecting again has given its quota slot
+ * back at its TCP_CLOSE; the give-back here only keeps that true if it ever were not. */
+static __always_inline struct podid_caller *record_caller(struct bpf_sock_addr *ctx, const struct podid_config *c,
+							  const struct podid_target_key *dst, __u64 cgroup_id)
 {
 	struct bpf_sock *sk = ctx->sk;
 	struct podid_caller *st;
 
 	if (!sk)
-		return -1;
+		return NULL;
 	st = bpf_sk_storage_get(&sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st)
-		return -1;
+		return NULL;
+	quota_give_back(st);
 	st->cgroup_id = cgroup_id;
 	st->ancestor_cgroup_id[0] = bpf_get_current_ancestor_cgroup_id(c->kubepods_level + 1);
 	st->ancestor_cgroup_id[1] = bpf_get_current_ancestor_cgroup_id(c->kubepods_level + 2);
+	st->quota_cgroup_id = podid_pod_cgroup(st->ancestor_cgroup_id[0], st->ancestor_cgroup_id[1],
+					       c->qos_cgroup_id[0], c->qos_cgroup_id[1], cgroup_id);
 	st->netns_cookie = bpf_get_netns_cookie(ctx);
 	st->pid_tgid = bpf_get_current_pid_tgid();
 	__builtin_memcpy(st->orig_daddr, dst->addr, sizeof(st->orig_daddr));
 	st->orig_dport = dst->port;
 	st->orig_family = dst->family;
-	st->pad = 0;
+	st->flags = 0;
 	st->reserved = 0;
-	return 0;
+	return st;
+}
+
+/* The checks between "this connection is to be redirected" and rewriting it: the caller is recorded, and
+ * its pod is not already holding its quota of redirected connections. Returns the syscall verdict to give
+ * when refused, or PODID_GO_REDIRECT. */
+static __always_inline int admit_redirect(struct bpf_sock_addr *ctx, const struct podid_config *c,
+					  const struct podid_target_key *dst, __u64 cgroup_id, __u8 hook)
+{
+	struct podid_caller *st = record_caller(ctx, c, dst, cgroup_id);
+
+	if (!st)
+		return refuse(ctx, dst, cgroup_id, PODID_STAT_DENY_NO_STORAGE, PODID_DENY_NO_STORAGE, hook);
+	if (quota_full(c, st->quota_cgroup_id))
+		return refuse(ctx, dst, cgroup_id, PODID_STAT_DENY_CONN_QUOTA, PODID_DENY_CONN_QUOTA, hook);
+	return PODID_GO_REDIRECT;
 }
 
 /* connect to an IPv4 destination, given directly (connect4) or v4-mapped on an AF_INET6 socket
@@ -116,8 +138,11 @@ static __always_inline int connect_v4(struct bpf_sock_addr *ctx, __be32 daddr, i
 		return verdict;
 	c = config_get();
 	/* No agent address yet (maps pinned, config not written): refuse rather than let it through. */
-	if (!c || !c->agent_ip4 || record_caller(ctx, c, &dst, cgroup_id))
+	if (!c || !c->agent_ip4)
 		return refuse(ctx, &dst, cgroup_id, PODID_STAT_DENY_NO_STORAGE, PODID_DENY_NO_STORAGE, hook);
+	verdict = admit_redirect(ctx, c, &dst, cgroup_id, hook);
+	if (verdict != PODID_GO_REDIRECT)
+		return verdict;
 	if (mapped)
 		ctx->user_ip6[3] = c->agent_ip4;
 	else
@@ -126,7 +151,6 @@ static __always_inline int connect_v4(struct bpf_sock_addr *ctx, __be32 daddr, i
 	stat_inc(PODID_STAT_REDIRECT);
 	return SYS_PROCEED;
 }
-
 
 /* Native IPv6 target (v4-mapped and NAT64 forms are handled by the caller). */
 static __always_inline int connect_v6(struct bpf_sock_addr *ctx, __u32 ip6[4])
@@ -149,8 +173,9 @@ static __always_inline int connect_v6(struct bpf_sock_addr *ctx, __u32 ip6[4])
 	/* No IPv6 agent address configured: there is nowhere safe to send it. */
 	if (!c || !(c->agent_ip6[0] | c->agent_ip6[15]))
 		return refuse(ctx, &dst, cgroup_id, PODID_STAT_DENY_NO_AGENT6, PODID_DENY_NO_AGENT6, hook);
-	if (record_caller(ctx, c, &dst, cgroup_id))
-		return refuse(ctx, &dst, cgroup_id, PODID_STAT_DENY_NO_STORAGE, PODID_DENY_NO_STORAGE, hook);
+	verdict = admit_redirect(ctx, c, &dst, cgroup_id, hook);
+	if (verdict != PODID_GO_REDIRECT)
+		return verdict;
 	__builtin_memcpy(ip6, c->agent_ip6, 16);
 	ctx->user_ip6[0] = ip6[0];
 	ctx->user_ip6[1] = ip6[1];

@@ -16,7 +16,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#include "imds_match.h"
+#include "podid/bpf/imds_redirect_match.h"
 #include "imds_observe.h"
 #include "imds_targets.h"
 

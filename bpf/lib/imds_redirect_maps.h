@@ -29,7 +29,8 @@ struct {
 	__type(value, struct podid_target_value);
 } targets SEC(".maps");
 
-/* cgroup id -> flags (reserved). Written by the agent (its own cgroup); read by connect4/6 and egress:
+/* cgroup id -> flags (reserved). Written by the agent (its own cgroup); read by connect4/6, egress, the
+ * uplink program and setsockopt:
  * members reach targets untouched, which is how the agent's own upstream calls get to the real IMDS. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -57,6 +58,52 @@ struct {
 	__type(key, struct podid_conn_key);
 	__type(value, struct podid_conn_ident);
 } conn_ident SEC(".maps");
+
+/* pod cgroup id (podid_caller.quota_cgroup_id) -> s64 redirected connections it holds open. Written by
+ * sockops (+1 at TCP_CONNECT_CB, -1 at TCP_CLOSE of the same socket), read by connect4/6 to refuse early;
+ * the agent deletes entries back at zero. Signed: a slot given back after its entry was collected cannot
+ * wrap a count around to "full". */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __s64);
+} conn_quota SEC(".maps");
+
+/* host-side ifindex -> podid_pod_iface. Written by the agent (an interface appears: PENDING; its peer's
+ * MAC and addresses read: KNOWN; it goes: deleted); read by the pod interface program on every frame. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct podid_pod_iface);
+} pod_ifaces SEC(".maps");
+
+/* podid_iface_addr -> u8 (1). Written by the agent from the peer namespace's addresses; read by the pod
+ * interface program for every IP source, ARP sender and advertised ND target. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct podid_iface_addr);
+	__type(value, __u8);
+} pod_addrs SEC(".maps");
+
+/* u32 0 -> podid_uplinks. Written by the agent once it knows the uplinks; read by pre-routing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct podid_uplinks);
+} uplinks SEC(".maps");
+
+/* podid_event_limit_key -> ns of the last deny event sent. Written and read by emit_deny only. An LRU: losing
+ * an entry only lets one more event through. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct podid_event_limit_key);
+	__type(value, __u64);
+} event_limit SEC(".maps");
 
 /* enum podid_stat -> u64 per CPU. Written by every program; summed by the agent for its metrics. */
 struct {

@@ -13,8 +13,9 @@ Response handle_ops(const Request& req, const OpsState& state) {
   }
   if (path == "/readyz") {
     std::string why = state.ready ? state.ready() : "no readiness check";
+    std::string detail = state.detail ? state.detail() : "";
     return text_response(req, why.empty() ? Status::ok : Status::service_unavailable,
-                         why.empty() ? "ok\n" : why + "\n", "text/plain; charset=utf-8");
+                         (why.empty() ? "ok\n" : why + "\n") + detail, "text/plain; charset=utf-8");
   }
   if (path == "/metrics") {
     return text_response(req, Status::ok, state.metrics ? state.metrics() : "",

@@ -11,13 +11,13 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 #include <string>
 #include <string_view>
 
 #include "controller/kube/write_limiter.h"
 #include "podid/k8s/api_client.h"
-#include "podid/metrics/counter.h"
-#include "podid/metrics/registry.h"
 #include "podid/result.h"
 
 namespace podid::controller::kube {
@@ -28,7 +28,7 @@ inline constexpr std::string_view kJsonPatch = "application/json-patch+json";
 class MeteredApi {
  public:
   // `limiter` (optional) must outlive this object.
-  MeteredApi(k8s::ApiClient& api, metrics::Registry& registry, WriteLimiter* limiter = nullptr);
+  MeteredApi(k8s::ApiClient& api, prometheus::Registry& registry, WriteLimiter* limiter = nullptr);
 
   // verb: the Kubernetes verb for the metric ("get", "create", "update", "patch", "delete"); resource: the
   // plural ("configmaps"). The HTTP method follows from the verb.
@@ -40,7 +40,7 @@ class MeteredApi {
 
  private:
   k8s::ApiClient& api_;
-  metrics::Family<metrics::Counter>& requests_;
+  prometheus::Family<prometheus::Counter>& requests_;
   WriteLimiter* limiter_;
 };
 

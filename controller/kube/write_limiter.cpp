@@ -7,17 +7,17 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "podid/metrics/builder.h"
+#include <prometheus/counter.h>
 
 namespace podid::controller::kube {
 namespace asio = boost::asio;
 
-WriteLimiter::WriteLimiter(double qps, std::uint32_t burst, const SteadyClock& clock, metrics::Registry& registry)
+WriteLimiter::WriteLimiter(double qps, std::uint32_t burst, const SteadyClock& clock, prometheus::Registry& registry)
     : interval_(
           std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(1.0 / qps))),
       tolerance_(interval_ * (std::max<std::uint32_t>(burst, 1) - 1)),
       clock_(clock),
-      waited_(metrics::BuildCounter()
+      waited_(prometheus::BuildCounter()
                   .Name("podid_controller_kube_write_wait_seconds_total")
                   .Help("Seconds the controller's Kubernetes writes waited for its client-side rate limit "
                         "(--kube-api-qps, --kube-api-burst)")

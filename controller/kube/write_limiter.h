@@ -16,8 +16,8 @@
 #include <cstdint>
 
 #include "podid/clock.h"
-#include "podid/metrics/counter.h"
-#include "podid/metrics/registry.h"
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 
 namespace podid::controller::kube {
 
@@ -26,7 +26,7 @@ class WriteLimiter {
   using TimePoint = std::chrono::steady_clock::time_point;
 
   // qps > 0, burst >= 1.
-  WriteLimiter(double qps, std::uint32_t burst, const SteadyClock& clock, metrics::Registry& registry);
+  WriteLimiter(double qps, std::uint32_t burst, const SteadyClock& clock, prometheus::Registry& registry);
 
   // Pure: when a write asked for at `now` may go (now, while the burst lasts), the bucket charged.
   TimePoint reserve(TimePoint now);
@@ -38,7 +38,7 @@ class WriteLimiter {
   std::chrono::steady_clock::duration tolerance_;  // burst - 1 tokens
   TimePoint tat_{};                                // theoretical arrival time of the next write
   const SteadyClock& clock_;
-  metrics::Counter& waited_;
+  prometheus::Counter& waited_;
 };
 
 }  // namespace podid::controller::kube

@@ -2,9 +2,9 @@
 """The kernel path on a real kernel: pods' connections to 169.254.169.254 reach podid-agent, attributed to
 the right cgroup whatever the process does; every other way to the target is refused; the node fails closed.
 
-Each test builds its own simulated node (tests/harness/podid_harness/sim) with a local stand-in answering
-{"stand_in": true} at 169.254.169.254:80, so "reached the stand-in" means "was not redirected". Nothing can
-reach the real service: the node's namespace has no route off the machine.
+Each test builds its own simulated node (tests/harness/podid_harness/sim) with a stand-in answering
+{"stand_in": true} at 169.254.169.254:80 behind the node's uplink, so "reached the stand-in" means "was not
+redirected". Nothing can reach the real service: the node's fabric has no route off the machine.
 """
 from __future__ import annotations
 
@@ -88,12 +88,11 @@ def test_other_ways_to_a_target_are_refused(node, agent, mode, addr, port):
 
 
 def test_wireserver_dns_port_stays_open(node, agent):
-    node.add_address("168.63.129.16/32")
     pod = node.add_pod("pod-a")
     udp = probe(pod, "udp-sendto", addr="168.63.129.16", port=53)
     assert udp["ok"], udp
     tcp = probe(pod, "tcp4", addr="168.63.129.16", port=53)
-    assert_refused(tcp, errno.ECONNREFUSED)  # nothing listens there: the kernel, not podid, said no
+    assert_refused(tcp, errno.ECONNREFUSED)  # nothing listens there: the fabric's kernel, not podid, said no
 
 
 def test_raw_socket_with_net_raw_is_dropped_at_egress(node, agent):
@@ -227,7 +226,7 @@ def test_flood_that_fills_conn_ident_is_refused_not_misattributed_and_drains(nod
         assert a.metric("podid_agent_connections_total", outcome="source_over_cap") == refused - answered
         # Drained: the next caller, from another pod, is served and attributed to itself.
         assert_attributed(probe(other, "tcp4"), other)
-        dump = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", str(a.pins / "v1/maps/conn_ident")],
+        dump = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", str(a.pinned_map("conn_ident"))],
                               capture_output=True, text=True, check=True)
         assert json.loads(dump.stdout) == []
     finally:
@@ -249,6 +248,29 @@ def test_native_ipv6_target_without_an_agent_ipv6_address_is_refused(node, tmp_p
         pod = node.add_pod("pod-a")
         assert_refused(probe(pod, "tcp6", addr="fd00:ec2::254", port=80))
         assert a.metric("podid_bpf_datapath_total", outcome="deny_no_agent6") == 1
+        assert_attributed(probe(pod, "tcp4"), pod)
+    finally:
+        a.kill()
+        a.uninstall()
+
+
+def test_an_older_versions_pins_are_retired_once_this_versions_are_attached(node, tmp_path):
+    """An upgrade across an ABI change: the new agent attaches its own links (v2), then removes the pins of any
+    other version, whose programs would otherwise keep running beside its own."""
+    import uuid
+    cgroup = node.make_cgroup("podid-agent", under_kubepods=True)
+    a = Agent(node, tmp_path, f"podid-test-{uuid.uuid4().hex[:8]}", free_port(node, node.agent_addr), cgroup)
+    old = a.pins / "v1"
+    (old / "links").mkdir(parents=True)
+    (old / "maps").mkdir()
+    subprocess.run(["bpftool", "map", "create", str(old / "maps" / "cfg"), "type", "array", "key", "4", "value", "40",
+                    "entries", "1", "name", "cfg"], check=True)
+    try:
+        a.start()
+        assert not old.exists(), sorted(p.name for p in a.pins.iterdir())
+        retired = [l for l in a.lines() if l.get("msg") == "older version's kernel programs removed"]
+        assert retired and str(old / "maps" / "cfg") in retired[0]["removed"], retired
+        pod = node.add_pod("pod-a")
         assert_attributed(probe(pod, "tcp4"), pod)
     finally:
         a.kill()

@@ -170,7 +170,7 @@ def test_lists_become_repeated_flags_and_values_reach_the_objects():
                  "--assignment-wait-ms=2500",
                  "--passthrough-prefix=/metadata/instance/compute", "--block-instance-metadata=true"):
         assert flag in agent["args"], flag
-    assert agent["securityContext"]["capabilities"]["add"] == ["BPF", "NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"]
+    assert agent["securityContext"]["capabilities"]["add"] == ["BPF", "NET_ADMIN", "NET_BROADCAST", "SYS_ADMIN", "SYS_RESOURCE"]
     assert "ip address replace 169.254.99.9/32 dev podid0" in ds["initContainers"][0]["args"][0]
     assert agent["image"] == "ghcr.io/podid/podid:9.9.9"
     deployment = rendered[("Deployment", NAMESPACE, "podid-controller")]["spec"]

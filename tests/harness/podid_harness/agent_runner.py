@@ -31,6 +31,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *a): pass
 socketserver.TCPServer.allow_reuse_address = True
+socketserver.TCPServer.request_queue_size = 1024   # the default 5 drops SYNs of a burst (1 s retransmits)
 srv = socketserver.ThreadingTCPServer((sys.argv[1], int(sys.argv[2])), H)
 print("ready", flush=True)
 srv.serve_forever()
@@ -62,6 +63,13 @@ class Agent:
     @property
     def pins(self) -> Path:
         return BPFFS / self.pin_name
+
+    def pinned_map(self, name: str) -> Path:
+        """A map pinned by this agent, in its ABI version's directory (<pins>/v<N>/maps/<name>)."""
+        versions = sorted(self.pins.glob("v*/maps"))
+        if len(versions) != 1:
+            raise RuntimeError(f"expected one ABI version under {self.pins}, found {versions}")
+        return versions[0] / name
 
     def args(self) -> list[str]:
         # Without a Kubernetes API to watch, the agent serves the kernel path only.

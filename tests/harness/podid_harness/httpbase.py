@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 # address off this machine.
 _ALLOWED_BIND_PREFIXES = ("127.", "::1", "169.254.", "10.", "fd")
 
+LISTEN_BACKLOG = 1024              # every emulator's listen queue (see _ThreadingServer)
 NETNS_DIR = "/run/netns"          # where `ip netns add` (and podid_harness.sim) name network namespaces
 _CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -251,6 +252,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver listens with a backlog of 5: a burst of clients (many pods' first tokens, a benchmark)
+    # overflows it, and each dropped SYN costs its client a 1 s retransmit. What a real service's would hold.
+    request_queue_size = LISTEN_BACKLOG
 
     def server_activate(self) -> None:
         self.open_connections: set = set()     # accepted sockets still open, for cut_connections()

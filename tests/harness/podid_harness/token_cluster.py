@@ -13,8 +13,10 @@
 What it builds (all inside the node's network namespace, which has no route off the machine):
 
     node netns <prefix>-<node>
-      imds0: 169.254.32.1 (agent's redirect address), 169.254.169.254 (IMDS emulator on :80, the agent's
-             upstream; pods' connections to it are redirected to the agent by the kernel)
+      imds0: 169.254.32.1 (agent's redirect address)
+      eth0:  the uplink to the node's fabric namespace, which holds 169.254.169.254 (IMDS emulator on :80, the
+             agent's upstream, reached as on Azure through the node's default route; pods' connections to it are
+             redirected to the agent by the kernel)
       lo:    127.0.0.1:<port>  Kubernetes API stand-in (HTTPS, test CA), with the aadpodidentity.k8s.io CRDs
       cbr0:  10.244.1.1:<port> Entra ID emulator, 10.244.1.1:<port> Key Vault emulator, [ARM emulator] (HTTPS,
              test CA; pods reach them over the bridge)
@@ -232,11 +234,11 @@ class TokenCluster(BuiltOnEnter):
         self.node = st.enter_context(Node.create(
             name=self.node_name, cgroup_driver="systemd", network="kubenet",
             provider_id=azure_provider_id(self.cloud.default_subscription, NODE_RG, NODE_VMSS, 0)))
-        self.node.add_address(f"{IMDS}/32")
+        self.node.add_fabric_address(f"{IMDS}/32")
         netns = self.node.netns
 
         self.imds = ImdsEmulator(self.cloud, self.issuer, vm=NODE_VMSS, instance="0", **self._imds_options)
-        self.imds_server = st.enter_context(self.imds.serve(host=IMDS, port=80, netns=netns))
+        self.imds_server = st.enter_context(self.imds.serve(host=IMDS, port=80, netns=self.node.fabric_netns))
 
         tls = self.ca.server_context([self.node.bridge_ip])
         self.entra = EntraEmulator(self.issuer)

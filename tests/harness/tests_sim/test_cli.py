@@ -27,7 +27,7 @@ def test_create_exec_destroy_round_trip(root, tmp_path):
     state = tmp_path / "node.json"
     created = json.loads(sim("create", "--state", str(state), "--network", "azure-cni", "--cgroup-driver",
                              "cgroupfs", "--pod", "pod-a", "--pod", "kube-system/pod-b:guaranteed",
-                             "--address", "169.254.169.254/32").stdout)
+                             "--address", "169.254.32.9/32", "--fabric-address", "169.254.169.254/32").stdout)
     prefix = created["ledger"]["prefix"]
     try:
         assert oct(state.stat().st_mode & 0o777) == "0o600"
@@ -47,7 +47,9 @@ def test_create_exec_destroy_round_trip(root, tmp_path):
 
         r = sim("exec", "--state", str(state), "--node", "--cgroup", "podid-agent", "--",
                 "sh", "-c", "cat /proc/self/cgroup; ip -4 -o addr show dev imds0")
-        assert f"0::/{prefix}-node-a/podid-agent" in r.stdout and "169.254.169.254/32" in r.stdout
+        assert f"0::/{prefix}-node-a/podid-agent" in r.stdout and "169.254.32.9/32" in r.stdout
+        r = sim("exec", "--state", str(state), "--fabric", "--", "ip", "-4", "-o", "addr", "show", "dev", "svc0")
+        assert "169.254.169.254/32" in r.stdout
 
         added = json.loads(sim("add-pod", "--state", str(state), "pod-c", "--host-network", "--label",
                                "aadpodidbinding=web").stdout)

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Pods reach each other, the node's address and the agent address, and nothing else: in particular never the
-real 169.254.169.254, which answers on this machine's host network."""
+"""Pods reach each other, the node's address, the agent address and the node's fabric (Azure's network behind
+the uplink), and nothing else: in particular never the real 169.254.169.254, which answers on this machine's
+host network."""
 from __future__ import annotations
 
 import ipaddress
@@ -52,36 +53,52 @@ def test_imds_is_unreachable_without_a_stand_in_and_fails_fast(net_node):
     out = pod.run([sys.executable, "-c", CLIENT, "169.254.169.254", "80"], timeout=10).stdout.strip()
     assert out in UNREACHABLE[:3], out
     assert time.monotonic() - start < 5
-    # The same from the node namespace, where an unredirected agent-side call would start.
+    # The same from the node namespace, where an unredirected agent-side call would start: the fabric says no.
     assert net_node.run([sys.executable, "-c", CLIENT, "169.254.169.254", "80"]).stdout.strip() == \
         "error ENETUNREACH"
 
 
-def test_a_local_stand_in_for_imds_is_where_connections_go(net_node):
+def test_a_stand_in_in_the_fabric_is_reached_through_the_uplink(net_node):
     pod = net_node.add_pod("pod-a")
-    net_node.add_address("169.254.169.254/32")
-    port, _ = start_server(net_node, "169.254.169.254")
+    net_node.add_fabric_address("169.254.169.254/32")
+    server = ("import socket,sys\ns=socket.socket(); s.bind((sys.argv[1], 0)); s.listen(4)\n"
+              "print(s.getsockname()[1], flush=True)\n"
+              "for _ in range(2):\n    c,peer=s.accept(); print(peer[0], flush=True); c.sendall(b'ok'); c.close()\n")
+    p = net_node.fabric_popen([sys.executable, "-c", server, "169.254.169.254"], stdout=subprocess.PIPE, text=True)
+    port = int(p.stdout.readline())
     assert connect(pod, "169.254.169.254", port) == "connected ok"
+    assert p.stdout.readline().strip() == pod.ip                 # no SNAT: the fabric sees the pod
+    assert connect(net_node, "169.254.169.254", port) == "connected ok"
+    assert p.stdout.readline().strip() == net_node.uplink_ip     # the node's own calls leave by its uplink
+    p.wait(timeout=5)
+    route = json.loads(net_node.run(["ip", "-j", "route", "get", "169.254.169.254"], check=True).stdout)[0]
+    assert (route["dev"], route["gateway"]) == (net_node.uplink, net_node.fabric_gateway)
 
 
-def test_no_route_leaves_the_node(net_node):
-    r = net_node.run(["ip", "route", "get", "1.1.1.1"])
+def test_no_route_leaves_the_fabric(net_node):
+    # The node's only way out is its uplink, to its own fabric, which routes nothing but the pod CIDR back.
+    default = json.loads(net_node.run(["ip", "-j", "route", "show", "default"], check=True).stdout)
+    assert [(r["gateway"], r["dev"]) for r in default] == [(net_node.fabric_gateway, net_node.uplink)]
+    r = net_node.fabric_run(["ip", "route", "get", "1.1.1.1"])
     assert r.returncode != 0 and "unreachable" in r.stderr.lower()
-    assert net_node.run(["ip", "route", "show", "default"], check=True).stdout.strip() == ""
+    assert net_node.fabric_run(["ip", "route", "show", "default"], check=True).stdout.strip() == ""
+    fabric_links = {link["ifname"] for link in json.loads(net_node.fabric_run(["ip", "-j", "link", "show"],
+                                                                              check=True).stdout)}
+    assert fabric_links == {"lo", "vnet0", "svc0"}
     pod = net_node.add_pod("pod-a")
     links = json.loads(net_node.run(["ip", "-j", "link", "show"], check=True).stdout)
     names = {link["ifname"] for link in links}
     side = "cbr0" if net_node.network == "kubenet" else "node0"
-    assert names == {"lo", "imds0", side, pod.host_link}
-    # Every IPv4 address of the host's own interfaces is unroutable from the node.
+    assert names == {"lo", "imds0", net_node.uplink, side, pod.host_link}
+    # Every IPv4 address of the host's own interfaces is unroutable from the fabric.
     host = json.loads(subprocess.run(["ip", "-j", "-4", "addr", "show"], capture_output=True, text=True,
                                      check=True).stdout)
     for iface in host:
         for a in iface.get("addr_info", []):
             ip = ipaddress.ip_address(a["local"])
-            if ip.is_loopback or ip in net_node.pod_cidr:
+            if ip.is_loopback or ip in net_node.pod_cidr or ip in ipaddress.ip_network("10.224.0.0/24"):
                 continue
-            assert net_node.run(["ip", "route", "get", str(ip)]).returncode != 0, ip
+            assert net_node.fabric_run(["ip", "route", "get", str(ip)]).returncode != 0, ip
 
 
 def test_a_server_on_the_hosts_own_address_is_unreachable(net_node):

@@ -88,6 +88,27 @@ TEST(AgentConfig, bad_input_is_refused_with_the_flag_named) {
   refused({"run", "--imds-upstream", "https://169.254.169.254"}, "--imds-upstream");
   refused({"run", "--passthrough-prefix", "/etc"}, "--passthrough-prefix");
   refused({"run", "--config", "/nonexistent/podid.json"}, "--config");
+  refused({"run", "--host-hooks", "maybe"}, "--host-hooks");
+  refused({"run", "--uplink", "eth0/1"}, "--uplink");
+  refused({"run", "--uplink", "a-name-longer-than-ifnamsiz"}, "--uplink");
+  refused({"run", "--pod-interface-prefix", ""}, "--pod-interface-prefix");
+  refused({"run", "--conn-quota-per-pod", "-1"}, "--conn-quota-per-pod");
+}
+
+TEST(AgentConfig, frame_hooks_and_quota) {
+  auto defaults = parse({"run"}).config;
+  EXPECT_EQ(defaults.host_hooks, HostHooksMode::kAuto);
+  EXPECT_TRUE(defaults.uplinks.empty());
+  EXPECT_TRUE(defaults.pod_interface_prefixes.empty());
+  EXPECT_EQ(defaults.conn_quota_per_pod, 256u);
+  auto c = parse({"run", "--host-hooks", "require", "--uplink", "eth0", "--uplink", "eth1", "--pod-interface-prefix",
+                  "veth", "--pod-interface-prefix=azv", "--conn-quota-per-pod", "0"})
+               .config;
+  EXPECT_EQ(c.host_hooks, HostHooksMode::kRequire);
+  EXPECT_EQ(c.uplinks, (std::vector<std::string>{"eth0", "eth1"}));
+  EXPECT_EQ(c.pod_interface_prefixes, (std::vector<std::string>{"veth", "azv"}));
+  EXPECT_EQ(c.conn_quota_per_pod, 0u);  // no limit
+  EXPECT_EQ(parse({"run", "--host-hooks", "off"}).config.host_hooks, HostHooksMode::kOff);
 }
 
 namespace {

@@ -57,6 +57,8 @@ def cmd_create(args) -> int:
     try:
         for cidr in args.address:
             node.add_address(cidr)
+        for cidr in args.fabric_address:
+            node.add_fabric_address(cidr)
         for spec in args.pod:
             ref, _, qos = spec.partition(":")
             namespace, _, name = ref.rpartition("/")
@@ -88,6 +90,8 @@ def cmd_exec(args) -> int:
     if args.node:
         cgroup = node.make_cgroup(args.cgroup) if args.cgroup else None
         proc.exec_in(argv, node.netns, cgroup, None)
+    if args.fabric:
+        proc.exec_in(argv, node.fabric_netns, None, None)
     pod = _pod_ref(node, args.pod)
     proc.exec_in(argv, pod.netns, pod.container_cgroup_dir, proc.container_caps(not args.no_net_raw))
     return 127      # not reached: exec_in replaces this process
@@ -132,7 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--agent-addr", default="169.254.32.1")
     c.add_argument("--pod-cidr", default="10.244.1.0/24")
     c.add_argument("--provider-id", default=None)
-    c.add_argument("--address", action="append", default=[], help="extra local address on imds0, e.g. a stand-in IMDS")
+    c.add_argument("--address", action="append", default=[], help="extra local address of the node, on imds0")
+    c.add_argument("--fabric-address", action="append", default=[],
+                   help="address behind the node's uplink, e.g. 169.254.169.254/32 for a stand-in IMDS")
     c.add_argument("--pod", action="append", default=[], metavar="[NS/]NAME[:QOS]")
 
     c = command("add-pod", cmd_add_pod, "add a pod to the node")
@@ -145,10 +151,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--service-account", default="default")
     c.add_argument("--ip", default=None)
 
-    c = command("exec", cmd_exec, "run a command in a pod (or in the node namespace)")
+    c = command("exec", cmd_exec, "run a command in a pod (or in the node or fabric namespace)")
     where = c.add_mutually_exclusive_group(required=True)
     where.add_argument("--pod", metavar="[NS/]NAME")
     where.add_argument("--node", action="store_true", help="node netns, root with all capabilities")
+    where.add_argument("--fabric", action="store_true", help="the fabric behind the node's uplink (stand-ins)")
     c.add_argument("--cgroup", help="with --node: run in this cgroup under the node's root (made if missing)")
     c.add_argument("--no-net-raw", action="store_true", help="with --pod: drop CAP_NET_RAW")
     c.add_argument("argv", nargs=argparse.REMAINDER)

@@ -3,8 +3,10 @@
 
 Safety: something really answers at 169.254.169.254 on the test machines' host network, so nothing here ever
 runs in, or links to, the host's root namespace. Links are created *inside* a run-named namespace (the veth's
-pod end is created straight into the pod's namespace), the node namespace gets no default route and no link
-to a real interface, and so a connection the BPF program failed to redirect has nowhere to go.
+pod end is created straight into the pod's namespace). The node's only way out is its uplink `eth0` to its
+own "fabric" namespace, which stands for Azure's network behind a VM's NIC: it holds the metadata-service
+stand-ins a test puts there (169.254.169.254, 168.63.129.16) and has no route anywhere else, so a frame that
+escapes the node's hooks travels the way it would on Azure and ends in the fabric, never off the machine.
 
 Two pod networks:
 - kubenet: bridge `cbr0` holding the node's address (first host of the pod CIDR); each pod's `eth0` is a veth
@@ -27,6 +29,12 @@ from .proc import NSENTER, netns_path
 AGENT_LINK = "imds0"
 BRIDGE = "cbr0"
 NODE_LINK = "node0"
+UPLINK = "eth0"                    # the node's NIC, as on an Azure VM
+FABRIC_PORT = "vnet0"              # its other end, in the fabric namespace
+FABRIC_SERVICE_LINK = "svc0"       # holds the stand-ins' addresses in the fabric
+UPLINK_ADDR = "10.224.0.4"         # the node's address on its subnet (an AKS node subnet's first VM)
+FABRIC_GATEWAY = "10.224.0.1"      # the subnet's gateway: the node's default route
+UPLINK_PREFIXLEN = 24
 AZURE_GATEWAY = "169.254.1.1"      # Azure CNI transparent mode's gateway: never an address of any interface
 NETWORKS = ("kubenet", "azure-cni")
 
@@ -99,14 +107,34 @@ def setup_node(netns: str, network: str, agent_addr: str, node_addr: str, pod_pr
         cmds += [f"addr add {node_addr}/32 dev {NODE_LINK}",
                  f"link set {NODE_LINK} up"]
     ip_batch(netns, cmds)
-    # Routed pods (azure-cni) reach each other through the node. Forwarding cannot leak: no route leaves the
-    # namespace, so anything not local or a pod gets ICMP unreachable.
+    # Routed pods (azure-cni) reach each other through the node, and every pod reaches the fabric through it.
+    # Forwarding cannot leak: the fabric routes nowhere off the machine.
     set_sysctl(netns, "net.ipv4.ip_forward", "1")
 
 
-def add_address(netns: str, cidr: str) -> None:
+def add_address(netns: str, cidr: str, link: str = AGENT_LINK) -> None:
     ipaddress.ip_interface(cidr)     # a clear error for a typo, before iproute2's terse one
-    ip_batch(netns, [f"addr add {cidr} dev {AGENT_LINK}"])
+    ip_batch(netns, [f"addr add {cidr} dev {link}"])
+
+
+def setup_fabric(node_ns: str, fabric_ns: str, pod_cidr: str) -> None:
+    """The node's uplink and what lies behind it: `eth0` (UPLINK_ADDR) in the node, its peer `vnet0`
+    (FABRIC_GATEWAY) in the fabric, the node's default route through it, and a `svc0` link in the fabric for
+    stand-in addresses. The fabric routes the node's pod CIDR back to the node (as Azure's route table does for
+    kubenet) and nothing else; it forwards, so a packet to any other address gets an ICMP unreachable at once
+    instead of silence."""
+    _add_address_link(fabric_ns, FABRIC_SERVICE_LINK)
+    ip_batch(node_ns, [f"link add {UPLINK} type veth peer name {FABRIC_PORT} netns {fabric_ns}",
+                       f"addr add {UPLINK_ADDR}/{UPLINK_PREFIXLEN} dev {UPLINK}",
+                       f"link set {UPLINK} up",
+                       f"route add default via {FABRIC_GATEWAY} dev {UPLINK}"])
+    ip_batch(fabric_ns, ["link set lo up",
+                         f"addr add {FABRIC_GATEWAY}/{UPLINK_PREFIXLEN} dev {FABRIC_PORT}",
+                         f"link set {FABRIC_PORT} up",
+                         f"link set {FABRIC_SERVICE_LINK} up",
+                         f"route add {pod_cidr} via {UPLINK_ADDR} dev {FABRIC_PORT}"])
+    set_sysctl(fabric_ns, "net.ipv4.ip_forward", "1")
+    set_sysctl(fabric_ns, "net.ipv4.icmp_ratelimit", "0")   # every stray packet gets its unreachable, at once
 
 
 def host_link_name(network: str) -> str:

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""A simulated Kubernetes node: its own network namespace (never the host's), its own cgroup v2 subtree laid out
-by the kubelet's rules, and the pods on it. All names carry a random per-node prefix, and everything created is
+"""A simulated Kubernetes node: its own network namespace (never the host's) with an uplink to a "fabric"
+namespace standing for Azure's network, its own cgroup v2 subtree laid out by the kubelet's rules, and the pods on
+it. All names carry a random per-node prefix, and everything created is
 recorded in a Ledger that `close()`, the `with` block, atexit, a terminating signal or the CLI tears down."""
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ def _check_dns_name(what: str, value: str) -> str:
 
 class Node:
     def __init__(self, *, name: str, ledger: Ledger, cgroup_driver: str, runtime: str, network: str,
-                 agent_addr: str, pod_cidr: str, cgroup_root: Path, netns: str, api: Any = None,
-                 provider_id: Optional[str] = None, next_host: int = 2, addresses: Sequence[str] = ()):
+                 agent_addr: str, pod_cidr: str, cgroup_root: Path, netns: str, fabric_netns: str,
+                 api: Any = None, provider_id: Optional[str] = None, next_host: int = 2,
+                 addresses: Sequence[str] = (), fabric_addresses: Sequence[str] = ()):
         self.name = _check_dns_name("node name", name)
         self.ledger = ledger
         self.prefix = ledger.prefix
@@ -47,9 +49,15 @@ class Node:
         self.cgroup_root = Path(cgroup_root)
         self.kubepods_dir = self.cgroup_root / layout.kubepods_name(self.cgroup_driver)
         self.netns = netns
+        # Behind the node's uplink: Azure's network, where the metadata-service stand-ins live.
+        self.fabric_netns = fabric_netns
+        self.uplink = nets.UPLINK
+        self.uplink_ip = nets.UPLINK_ADDR
+        self.fabric_gateway = nets.FABRIC_GATEWAY
         self.api = api
         self.provider_id = provider_id
         self.addresses = list(addresses)
+        self.fabric_addresses = list(fabric_addresses)
         self.pods: dict[tuple[str, str], Pod] = {}
         self._next_host = next_host
 
@@ -67,7 +75,8 @@ class Node:
         run_name = f"{ledger.prefix}-{_check_dns_name('node name', name)}"
         node = cls(name=name, ledger=ledger, cgroup_driver=cgroup_driver, runtime=runtime, network=network,
                    agent_addr=agent_addr, pod_cidr=pod_cidr, cgroup_root=cgroups.find_cgroup2_mount() / run_name,
-                   netns=run_name, api=api, provider_id=provider_id)
+                   netns=run_name, fabric_netns=f"{ledger.prefix}-fab-{name}", api=api,
+                   provider_id=provider_id)
         register(ledger)
         try:
             ledger.add_cgroup(node.cgroup_root)
@@ -75,6 +84,8 @@ class Node:
             cgroups.make_dirs(node.cgroup_root, layout.qos_dirs(cgroup_driver))
             nets.create(ledger.add_netns(node.netns))
             nets.setup_node(node.netns, network, node.agent_addr, node.bridge_ip, node.pod_cidr.prefixlen)
+            nets.create(ledger.add_netns(node.fabric_netns))
+            nets.setup_fabric(node.netns, node.fabric_netns, str(node.pod_cidr))
             if api is not None:
                 api.create_node(node.manifest())
         except BaseException:
@@ -114,10 +125,15 @@ class Node:
 
     # --- network and cgroups -----------------------------------------------------------------------------------
     def add_address(self, cidr: str) -> None:
-        """Another local address on `imds0`, e.g. 169.254.169.254/32 as a stand-in IMDS that proves where a
-        connection went."""
+        """Another local address of the node, on `imds0`."""
         nets.add_address(self.netns, cidr)
         self.addresses.append(cidr)
+
+    def add_fabric_address(self, cidr: str) -> None:
+        """An address behind the node's uplink, e.g. 169.254.169.254/32 for a stand-in IMDS, reached as on Azure:
+        through the node's default route. A stand-in listening there (fabric_popen) proves where a frame went."""
+        nets.add_address(self.fabric_netns, cidr, nets.FABRIC_SERVICE_LINK)
+        self.fabric_addresses.append(cidr)
 
     def make_cgroup(self, name: str, under_kubepods: bool = False) -> Path:
         """A non-pod cgroup (e.g. for the agent) under the node's root, or under kubepods."""
@@ -212,6 +228,16 @@ class Node:
             env: Optional[dict] = None) -> subprocess.CompletedProcess:
         return proc.run(lambda **kw: self.popen(argv, cgroup, **kw), timeout, input, check, env)
 
+    # --- processes in the fabric (stand-ins for Azure's services) --------------------------------------------
+    def fabric_popen(self, argv: Sequence[str], **popen_kwargs) -> subprocess.Popen:
+        """Start argv as root in the fabric namespace (in this process's cgroup): a stand-in service."""
+        return self.ledger.add_process(proc.spawn(argv, self.fabric_netns, None, None, **popen_kwargs),
+                                       in_our_cgroup=False)
+
+    def fabric_run(self, argv: Sequence[str], timeout: Optional[float] = 30, input: Optional[str] = None,
+                   check: bool = False, env: Optional[dict] = None) -> subprocess.CompletedProcess:
+        return proc.run(lambda **kw: self.fabric_popen(argv, **kw), timeout, input, check, env)
+
     # --- Kubernetes object and CLI state ----------------------------------------------------------------------
     def manifest(self) -> dict:
         return node_manifest(self.name, self.node_ip, str(self.pod_cidr), self.provider_id)
@@ -220,8 +246,9 @@ class Node:
         return {"version": 1, "ledger": self.ledger.to_dict(), "name": self.name,
                 "cgroup_driver": self.cgroup_driver, "runtime": self.runtime, "network": self.network,
                 "agent_addr": self.agent_addr, "pod_cidr": str(self.pod_cidr), "cgroup_root": str(self.cgroup_root),
-                "netns": self.netns, "provider_id": self.provider_id, "next_host": self._next_host,
-                "addresses": self.addresses, "bridge_ip": self.bridge_ip, "kubepods_dir": str(self.kubepods_dir),
+                "netns": self.netns, "fabric_netns": self.fabric_netns, "provider_id": self.provider_id,
+                "next_host": self._next_host, "addresses": self.addresses, "fabric_addresses": self.fabric_addresses,
+                "uplink": self.uplink, "uplink_ip": self.uplink_ip, "bridge_ip": self.bridge_ip, "kubepods_dir": str(self.kubepods_dir),
                 "pods": [p.to_state() for p in self.pods.values()]}
 
     @classmethod
@@ -232,8 +259,9 @@ class Node:
         node = cls(name=state["name"], ledger=Ledger.from_dict(state["ledger"]),
                    cgroup_driver=state["cgroup_driver"], runtime=state["runtime"], network=state["network"],
                    agent_addr=state["agent_addr"], pod_cidr=state["pod_cidr"], cgroup_root=Path(state["cgroup_root"]),
-                   netns=state["netns"], api=api, provider_id=state["provider_id"], next_host=state["next_host"],
-                   addresses=state["addresses"])
+                   netns=state["netns"], fabric_netns=state["fabric_netns"], api=api,
+                   provider_id=state["provider_id"], next_host=state["next_host"], addresses=state["addresses"],
+                   fabric_addresses=state.get("fabric_addresses", []))
         for ps in state["pods"]:
             pod = Pod.from_state(node, ps)
             node.pods[(pod.namespace, pod.name)] = pod

@@ -31,5 +31,18 @@ TEST(OpsRoutes, NotLiveAndNotReadySayWhy) {
   EXPECT_EQ(handle_ops(get("/readyz"), OpsState{}).body(), "no readiness check\n");
 }
 
+TEST(OpsRoutes, ReadinessDetailFollowsTheVerdictEitherWay) {
+  OpsState ok{.live = [] { return true; }, .ready = [] { return std::string(); }, .metrics = nullptr,
+              .detail = [] { return std::string("hook a: active\nhook b: inactive (no kernel support)\n"); }};
+  auto ready = handle_ops(get("/readyz"), ok);
+  EXPECT_EQ(ready.result(), Status::ok);
+  EXPECT_EQ(ready.body(), "ok\nhook a: active\nhook b: inactive (no kernel support)\n");
+  OpsState bad = ok;
+  bad.ready = [] { return std::string("links missing"); };
+  auto not_ready = handle_ops(get("/readyz"), bad);
+  EXPECT_EQ(not_ready.result(), Status::service_unavailable);
+  EXPECT_EQ(not_ready.body(), "links missing\nhook a: active\nhook b: inactive (no kernel support)\n");
+}
+
 }  // namespace
 }  // namespace podid::http

@@ -16,7 +16,7 @@ struct FixedClock final : SteadyClock {
 
 TEST(WriteLimiter, ABurstGoesAtOnceThenWritesAreSpacedAtTheRate) {
   FixedClock clock;
-  metrics::Registry registry;
+  prometheus::Registry registry;
   WriteLimiter limiter(10, 3, clock, registry);  // 10 a second, 3 at once
   EXPECT_EQ(limiter.reserve(t0), t0);
   EXPECT_EQ(limiter.reserve(t0), t0);
@@ -32,7 +32,7 @@ TEST(WriteLimiter, ABurstGoesAtOnceThenWritesAreSpacedAtTheRate) {
 
 TEST(WriteLimiter, ABurstOfOneIsAPlainRate) {
   FixedClock clock;
-  metrics::Registry registry;
+  prometheus::Registry registry;
   WriteLimiter limiter(2, 1, clock, registry);
   EXPECT_EQ(limiter.reserve(t0), t0);
   EXPECT_EQ(limiter.reserve(t0), t0 + 500ms);
