@@ -87,8 +87,12 @@ int run_controller(const ControllerConfig& config) {
                           .bearer = credential->bearer_source()},
                          metrics.registry());
 
-  // What rounds write.
-  kube::MeteredApi metered(api, metrics.registry());
+  // What rounds write, under the client-side write limit; the Lease apart from it (its renewals never wait
+  // behind AzureAssignedIdentities).
+  SystemSteadyClock clock;
+  kube::WriteLimiter limiter(config.kube_api_qps, config.kube_api_burst, clock, metrics.registry());
+  kube::MeteredApi metered(api, metrics.registry(), &limiter);
+  kube::MeteredApi lease_api(api, metrics.registry());
   kube::ConfigMapLedger ledger(metered, config.ns);
   kube::AssignedIdentityWriter assigned(metered);
   kube::EventRecorderOptions event_options;
@@ -101,13 +105,20 @@ int run_controller(const ControllerConfig& config) {
   for (const auto& id : cloud::immutable_client_ids(*cloud_config)) immutable.push_back(ascii::lowered(id));
 
   std::optional<Controller> controller;
-  ClusterCache cache(io.get_executor(), api, [&controller] {
-    if (controller) controller->cache_changed();
+  ClusterCache cache(io.get_executor(), api, config.force_namespaced, [&controller](Reach reach) {
+    if (controller) controller->cache_changed(std::move(reach));
   });
   controller.emplace(io, config, cache,
-                     RoundDeps{.arm = arm, .ledger = ledger, .assigned = assigned, .events = events,
-                               .conditions = conditions, .immutable_client_ids = immutable, .reconcile = {},
-                               .still_leading = [&controller] { return controller && controller->leading(); }},
+                     RoundDeps{.arm = arm,
+                               .ledger = ledger,
+                               .assigned = assigned,
+                               .events = events,
+                               .conditions = conditions,
+                               .clock = clock,
+                               .immutable_client_ids = immutable,
+                               .sync = {},
+                               .still_leading = [&controller] { return controller && controller->leading(); },
+                               .observed = [&cache](const nlohmann::json& written) { cache.observe_written(written); }},
                      metrics);
   metrics.track_caches([&cache] { return cache.stats(); });
 
@@ -120,10 +131,9 @@ int run_controller(const ControllerConfig& config) {
     leader::LeaseElectorOptions lease{.ns = config.ns, .name = config.leader_election_name,
                                       .identity = config.leader_election_identity,
                                       .lease_duration = config.leader_election_duration};
-    elector.emplace(io.get_executor(), metered, lease,
-                    leader::LeaderCallbacks{
-                        .on_started_leading = [&] { controller->start_leading(); },
-                        .on_stopped_leading = [&] { controller->stop_leading(); }},
+    elector.emplace(io.get_executor(), lease_api, lease,
+                    leader::LeaderCallbacks{.on_started_leading = [&] { controller->start_leading(); },
+                                            .on_stopped_leading = [&] { controller->stop_leading(); }},
                     metrics.registry());
   }
 

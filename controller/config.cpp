@@ -83,6 +83,15 @@ const std::vector<FlagSpec>& flag_specs() {
            }
          }
        }},
+      {"kube-api-qps", false, last([](ControllerConfig& c, S flag, S v) {
+         c.kube_api_qps = static_cast<double>(positive(flag, v, 100000));
+       })},
+      {"kube-api-burst", false, last([](ControllerConfig& c, S flag, S v) {
+         c.kube_api_burst = static_cast<uint32_t>(positive(flag, v, 100000));
+       })},
+      {"binding-event-window-ms", false, last([](ControllerConfig& c, S flag, S v) {
+         c.binding_event_window = std::chrono::milliseconds(parse_uint(flag, v, 3600000));
+       })},
       {"coalesce-window-ms", false, last([](ControllerConfig& c, S flag, S v) { c.coalesce_window = std::chrono::milliseconds(parse_uint(flag, v, 60000)); })},
       {"max-parallel-computes", false, last([](ControllerConfig& c, S flag, S v) {
          c.max_parallel_computes = static_cast<uint32_t>(positive(flag, v, 256));
@@ -136,6 +145,8 @@ Kubernetes:
   --namespace NS                the controller's namespace (default: $POD_NAMESPACE, else $MIC_POD_NAMESPACE);
                                 ledger ConfigMaps and the leader Lease live here
   --force-namespaced BOOL       identity, binding and pod must share a namespace (default false)
+  --kube-api-qps N              the controller's writes per second, sustained (default 50; client-go's is 5)
+  --kube-api-burst N            and in a burst (default 100; client-go's is 10)
 
 Azure:
   --cloud-config FILE           azure.json (default /etc/kubernetes/azure.json); "" reads the predecessor's
@@ -153,8 +164,11 @@ reconciling:
   --max-parallel-computes N     scale sets and VMs reconciled at once (default 8)
   --retry-initial-ms N          first retry of a failed round (default 1000), doubling, with jitter,
   --retry-max-ms N              up to this (default 300000)
-  --drift-check-interval-s N    one GET per scale set holding identities; re-adds what was removed out of
-                                band (default 180; 0 = off)
+  --drift-check-interval-s N    a full pass: the desired state computed whole checks the incremental one,
+                                and one GET per scale set holding identities re-adds what was removed out
+                                of band (default 180; 0 = off)
+  --binding-event-window-ms N   "binding applied" / "binding removed" Events summed per binding over N ms
+                                (default 30000; 0 = one per round)
   --arm-poll-interval-ms N      long-running operation polls when ARM gives no Retry-After (default 5000)
   --arm-timeout-ms N            per ARM request (default 30000)
 

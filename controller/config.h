@@ -18,6 +18,10 @@ struct ControllerConfig {
   std::string kubeconfig;  // empty: in-cluster service account
   std::string ns;          // the controller's namespace: ledger ConfigMaps and the leader Lease
   bool force_namespaced = false;
+  // Client-side limit on the controller's writes (token bucket), as client-go's QPS and burst (client-go's
+  // defaults are 5 and 10; these are kube-scheduler's, which also writes once per pod).
+  double kube_api_qps = 50;
+  uint32_t kube_api_burst = 100;
 
   // Azure.
   std::string cloud_config = "/etc/kubernetes/azure.json";  // empty: the predecessor's environment variables
@@ -32,6 +36,8 @@ struct ControllerConfig {
   std::chrono::milliseconds retry_max{300000};
   std::chrono::seconds drift_check_interval{180};
   std::chrono::milliseconds arm_poll_interval{5000};
+  // "binding applied" / "binding removed" Events summed per binding over this long (0: one per round).
+  std::chrono::milliseconds binding_event_window{30000};
   std::chrono::milliseconds arm_timeout{30000};  // per ARM request
 
   // Leader election on a coordination.k8s.io/v1 Lease.

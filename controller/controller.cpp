@@ -1,31 +1,34 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "controller/controller.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
 
 #include <malloc.h>
 
 #include "podid/log.h"
+#include "podid/spawn.h"
 
 namespace podid::controller {
 namespace asio = boost::asio;
 namespace {
 
-// Informer events arrive one by one (a relist delivers hundreds at once); one view per burst is enough. A view
-// costs time in proportion to the cluster (every bound pod and AzureAssignedIdentity), so under a stream of
-// events the pause between views grows with that cost: at most a third of the thread goes to views, the rest to
-// rounds and to the Lease. Capped so that a change never waits long.
-constexpr std::chrono::milliseconds kSettle{50};
-constexpr std::chrono::milliseconds kMaxSettle{2000};
+// Problems are reported once each, after a burst of changes has settled.
+constexpr std::chrono::milliseconds kProblemSettle{200};
+
+// The Events live in the coroutine's frame (a parameter by value), not in a caller that returns at once.
+asio::awaitable<void> post_owned(std::vector<EventToPost> events, kube::EventRecorder& recorder) {
+  co_await post_events(events, recorder);
+}
 
 WorkQueueOptions queue_options(const ControllerConfig& c) {
   WorkQueueOptions o;
   o.window = c.coalesce_window;
   o.initial_backoff = c.retry_initial;
   o.max_backoff = c.retry_max;
+  o.group_of = [](std::string_view key) { return subscription_of(key); };
   return o;
 }
 
@@ -39,9 +42,11 @@ Controller::Controller(asio::io_context& io, const ControllerConfig& config, Clu
       deps_(std::move(deps)),
       metrics_(metrics),
       queue_(queue_options(config)),
-      recompute_timer_(io),
+      events_(config.binding_event_window),
       drive_timer_(io),
-      drift_timer_(io) {}
+      full_pass_timer_(io),
+      event_timer_(io),
+      problem_timer_(io) {}
 
 Controller::~Controller() = default;
 
@@ -52,77 +57,73 @@ std::string Controller::not_ready_reason() const {
   return "";
 }
 
-void Controller::cache_changed() { schedule_recompute(); }
+void Controller::cache_changed(Reach reach) {
+  // Never act on a partial view: with bindings listed but pods not yet, every identity would look unneeded.
+  if (!synced_) {
+    if (cache_.synced()) synced();
+    return;
+  }
+  // Assignment latency is measured from when an AAI was first desired.
+  const auto now = deps_.clock.now();
+  for (const auto& aai : reach.vanished) memory_.first_needed.erase(aai.first + "/" + aai.second);
+  for (const auto& aai : reach.appeared) memory_.first_needed.try_emplace(aai.first + "/" + aai.second, now);
+  if (reach.problems_changed) schedule_problem_report();
+  if (leading_) queue(reach.computes);
+}
 
-void Controller::schedule_recompute() {
-  if (recompute_pending_) return;
-  recompute_pending_ = true;
-  auto settle = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(2 * last_recompute_), kSettle, kMaxSettle);
-  recompute_timer_.expires_after(settle);
-  recompute_timer_.async_wait([this](boost::system::error_code ec) {
-    recompute_pending_ = false;
-    if (!ec) recompute();
+void Controller::synced() {
+  synced_ = true;
+  const auto now = deps_.clock.now();
+  cache_.desired().each_assignment(
+      [&](const ObjectName& aai) { memory_.first_needed.try_emplace(aai.first + "/" + aai.second, now); });
+  log::info("caches synced", {{"pods_desired", cache_.desired().assignment_count()},
+                              {"assigned_identities", cache_.assigned().size()},
+                              {"computes", cache_.desired().computes().size()}});
+  schedule_problem_report();
+  if (leading_) queue_everything(false);
+  schedule_full_pass();
+}
+
+void Controller::queue(const std::set<std::string, std::less<>>& keys) {
+  const auto now = deps_.clock.now();
+  for (const auto& key : keys) queue_.add(key, now);
+  if (!keys.empty()) wake();
+}
+
+// Every compute this replica knows of: those with nodes, those podid's ledger names, those existing AAIs name.
+// `force`: those that should hold identities (or the ledger names) run even when nothing looks changed.
+void Controller::queue_everything(bool force) {
+  std::set<std::string, std::less<>> keys{""};
+  for (const auto& [key, need] : cache_.desired().computes()) {
+    keys.insert(key);
+    if (force && !need.identity_ids.empty()) forced_.insert(key);
+  }
+  for (const auto& [key, compute] : memory_.ledger_computes) {
+    keys.insert(key);
+    if (force) forced_.insert(key);
+  }
+  for (const auto& [name, aai] : cache_.assigned().all()) {
+    keys.insert(aai->compute ? *aai->compute : cache_.desired().compute_of_node(aai->node));
+  }
+  queue(keys);
+}
+
+void Controller::schedule_problem_report() {
+  if (problem_report_pending_) return;
+  problem_report_pending_ = true;
+  problem_timer_.expires_after(kProblemSettle);
+  problem_timer_.async_wait([this](boost::system::error_code ec) {
+    problem_report_pending_ = false;
+    if (!ec) report_problems();
   });
 }
 
-void Controller::recompute() {
-  // Never act on a partial view: with bindings listed but pods not yet, every identity would look unneeded.
-  if (!cache_.synced()) return;
-  const auto started = std::chrono::steady_clock::now();
-  std::vector<DesiredProblem> invalid;
-  auto snapshot = cache_.snapshot(config_.force_namespaced, &invalid);
-  auto existing = cache_.assigned_identities(&invalid);
-  auto view = make_view(std::move(snapshot), std::move(existing), std::move(invalid));
-  // Assignment latency is measured from the first view that needed an AAI; forget those no longer needed.
-  const auto now = std::chrono::steady_clock::now();
-  std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> first_needed;
-  for (const auto& a : view->desired.assignments) {
-    std::string key = a.ns + "/" + a.name;
-    auto it = memory_.first_needed.find(key);
-    first_needed.emplace(std::move(key), it == memory_.first_needed.end() ? now : it->second);
-  }
-  memory_.first_needed = std::move(first_needed);
-  report_problems(*view);
-  view_ = view;
-  if (leading_) queue_changed_computes(*view);
-  last_recompute_ = std::chrono::steady_clock::now() - started;
-  // The previous view was just freed (unless a round still holds it): hand the pages back. glibc keeps freed
-  // heap otherwise, and a burst of 10,000 pods would leave the controller at its peak size for good.
-  ::malloc_trim(0);
-}
-
-void Controller::queue_changed_computes(const View& view) {
-  const auto now = std::chrono::steady_clock::now();
-  for (const auto& [key, need] : view.desired.computes) {
-    auto applied = memory_.applied.find(key);
-    if (applied == memory_.applied.end() || applied->second != canonical_set(need.identity_ids)) queue_.add(key, now);
-  }
-  for (const auto& [key, compute] : memory_.ledger_computes) {
-    if (!view.desired.computes.count(key) && has_work(key)) queue_.add(key, now);
-  }
-  for (const auto& key : view.computes_with_pending_assignments) queue_.add(key, now);
-  wake();
-}
-
-void Controller::queue_all(const View& view) {
-  const auto now = std::chrono::steady_clock::now();
-  for (const auto& [key, need] : view.desired.computes) {
-    if (need.identity_ids.empty()) continue;
-    forced_.insert(key);  // a new leader checks every compute once
-    queue_.add(key, now);
-  }
-  for (const auto& [key, compute] : memory_.ledger_computes) {
-    forced_.insert(key);
-    queue_.add(key, now);
-  }
-  for (const auto& key : view.computes_with_pending_assignments) queue_.add(key, now);
-  wake();
-}
-
-void Controller::report_problems(const View& view) {
+void Controller::report_problems() {
+  std::vector<DesiredProblem> problems = cache_.desired().problems();
+  for (auto& p : cache_.invalid()) problems.push_back(std::move(p));
   std::set<std::string, std::less<>> current;
-  for (const auto& p : view.problems) {
-    std::string id = p.kind + "/" + p.ns + "/" + p.name + "/" + p.reason;
+  for (const auto& p : problems) {
+    std::string id = p.id();
     current.insert(id);
     if (problems_seen_.count(id)) continue;
     metrics_.problem(p.reason);
@@ -131,7 +132,8 @@ void Controller::report_problems(const View& view) {
     if (!leading_) continue;
     kube::ObjectRef ref{.api_version = p.kind == "Node" || p.kind == "Pod" ? "v1" : "aadpodidentity.k8s.io/v1",
                         .kind = p.kind, .ns = p.ns, .name = p.name};
-    asio::co_spawn(io_, deps_.events.record(ref, kube::EventType::kWarning, p.reason, p.message), asio::detached);
+    spawn_logged(io_.get_executor(), deps_.events.record(ref, kube::EventType::kWarning, p.reason, p.message),
+                 "Event " + p.reason);
   }
   problems_seen_ = std::move(current);
 }
@@ -150,21 +152,20 @@ void Controller::start_leading() {
         } else {
           for (auto& e : *entries) memory_.ledger_computes.emplace(e.compute.key(), e.compute);
         }
-        if (view_) queue_all(*view_);
+        if (synced_) queue_everything(true);  // a new leader checks every compute once
         co_await drive();
       },
       [](std::exception_ptr e) {
         if (e) log::error("controller loop ended by an exception");
       });
-  schedule_drift_check();
-  recompute();
+  if (!synced_ && cache_.synced()) synced();
 }
 
 void Controller::stop_leading() {
   if (!leading_) return;
   leading_ = false;
   log::warn("no longer leading: rounds stop");
-  drift_timer_.cancel();
+  events_.clear();  // explanations of rounds the next leader redoes
   wake();
 }
 
@@ -172,12 +173,12 @@ void Controller::wake() { drive_timer_.cancel(); }
 
 asio::awaitable<void> Controller::drive() {
   while (leading_) {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = deps_.clock.now();
     while (in_flight_ < config_.max_parallel_computes) {
       auto key = queue_.pop(now);
       if (!key) break;
       ++in_flight_;
-      asio::co_spawn(io_, run_round(*key), [key = *key](std::exception_ptr e) {
+      asio::co_spawn(io_, work_on(*key), [key = *key](std::exception_ptr e) {
         if (e) log::error("round ended by an exception", {{"compute", key}});
       });
     }
@@ -188,50 +189,102 @@ asio::awaitable<void> Controller::drive() {
   }
 }
 
-bool Controller::has_work(const std::string& key) const {
-  if (!view_) return false;
-  if (forced_.count(key) || view_->computes_with_pending_assignments.count(key)) return true;
-  auto need = view_->desired.computes.find(key);
-  auto applied = memory_.applied.find(key);
-  if (need == view_->desired.computes.end()) {
+bool Controller::has_work(const ComputeSlice& slice) const {
+  if (forced_.contains(slice.key) || has_pending_assignments(slice)) return true;
+  auto applied = memory_.applied.find(slice.key);
+  if (!slice.need) {
     // No node on it any more: work while podid's ledger may still hold identities there.
-    return memory_.ledger_computes.count(key) > 0 && (applied == memory_.applied.end() || !applied->second.empty());
+    return memory_.ledger_computes.contains(slice.key) &&
+           (applied == memory_.applied.end() || !applied->second.empty());
   }
-  return applied == memory_.applied.end() || applied->second != canonical_set(need->second.identity_ids);
+  return applied == memory_.applied.end() || applied->second != canonical_set(slice.need->identity_ids);
 }
 
-asio::awaitable<void> Controller::run_round(std::string key) {
+asio::awaitable<void> Controller::work_on(std::string key) {
   // Queued for a change that the cache has since shown done (our own writes coming back): nothing to ask ARM.
-  Outcome outcome = Outcome::success();
-  if (has_work(key)) {
+  ComputeSlice slice = cache_.slice(key, deps_.immutable_client_ids);
+  RoundReport report{.outcome = Outcome::success()};
+  if (leading_ && has_work(slice)) {
     forced_.erase(key);
-    outcome = co_await run_compute_round(view_, key, deps_, memory_, metrics_);
+    report = co_await run_round(std::move(slice), deps_, memory_, metrics_, events_);
   }
   --in_flight_;
-  queue_.done(key, std::chrono::steady_clock::now(), outcome);
-  // The round's writes come back through the informers and queue what is still pending; a view taken during
-  // the round may already be stale, so look again.
-  schedule_recompute();
+  const auto now = deps_.clock.now();
+  queue_.done(key, now, report.outcome);
+  const std::string subscription = subscription_of(key);
+  budget_.observe(subscription, report.budget, now);
+  if (auto until = budget_.hold_until(subscription, now)) {
+    auto& held = held_until_[subscription];
+    const auto from = std::max(held, now);
+    if (*until > from) metrics_.subscription_held(subscription, *until - from);  // only the hold this adds
+    held = std::max(held, *until);
+    queue_.hold_group(subscription, *until);
+  }
+  if (auto left = budget_.remaining_reads(subscription)) metrics_.set_arm_budget(subscription, "reads", *left);
+  if (auto left = budget_.remaining_writes(subscription)) metrics_.set_arm_budget(subscription, "writes", *left);
+  schedule_event_flush();
   wake();
 }
 
-void Controller::schedule_drift_check() {
-  if (config_.drift_check_interval.count() == 0) return;
-  drift_timer_.expires_after(config_.drift_check_interval);
-  drift_timer_.async_wait([this](boost::system::error_code ec) {
+void Controller::schedule_event_flush() {
+  auto due = events_.next_due();
+  if (!due) return;
+  event_timer_.expires_at(*due);
+  event_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || !leading_) return;
-    // One GET per compute that should hold identities: the round PATCHes only if something went missing.
-    if (view_) {
-      const auto now = std::chrono::steady_clock::now();
-      for (const auto& [key, need] : view_->desired.computes) {
-        if (need.identity_ids.empty()) continue;
-        forced_.insert(key);
-        queue_.add(key, now);
-      }
-      wake();
+    auto events = events_.due(deps_.clock.now());
+    if (!events.empty()) {
+      spawn_logged(io_.get_executor(), post_owned(std::move(events), deps_.events), "binding Events");
     }
-    schedule_drift_check();
+    schedule_event_flush();
   });
+}
+
+void Controller::schedule_full_pass() {
+  if (config_.drift_check_interval.count() == 0) return;
+  full_pass_timer_.expires_after(config_.drift_check_interval);
+  full_pass_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    full_pass();
+    schedule_full_pass();
+  });
+}
+
+// The safety net of the incremental path: the desired state computed whole must equal the index's. A
+// difference is a bug; it is counted and logged, and the index is rebuilt from the caches' records. Then, when
+// leading, every compute that should hold identities is checked against ARM (one GET; a PATCH only if something
+// was removed out of band).
+void Controller::full_pass() {
+  const auto started = deps_.clock.now();
+  DesiredIndex& index = cache_.desired_for_rebuild();
+  ClusterSnapshot snapshot = index.snapshot();
+  const std::string differs = index.difference_from(compute_desired_state(snapshot));
+  if (!differs.empty()) {
+    metrics_.full_pass_mismatch();
+    log::error("the incremental desired state differs from the full computation; rebuilding it", {{"what", differs}});
+    DesiredIndex fresh(config_.force_namespaced);
+    for (const auto& [node, provider_id] : snapshot.node_provider_ids) fresh.upsert_node({node, provider_id});
+    for (const auto& id : snapshot.identities) fresh.upsert_identity(id);
+    for (const auto& b : snapshot.bindings) fresh.upsert_binding(b);
+    for (auto& pod : snapshot.pods) fresh.upsert_pod(std::move(pod));
+    index = std::move(fresh);
+  }
+  const auto took = deps_.clock.now() - started;
+  metrics_.full_pass(took);
+  log::info("full pass", {{"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count()},
+                          {"assignments", index.assignment_count()},
+                          {"consistent", differs.empty()}});
+  snapshot = {};
+  ::malloc_trim(0);  // the pass's copies are freed: hand the pages back
+  if (!leading_) return;
+  const auto now = deps_.clock.now();
+  for (const auto& [key, need] : cache_.desired().computes()) {
+    if (need.identity_ids.empty()) continue;
+    forced_.insert(key);
+    queue_.add(key, now);
+  }
+  if (!differs.empty()) queue_everything(false);
+  wake();
 }
 
 }  // namespace podid::controller

@@ -24,6 +24,10 @@ ControllerMetrics::ControllerMetrics()
       assignment_latency_(BuildHistogram().Name("podid_controller_assignment_latency_seconds").Help("From a pod's identity becoming needed to its AzureAssignedIdentity Assigned.").Register(registry_)),
       identities_(BuildGauge().Name("podid_controller_identities").Help("User-assigned identities podid needs on each scale set or VM.").Register(registry_)),
       problems_(BuildCounter().Name("podid_controller_problems_total").Help("Objects the controller could not use, by reason (IdentityNotFound, InvalidProviderID, ...).").Register(registry_)),
+      full_pass_seconds_(BuildGauge().Name("podid_controller_full_pass_seconds").Help("Duration of the last full pass (the desired state computed whole, to check the incremental one).").Register(registry_).Add({})),
+      full_pass_mismatches_(BuildCounter().Name("podid_controller_full_pass_mismatches_total").Help("Full passes that found the incremental desired state different from the full computation (then rebuilt).").Register(registry_).Add({})),
+      arm_budget_(BuildGauge().Name("podid_controller_arm_budget_remaining").Help("What ARM last said is left of the controller's hourly request budget in a subscription, by kind (reads, writes).").Register(registry_)),
+      subscription_hold_(BuildCounter().Name("podid_controller_arm_subscription_hold_seconds_total").Help("Seconds the scale sets and VMs of a subscription were held back for its ARM budget (a subscription-wide 429, or the budget running low).").Register(registry_)),
       cache_synced_(BuildGauge().Name("podid_controller_cache_synced").Help("1 once the informer of this resource has listed.").Register(registry_)),
       cache_connected_(BuildGauge().Name("podid_controller_cache_connected").Help("1 while the list/watch of this resource is healthy.").Register(registry_)) {}
 
@@ -48,6 +52,20 @@ void ControllerMetrics::set_identities(const std::string& compute, std::size_t c
 }
 
 void ControllerMetrics::problem(std::string_view reason) { problems_.Add({{"reason", std::string(reason)}}).Increment(); }
+
+void ControllerMetrics::full_pass(std::chrono::steady_clock::duration took) {
+  full_pass_seconds_.Set(std::chrono::duration<double>(took).count());
+}
+
+void ControllerMetrics::full_pass_mismatch() { full_pass_mismatches_.Increment(); }
+
+void ControllerMetrics::set_arm_budget(const std::string& subscription, std::string_view kind, long remaining) {
+  arm_budget_.Add({{"subscription", subscription}, {"kind", std::string(kind)}}).Set(static_cast<double>(remaining));
+}
+
+void ControllerMetrics::subscription_held(const std::string& subscription, std::chrono::steady_clock::duration hold) {
+  subscription_hold_.Add({{"subscription", subscription}}).Increment(std::chrono::duration<double>(hold).count());
+}
 
 void ControllerMetrics::track_caches(std::function<std::vector<std::pair<std::string, k8s::ReflectorStats>>()> stats) {
   registry_.on_scrape([this, stats = std::move(stats)] {

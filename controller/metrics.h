@@ -32,6 +32,10 @@ class ControllerMetrics {
   void assigned(std::chrono::steady_clock::duration since_bound);
   void set_identities(const std::string& compute, std::size_t count);
   void problem(std::string_view reason);
+  void full_pass(std::chrono::steady_clock::duration took);
+  void full_pass_mismatch();
+  void set_arm_budget(const std::string& subscription, std::string_view kind, long remaining);
+  void subscription_held(const std::string& subscription, std::chrono::steady_clock::duration hold);
   // Reads the informers' health at every scrape.
   void track_caches(std::function<std::vector<std::pair<std::string, k8s::ReflectorStats>>()> stats);
 
@@ -50,8 +54,13 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Histogram>& assignment_latency_;
   prometheus::Family<prometheus::Gauge>& identities_;
   prometheus::Family<prometheus::Counter>& problems_;
+  prometheus::Gauge& full_pass_seconds_;
+  prometheus::Counter& full_pass_mismatches_;
+  prometheus::Family<prometheus::Gauge>& arm_budget_;
+  prometheus::Family<prometheus::Counter>& subscription_hold_;
   prometheus::Family<prometheus::Gauge>& cache_synced_;
   prometheus::Family<prometheus::Gauge>& cache_connected_;
+  std::function<std::vector<std::pair<std::string, k8s::ReflectorStats>>()> cache_stats_;
 };
 
 }  // namespace podid::controller

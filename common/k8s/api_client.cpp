@@ -84,6 +84,42 @@ Result<WatchEvent> parse_watch_event(std::string_view line) {
   return bad_message("watch event of unknown type \"" + name + "\"");
 }
 
+Result<json> parse_list_page(std::string_view body, const std::function<void(json&& item)>& on_item) {
+  // The parser's depth: 1 for the list's own members, 2 for the elements of its arrays.
+  std::string member;     // the top-level key last read
+  bool in_items = false;  // between the '[' and ']' of the top-level "items"
+  int items_keys = 0;     // a second "items" would hand out objects the whole-tree reading drops
+  auto callback = [&](int depth, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::key:
+        if (depth == 1) member = parsed.get<std::string>();
+        if (depth == 1 && member == "items") ++items_keys;
+        return true;
+      case json::parse_event_t::array_start:
+        if (depth == 1 && member == "items") in_items = true;
+        return true;
+      case json::parse_event_t::array_end:
+        if (depth == 1) in_items = false;
+        return true;
+      case json::parse_event_t::object_end:
+        if (!in_items || depth != 2) return true;
+        on_item(std::move(parsed));
+        return false;  // the parser drops it: the page keeps none of its items
+      default:
+        return true;
+    }
+  };
+  json rest = json::parse(body, callback, false);
+  if (rest.is_discarded() || !rest.is_object()) return bad_message("list page is not a JSON object");
+  if (items_keys > 1) return bad_message("list page: items given more than once");
+  if (auto items = rest.find("items"); items != rest.end() && !items->is_null()) {
+    if (!items->is_array()) return bad_message("list page: items is not a list");
+    if (!items->empty()) return bad_message("list page: items holds something other than objects");
+    rest.erase(items);
+  }
+  return rest;
+}
+
 ApiClient::ApiClient(asio::any_io_executor executor, ClusterConfig config, std::string user_agent)
     : config_(std::move(config)) {
   http_ = std::make_unique<http::Client>(executor, http::ClientOptions{.timeout = kRequestTimeout,
@@ -117,15 +153,30 @@ std::string ApiClient::bearer_token() {
   return cached_token_.empty() ? config_.bearer_token : cached_token_;
 }
 
+http::Request ApiClient::authorized_request(bhttp::verb method) {
+  http::Request req{method, "/", 11};
+  req.set(bhttp::field::accept, "application/json");
+  if (std::string token = bearer_token(); !token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+  return req;
+}
+
 asio::awaitable<Result<ApiResponse>> ApiClient::get(std::string path) {
   return request(bhttp::verb::get, std::move(path), nullptr);
 }
 
+asio::awaitable<Result<ApiResponse>> ApiClient::list_page(std::string path, std::function<void(json&& item)> on_item) {
+  http::Request req = authorized_request(bhttp::verb::get);
+  auto res = co_await http_->send(config_.server.with_target(target_for(config_.server, path)), std::move(req));
+  if (!res) co_return res.error();
+  if (res->result_int() < 200 || res->result_int() >= 300) co_return to_api_response(res.value(), "list " + path);
+  auto rest = parse_list_page(res->body(), on_item);
+  if (!rest) co_return rest.error().wrap("list " + path);
+  co_return ApiResponse{res->result_int(), std::move(rest.value())};
+}
+
 asio::awaitable<Result<ApiResponse>> ApiClient::request(bhttp::verb method, std::string path, json body,
                                                         std::string content_type) {
-  http::Request req{method, "/", 11};
-  req.set(bhttp::field::accept, "application/json");
-  if (std::string token = bearer_token(); !token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+  http::Request req = authorized_request(method);
   if (!body.is_null()) {
     req.set(bhttp::field::content_type, content_type);
     req.body() = body.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -138,9 +189,7 @@ asio::awaitable<Result<ApiResponse>> ApiClient::request(bhttp::verb method, std:
 
 asio::awaitable<Result<ApiResponse>> ApiClient::watch(std::string path,
                                                       std::function<bool(const WatchEvent&)> on_event) {
-  http::Request req{bhttp::verb::get, "/", 11};
-  req.set(bhttp::field::accept, "application/json");
-  if (std::string token = bearer_token(); !token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+  http::Request req = authorized_request(bhttp::verb::get);
   std::optional<Error> bad_line;
   // The lambda lives in stream_lines' frame, which ends before ours: references to our locals are safe.
   auto on_line = [&bad_line, &on_event](std::string_view line) {

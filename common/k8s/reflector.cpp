@@ -17,7 +17,7 @@
 #include <random>
 
 #include "backoff.h"
-#include "list_page.h"
+#include "object_metadata.h"
 #include "podid/encoding/percent.h"
 #include "podid/log.h"
 
@@ -112,38 +112,56 @@ asio::awaitable<void> Reflector::Impl::sleep(std::chrono::milliseconds delay) {
 }
 
 asio::awaitable<Step> Reflector::Impl::list_all() {
-  std::vector<json> items;
+  const bool streaming = static_cast<bool>(handler.list_item);
+  std::vector<json> items;  // replace() consumers only
+  std::size_t count = 0;
+  // Called inside list_page after it resumed: by then stop() may have run and the consumer be gone.
+  auto on_item = [this, streaming, &items, &count](json&& item) {
+    if (stopped) return;
+    ++count;
+    if (streaming) {
+      handler.list_item(std::move(item));
+    } else {
+      items.push_back(std::move(item));
+    }
+  };
+  // A list that breaks off: a streaming consumer drops the part it was given.
+  auto broke_off = [this, streaming](Step step) {
+    if (streaming && !stopped) handler.list_end(false);
+    return step;
+  };
   std::string continue_token;
   std::string version;
   for (;;) {
     std::string path = options.collection_path + "?limit=" + std::to_string(kPageSize) + selectors();
     if (!continue_token.empty()) path += "&continue=" + encoding::percent_encode(continue_token);
-    auto res = co_await api->get(path);
+    auto res = co_await api->list_page(path, on_item);
     if (stopped) co_return Step{Outcome::kFailed, "stopped"};
-    if (!res) co_return Step{Outcome::kFailed, res.error().message()};
+    if (!res) co_return broke_off(Step{Outcome::kFailed, res.error().message()});
     // 410 here: the continue token outlived the server's history. Only a fresh list helps.
-    if (res->status == 410) co_return Step{Outcome::kGone, "list: " + res->message()};
+    if (res->status == 410) co_return broke_off(Step{Outcome::kGone, "list: " + res->message()});
     if (!res->ok()) {
-      co_return Step{Outcome::kFailed,
-                     "list " + path + ": HTTP " + std::to_string(res->status) + ": " + res->message()};
+      co_return broke_off(
+          Step{Outcome::kFailed, "list " + path + ": HTTP " + std::to_string(res->status) + ": " + res->message()});
     }
-    auto page = detail::take_list_page(res->body);
-    if (!page) co_return Step{Outcome::kFailed, "list " + path + ": " + page.error().context};
-    for (json& item : page->items) items.push_back(std::move(item));
-    version = std::move(page->resource_version);
-    continue_token = std::move(page->continue_token);
+    version = detail::metadata_string(res->body, "resourceVersion");
+    continue_token = detail::metadata_string(res->body, "continue");
     if (continue_token.empty()) break;
   }
-  if (version.empty()) co_return Step{Outcome::kFailed, "list: no metadata.resourceVersion in the answer"};
+  if (version.empty()) co_return broke_off(Step{Outcome::kFailed, "list: no metadata.resourceVersion in the answer"});
 
   resource_version = version;
   ++stats.lists;
   bool first = !stats.synced;
   stats.synced = true;
   healthy();
-  if (handler.replace) handler.replace(items);
+  if (streaming) {
+    handler.list_end(true);
+  } else if (handler.replace) {
+    handler.replace(items);
+  }
   log::info(first ? "k8s reflector synced" : "k8s reflector relisted",
-            {{"reflector", options.name}, {"items", items.size()}, {"resourceVersion", version}});
+            {{"reflector", options.name}, {"items", count}, {"resourceVersion", version}});
   co_return Step{Outcome::kOk, "", true};
 }
 

@@ -36,6 +36,13 @@ struct ArmOutcome {
   std::string detail;      // transport failure or protocol surprise, for logs; "" otherwise
   std::string request_id;  // x-ms-request-id of the first request, for logs and events
   unsigned calls = 0;      // HTTP requests this outcome took (GET = 1; PATCH = 1 + polls [+ a GET])
+  // What ARM said is left of this principal's hourly budget in the compute's subscription, from the last answer
+  // carrying x-ms-ratelimit-remaining-subscription-reads / -writes; nullopt when none did.
+  std::optional<long> remaining_reads, remaining_writes;
+  // A 429 of the subscription's budget (the answer says 0 left of that kind): ARM refuses every call of this
+  // principal in that subscription, not only this resource's. A 429 without it is the resource's own limit
+  // (Compute's x-ms-ratelimit-remaining-resource policies).
+  bool subscription_throttled = false;
 
   bool ok() const { return status >= 200 && status < 300 && !error && detail.empty(); }
   bool throttled() const { return status == 429; }

@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <charconv>
 #include <stdexcept>
 
 #include "podid/ascii.h"
@@ -198,6 +199,7 @@ asio::awaitable<HttpArmClient::Exchange> HttpArmClient::exchange(const char* ope
   outcome.status = status;
   if (outcome.request_id.empty()) outcome.request_id = request_id;
   record(operation, std::to_string(status), elapsed);
+  note_budget(*res, outcome);
   if (status == 429) metrics_.throttled.Add({{"operation", operation}}).Increment();
 
   std::string error_code;
@@ -217,6 +219,26 @@ asio::awaitable<HttpArmClient::Exchange> HttpArmClient::exchange(const char* ope
               {"error_code", error_code}});
   out.response = std::move(res).value();
   co_return out;
+}
+
+namespace {
+
+std::optional<long> header_count(const http::Response& res, std::string_view name) {
+  const std::string value = header(res, name);
+  long n = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (value.empty() || ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
+  return n;
+}
+
+}  // namespace
+
+void HttpArmClient::note_budget(const http::Response& res, ArmOutcome& outcome) {
+  auto reads = header_count(res, "x-ms-ratelimit-remaining-subscription-reads");
+  auto writes = header_count(res, "x-ms-ratelimit-remaining-subscription-writes");
+  if (reads) outcome.remaining_reads = reads;
+  if (writes) outcome.remaining_writes = writes;
+  if (res.result_int() == 429) outcome.subscription_throttled = (reads && *reads <= 0) || (writes && *writes <= 0);
 }
 
 namespace {

@@ -93,6 +93,8 @@ class HttpArmClient final : public ArmClient {
                                                              ArmOutcome& outcome);
   // The delay a poll answer asks for (its Retry-After, capped), else poll_interval.
   std::chrono::milliseconds poll_delay(const http::Response& response) const;
+  // The subscription budget headers of an answer (ArmOutcome::remaining_*, subscription_throttled).
+  static void note_budget(const http::Response& response, ArmOutcome& outcome);
   http::Url resource_url(const ResourceId& compute) const;
   void record(const char* operation, const std::string& code_label, std::chrono::duration<double> elapsed);
 

@@ -2,6 +2,7 @@
 #include "controller/kube/assigned_identity_writer.h"
 
 #include "controller/kube/kube_errors.h"
+#include "podid/encoding/percent.h"
 #include "podid/log.h"
 
 namespace podid::controller::kube {
@@ -119,57 +120,90 @@ asio::awaitable<Result<AssignedIdentityWrite>> AssignedIdentityWriter::replace(j
   co_return status_error(*replaced, what);
 }
 
-asio::awaitable<Status> AssignedIdentityWriter::set_state(std::string ns, std::string name, std::string state) {
+asio::awaitable<Result<AssignedIdentityWrite>> AssignedIdentityWriter::update(std::string ns, std::string name,
+                                                                              std::function<json(json)> change) {
+  const std::string what = "update AzureAssignedIdentity " + ns + "/" + name;
+  auto current = co_await api_.call("get", kResource, path(ns, name));
+  if (!current) co_return current.error().wrap(what);
+  if (!current->ok()) co_return status_error(*current, what + ": read it");
+  json next = change(std::move(current->body));
+  co_return co_await replace(std::move(next));
+}
+
+asio::awaitable<Result<json>> AssignedIdentityWriter::set_state(std::string ns, std::string name, std::string state) {
   const std::string what = "set AzureAssignedIdentity " + ns + "/" + name + " to " + state;
   json patch = assigned_state_patch(state);
   auto res = co_await api_.call("patch", kResource, path(ns, name), std::move(patch), kMergePatch);
   if (!res) co_return res.error().wrap(what);
   if (!res->ok()) co_return status_error(*res, what);
-  co_return Status{};
+  co_return std::move(res->body);
 }
 
-asio::awaitable<Status> AssignedIdentityWriter::remove(std::string ns, std::string name) {
+asio::awaitable<Result<json>> AssignedIdentityWriter::remove(std::string ns, std::string name, bool has_finalizer) {
   const std::string what = "remove AzureAssignedIdentity " + ns + "/" + name;
-  // 1. Unassigned, so a watcher sees the predecessor's last state before the object goes.
-  auto unassigned = co_await set_state(ns, name, std::string(kStateUnassigned));
-  if (!unassigned) {
-    if (unassigned.error().code == KubeError::kNotFound) co_return Status{};
-    co_return unassigned.error().wrap(what);
+  if (!has_finalizer) {
+    // Nothing holds it once DELETEd: say Unassigned first, as the predecessor did.
+    auto unassigned = co_await set_state(ns, name, std::string(kStateUnassigned));
+    if (!unassigned) {
+      if (unassigned.error().code == KubeError::kNotFound) co_return json(nullptr);
+      co_return unassigned.error().wrap(what);
+    }
   }
-  // 2. DELETE: with our finalizer the object stays, marked for deletion.
   auto deleted = co_await api_.call("delete", kResource, path(ns, name));
   if (!deleted) co_return deleted.error().wrap(what);
-  if (deleted->status == 404) co_return Status{};
+  if (deleted->status == 404) co_return json(nullptr);
   if (!deleted->ok()) co_return status_error(*deleted, what);
-  if (!is_object_named(deleted->body)) co_return Status{};  // a Status body: deleted outright
-  // 3. Drop our finalizer; the API server then removes the object.
-  co_return co_await drop_finalizer(std::move(ns), std::move(name), std::move(deleted->body));
+  if (!is_object_named(deleted->body)) co_return json(nullptr);  // a Status body: deleted outright
+  const int index = finalizer_index(deleted->body);
+  if (index < 0) co_return std::move(deleted->body);  // not ours to hold (another controller's finalizers stay)
+  co_return co_await finalize(std::move(ns), std::move(name), index);
 }
 
-asio::awaitable<Status> AssignedIdentityWriter::drop_finalizer(std::string ns, std::string name, json object) {
-  const std::string what = "drop finalizer of AzureAssignedIdentity " + ns + "/" + name;
+asio::awaitable<Result<json>> AssignedIdentityWriter::finalize(std::string ns, std::string name, int index) {
+  const std::string what = "finalize AzureAssignedIdentity " + ns + "/" + name;
   for (int attempt = 1; attempt <= kMaxFinalizerAttempts; ++attempt) {
-    int index = finalizer_index(object);
-    if (index < 0) co_return Status{};  // not ours to hold (another controller's finalizers stay)
+    if (index < 0) {
+      auto fresh = co_await api_.call("get", kResource, path(ns, name));
+      if (!fresh) co_return fresh.error().wrap(what);
+      if (fresh->status == 404) co_return json(nullptr);
+      if (!fresh->ok()) co_return status_error(*fresh, what);
+      index = finalizer_index(fresh->body);
+      if (index < 0) co_return std::move(fresh->body);  // not ours to hold
+    }
     std::string entry = "/metadata/finalizers/" + std::to_string(index);
-    // The test op makes the remove apply to our entry only, whatever happened to the list since we read it.
-    json test_op = {{"op", "test"}, {"path", entry}, {"value", kAssignedIdentityFinalizer}};
-    json remove_op = {{"op", "remove"}, {"path", entry}};
-    json patch = json::array({std::move(test_op), std::move(remove_op)});
+    // The test op makes the remove apply to our entry only, whatever happened to the list since it was read.
+    json patch = json::array(
+        {{{"op", "test"}, {"path", entry}, {"value", kAssignedIdentityFinalizer}},
+         {{"op", "remove"}, {"path", entry}},
+         {{"op", "add"}, {"path", "/status"}, {"value", assigned_state_patch(kStateUnassigned)["status"]}}});
     auto res = co_await api_.call("patch", kResource, path(ns, name), std::move(patch), kJsonPatch);
     if (!res) co_return res.error().wrap(what);
-    if (res->ok() || res->status == 404) co_return Status{};
+    if (res->ok()) co_return std::move(res->body);
+    if (res->status == 404) co_return json(nullptr);
     auto why = kube_error_for(*res);
     if (why != KubeError::kInvalid && why != KubeError::kConflict) co_return status_error(*res, what);
-    // The list changed under us: read it again.
-    auto fresh = co_await api_.call("get", kResource, path(ns, name));
-    if (!fresh) co_return fresh.error().wrap(what);
-    if (fresh->status == 404) co_return Status{};
-    if (!fresh->ok()) co_return status_error(*fresh, what);
-    object = std::move(fresh->body);
+    index = -1;  // the list changed under us: read it again
   }
   co_return Error{make_error_code(KubeError::kConflict),
                   what + ": the finalizer list kept changing (" + std::to_string(kMaxFinalizerAttempts) + " attempts)"};
+}
+
+asio::awaitable<Status> AssignedIdentityWriter::delete_collection(std::string ns, std::vector<std::string> uids) {
+  for (std::size_t first = 0; first < uids.size(); first += kMaxUidsPerRequest) {
+    std::string selector = std::string(kPodUidLabel) + " in (";
+    for (std::size_t i = first; i < std::min(uids.size(), first + kMaxUidsPerRequest); ++i) {
+      if (i > first) selector += ",";
+      selector += uids[i];
+    }
+    selector += ")";
+    const std::string what =
+        "delete the AzureAssignedIdentities of " + std::to_string(uids.size()) + " pod(s) in " + ns;
+    auto res = co_await api_.call("deletecollection", kResource,
+                                  path(ns) + "?labelSelector=" + encoding::percent_encode(selector));
+    if (!res) co_return res.error().wrap(what);
+    if (!res->ok()) co_return status_error(*res, what);
+  }
+  co_return Status{};
 }
 
 }  // namespace podid::controller::kube

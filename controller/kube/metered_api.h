@@ -3,7 +3,8 @@
 // The controller's writes to the API server go through here, so each one is counted once, by Kubernetes verb,
 // resource and outcome: podid_controller_kube_requests_total{verb,resource,code}, code being the HTTP status
 // ("200", "409" ...) or "error" for a transport failure. A 409 storm or a 403 after an RBAC change shows up
-// in one place.
+// in one place. With a WriteLimiter, every write (create, update, patch, delete, deletecollection) waits for it
+// first; reads never do.
 //
 // Errors: as k8s::ApiClient (Result errors are transport failures; statuses are returned to the caller).
 #pragma once
@@ -15,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "controller/kube/write_limiter.h"
 #include "podid/k8s/api_client.h"
 #include "podid/result.h"
 
@@ -25,7 +27,8 @@ inline constexpr std::string_view kJsonPatch = "application/json-patch+json";
 
 class MeteredApi {
  public:
-  MeteredApi(k8s::ApiClient& api, prometheus::Registry& registry);
+  // `limiter` (optional) must outlive this object.
+  MeteredApi(k8s::ApiClient& api, prometheus::Registry& registry, WriteLimiter* limiter = nullptr);
 
   // verb: the Kubernetes verb for the metric ("get", "create", "update", "patch", "delete"); resource: the
   // plural ("configmaps"). The HTTP method follows from the verb.
@@ -38,6 +41,7 @@ class MeteredApi {
  private:
   k8s::ApiClient& api_;
   prometheus::Family<prometheus::Counter>& requests_;
+  WriteLimiter* limiter_;
 };
 
 }  // namespace podid::controller::kube

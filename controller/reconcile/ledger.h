@@ -4,7 +4,7 @@
 // identity in the ledger may ever be removed (identity_delta.h), so the record must survive restarts and leader
 // changes: it lives in the cluster (kube/ledger_store.h keeps one ConfigMap per scale set or VM).
 //
-// Protocol (compute_reconciler.h): ids are recorded *before* the PATCH that adds them (a crash after the PATCH
+// Protocol (identity_sync.h): ids are recorded *before* the PATCH that adds them (a crash after the PATCH
 // must not leave an identity nobody may remove), and erased after the PATCH that removed them landed, and after
 // a round for ids recorded but found absent (an add that failed), so the ledger converges to "added by podid
 // and present".

@@ -3,13 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace podid::controller {
 
 WorkQueue::WorkQueue(WorkQueueOptions options) : options_(options), rng_(options.seed) {}
 
 void WorkQueue::enqueue(const std::string& key, KeyState& state, TimePoint candidate) {
-  candidate = std::max(candidate, state.hold);
+  candidate = std::max({candidate, state.hold, group_hold(key)});
   // Never postpone: a key already queued keeps its earlier due time.
   if (state.due && *state.due <= candidate) return;
   unqueue(key, state);
@@ -108,6 +109,32 @@ void WorkQueue::forget(const std::string& key) {
   }
   unqueue(key, state);
   keys_.erase(it);
+}
+
+WorkQueue::TimePoint WorkQueue::group_hold(const std::string& key) const {
+  if (!options_.group_of || group_holds_.empty()) return {};
+  const std::string group = options_.group_of(key);
+  if (group.empty()) return {};
+  auto it = group_holds_.find(group);
+  return it == group_holds_.end() ? TimePoint{} : it->second;
+}
+
+void WorkQueue::hold_group(std::string_view group, TimePoint until) {
+  if (group.empty() || !options_.group_of) return;
+  auto [it, added] = group_holds_.try_emplace(std::string(group), until);
+  if (!added) {
+    if (it->second >= until) return;
+    it->second = until;
+  }
+  std::vector<std::string> later;
+  for (const auto& [key, state] : keys_) {
+    if (state.due && *state.due < until && options_.group_of(key) == group) later.push_back(key);
+  }
+  for (const auto& key : later) {
+    KeyState& state = keys_.find(key)->second;
+    unqueue(key, state);
+    enqueue(key, state, until);
+  }
 }
 
 std::optional<WorkQueue::TimePoint> WorkQueue::next_due() const {

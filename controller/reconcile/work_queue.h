@@ -14,6 +14,10 @@
 //   forget(k)                drops the key and its failure history (the resource is gone). A key being
 //                            processed stays handed out until done(), which then requeues it only if it was
 //                            added again after the forget.
+//   hold_group(g, until)     no key of group g (options.group_of: the subscription of a compute key) falls due
+//                            before `until`: queued keys are pushed back to it (the one case where a due time
+//                            moves later), and adds and requeues meanwhile land at it. For limits shared by many
+//                            keys, as ARM's per-subscription budget is.
 //
 // A key added while it is being processed is not handed out again: it is marked dirty and requeued (due
 // done-time + window) when done() arrives, so one key is never processed twice at once.
@@ -31,6 +35,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -47,6 +52,7 @@ struct WorkQueueOptions {
   std::chrono::milliseconds max_backoff{300'000};   // cap of the exponential backoff (after jitter too)
   double jitter = 0.2;                              // +-fraction applied to each backoff; 0 disables it
   std::uint64_t seed = 0;                           // seeds the jitter generator
+  std::function<std::string(std::string_view key)> group_of;  // hold_group's groups; "" = none (default)
 };
 
 // How a round for a key ended, as the queue needs to know it.
@@ -73,6 +79,7 @@ class WorkQueue {
   std::optional<std::string> pop(TimePoint now);
   bool done(const std::string& key, TimePoint now, const Outcome& outcome);
   void forget(const std::string& key);
+  void hold_group(std::string_view group, TimePoint until);
 
   // When the earliest queued key falls due (possibly in the past); nullopt when nothing is queued.
   std::optional<TimePoint> next_due() const;
@@ -99,6 +106,7 @@ class WorkQueue {
   void enqueue(const std::string& key, KeyState& state, TimePoint candidate);
   void unqueue(const std::string& key, KeyState& state);
   Duration backoff(unsigned failures);
+  TimePoint group_hold(const std::string& key) const;
 
   WorkQueueOptions options_;
   std::mt19937_64 rng_;
@@ -106,6 +114,7 @@ class WorkQueue {
   Index by_due_;
   std::uint64_t next_seq_ = 0;
   std::size_t processing_ = 0;
+  std::map<std::string, TimePoint, std::less<>> group_holds_;
 };
 
 }  // namespace podid::controller

@@ -13,25 +13,10 @@ namespace {
 // so their concatenation with '-' can only be wrong by its length.
 constexpr std::size_t kMaxObjectName = 253;
 
-// A pod being deleted still needs its identity: its containers run through the grace period, and shutdown code
-// (flushing to a queue, releasing a lease in Azure) is exactly what calls Azure then. It stops needing it when it
-// is gone or finished, as with MIC.
-bool needs_identity(const crd::PodInfo& pod) {
-  if (pod.node.empty()) return false;  // not scheduled: no compute to put anything on yet
-  if (pod.phase == "Succeeded" || pod.phase == "Failed") return false;
-  return pod.labels.contains(crd::kBindingLabel);
-}
-
 template <class T>
-bool by_namespace_name(const Cached<T>* a, const Cached<T>* b) {
+bool by_namespace_name(const T* a, const T* b) {
   return std::tie(a->object.ns, a->object.name) < std::tie(b->object.ns, b->object.name);
 }
-
-// Where each node's pods get their identities: the compute key per node, or why there is none.
-struct NodeCompute {
-  std::string key;  // "" when unusable
-  std::string why;  // set when key is ""
-};
 
 class Builder {
  public:
@@ -42,11 +27,13 @@ class Builder {
     index_identities();
     index_bindings();
 
-    std::vector<const Cached<crd::PodInfo>*> pods;
+    std::vector<const PodRecord*> pods;
     for (const auto& p : snapshot_.pods) {
-      if (needs_identity(p.object)) pods.push_back(&p);
+      if (p.needs_identity()) pods.push_back(&p);
     }
-    std::sort(pods.begin(), pods.end(), by_namespace_name<crd::PodInfo>);
+    std::sort(pods.begin(), pods.end(), [](const PodRecord* a, const PodRecord* b) {
+      return std::tie(a->ns, a->name) < std::tie(b->ns, b->name);
+    });
     for (const auto* pod : pods) match(*pod);
 
     std::stable_sort(out_.assignments.begin(), out_.assignments.end(),
@@ -56,100 +43,77 @@ class Builder {
   }
 
  private:
-  void problem(std::string_view kind, const std::string& ns, const std::string& name, std::string_view reason,
-               std::string message) {
-    out_.problems.push_back({std::string(kind), ns, name, std::string(reason), std::move(message)});
-  }
-
   void index_nodes() {
     for (const auto& [node, provider_id] : snapshot_.node_provider_ids) {
-      NodeCompute& nc = nodes_[node];
-      if (provider_id.empty()) {
-        nc.why = "node " + node + " has no spec.providerID";
-        continue;
+      NodeCompute nc = node_compute(node, provider_id);
+      if (!nc.key.empty()) {
+        auto [it, inserted] = out_.computes.try_emplace(nc.key);
+        if (inserted) it->second.compute = *nc.compute;
+        it->second.nodes.push_back(node);  // the map iterates nodes in order: already sorted
       }
-      auto compute = arm::parse_provider_id(provider_id);
-      if (!compute) {
-        nc.why = "node " + node + ": " + compute.error().context;
-        continue;
-      }
-      nc.key = compute->key();
-      auto [it, inserted] = out_.computes.try_emplace(nc.key);
-      if (inserted) it->second.compute = *compute;
-      it->second.nodes.push_back(node);  // the map iterates nodes in order: already sorted
+      nodes_.emplace(node, std::move(nc));
     }
   }
 
   // Identities by (ns, name). Type-0 identities without a usable resource id are reported and left out, so no
   // binding matches them (MIC dropped them while listing).
   void index_identities() {
-    std::vector<const Cached<crd::AzureIdentity>*> sorted;
+    std::vector<const std::shared_ptr<const IdentityRecord>*> sorted;
     for (const auto& id : snapshot_.identities) sorted.push_back(&id);
-    std::sort(sorted.begin(), sorted.end(), by_namespace_name<crd::AzureIdentity>);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto* a, const auto* b) { return by_namespace_name(a->get(), b->get()); });
     for (const auto* id : sorted) {
-      const crd::AzureIdentity& o = id->object;
-      if (o.type == crd::IdentityType::kUserAssigned && !crd::is_user_assigned_resource_id(o.resource_id)) {
-        problem("AzureIdentity", o.ns, o.name, kReasonInvalidResourceId,
-                o.resource_id.empty()
-                    ? "spec.resourceID is required for a user-assigned identity (type 0)"
-                    : "spec.resourceID \"" + o.resource_id + "\" is not a user-assigned identity resource id");
+      const crd::AzureIdentity& o = (*id)->object;
+      if (auto problem = invalid_resource_id_problem(o)) {
+        out_.problems.push_back(std::move(*problem));
         invalid_identities_.emplace(o.ns, o.name);
         continue;
       }
-      identities_.try_emplace({o.ns, o.name}, id);
+      identities_.try_emplace({o.ns, o.name}, *id);
     }
   }
 
   void index_bindings() {
-    for (const auto& b : snapshot_.bindings) bindings_.push_back(&b);
-    std::sort(bindings_.begin(), bindings_.end(), by_namespace_name<crd::AzureIdentityBinding>);
+    for (const auto& b : snapshot_.bindings) bindings_.push_back(b.get());
+    std::sort(bindings_.begin(), bindings_.end(), by_namespace_name<BindingRecord>);
+    for (const auto& b : snapshot_.bindings) binding_ptrs_.emplace(b.get(), b);
   }
 
-  void match(const Cached<crd::PodInfo>& cached) {
-    const crd::PodInfo& pod = cached.object;
-    const std::string& selector = pod.labels.find(crd::kBindingLabel)->second;
+  void match(const PodRecord& pod) {
     for (const auto* binding : bindings_) {
       const crd::AzureIdentityBinding& b = binding->object;
-      if (b.selector != selector) continue;
+      if (b.selector != pod.selector) continue;
       std::pair<std::string, std::string> id_key{b.ns, b.azure_identity};
       auto found = identities_.find(id_key);
       if (found == identities_.end()) {
         if (!invalid_identities_.contains(id_key) && missing_reported_.emplace(b.ns, b.name).second) {
-          problem("AzureIdentityBinding", b.ns, b.name, kReasonIdentityNotFound,
-                  "AzureIdentity " + b.ns + "/" + b.azure_identity + " not found (an identity must be in its " +
-                      "binding's namespace)");
+          out_.problems.push_back(identity_not_found_problem(b));
         }
         continue;
       }
-      const Cached<crd::AzureIdentity>& identity = *found->second;
-      bool namespaced = snapshot_.force_namespaced || identity.object.namespaced_behavior;
+      const std::shared_ptr<const IdentityRecord>& identity = found->second;
+      bool namespaced = snapshot_.force_namespaced || identity->object.namespaced_behavior;
       if (namespaced && pod.ns != b.ns) continue;
-      add(cached, *binding, identity, namespaced);
+      add(pod, binding_ptrs_.at(binding), identity, namespaced);
     }
   }
 
-  void add(const Cached<crd::PodInfo>& cached, const Cached<crd::AzureIdentityBinding>& binding,
-           const Cached<crd::AzureIdentity>& identity, bool namespaced) {
-    const crd::PodInfo& pod = cached.object;
-    const crd::AzureIdentity& id = identity.object;
-    DesiredAssignment a;
-    a.name = pod.name + "-" + pod.ns + "-" + id.name;
-    a.ns = namespaced ? id.ns : std::string(kDefaultAssignmentNamespace);
-    if (a.name.size() > kMaxObjectName) {
-      problem("AzureIdentity", id.ns, id.name, kReasonInvalidName,
-              "pod " + pod.ns + "/" + pod.name + ": AzureAssignedIdentity name \"" + a.name + "\" is longer than " +
-                  std::to_string(kMaxObjectName) + " characters");
+  void add(const PodRecord& pod, const std::shared_ptr<const BindingRecord>& binding,
+           const std::shared_ptr<const IdentityRecord>& identity, bool namespaced) {
+    const crd::AzureIdentity& id = identity->object;
+    auto name = assignment_name(pod, id);
+    if (!name) {
+      out_.problems.push_back(invalid_name_problem(pod, id, pod.name + "-" + pod.ns + "-" + id.name));
       return;
     }
-    auto [winner, inserted] = taken_.try_emplace({a.ns, a.name}, Owner{&cached, &identity});
+    DesiredAssignment a;
+    a.name = std::move(*name);
+    a.ns = namespaced ? id.ns : std::string(kDefaultAssignmentNamespace);
+    auto [winner, inserted] = taken_.try_emplace({a.ns, a.name}, Owner{&pod, identity.get()});
     if (!inserted) {
       const Owner& first = winner->second;
-      if (first.pod != &cached || first.identity != &identity) {
-        problem("AzureIdentity", id.ns, id.name, kReasonNameConflict,
-                "pod " + pod.ns + "/" + pod.name + " gets no AzureAssignedIdentity for this identity: the name " +
-                    a.ns + "/" + a.name + " is taken by AzureIdentity " + first.identity->object.ns + "/" +
-                    first.identity->object.name + " for pod " + first.pod->object.ns + "/" + first.pod->object.name +
-                    " (rename one of the identities)");
+      if (first.pod != &pod || first.identity != identity.get()) {
+        out_.problems.push_back(name_conflict_problem(pod, id, a.ns, a.name, *first.pod, first.identity->object));
       }
       return;
     }
@@ -157,8 +121,8 @@ class Builder {
     a.pod_namespace = pod.ns;
     a.pod_uid = pod.uid;
     a.node = pod.node;
-    a.identity = &identity;
-    a.binding = &binding;
+    a.identity = identity;
+    a.binding = binding;
     a.compute_key = compute_of(pod.node);
     out_.assignments.push_back(std::move(a));
   }
@@ -167,9 +131,8 @@ class Builder {
     auto it = nodes_.find(node);
     if (it != nodes_.end() && !it->second.key.empty()) return it->second.key;
     if (node_reported_.insert(node).second) {
-      std::string why = it == nodes_.end() ? "node " + node + " not found" : it->second.why;
-      problem("Node", "", node, kReasonInvalidProviderId,
-              why + ": not an Azure VM or scale-set instance, its pods' user-assigned identities cannot be assigned");
+      out_.problems.push_back(
+          invalid_provider_id_problem(node, it == nodes_.end() ? "node " + node + " not found" : it->second.why));
     }
     return {};
   }
@@ -189,16 +152,17 @@ class Builder {
   }
 
   struct Owner {
-    const Cached<crd::PodInfo>* pod;
-    const Cached<crd::AzureIdentity>* identity;
+    const PodRecord* pod;
+    const IdentityRecord* identity;
   };
 
   const ClusterSnapshot& snapshot_;
   DesiredState out_;
   std::map<std::string, NodeCompute, std::less<>> nodes_;
-  std::map<std::pair<std::string, std::string>, const Cached<crd::AzureIdentity>*> identities_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<const IdentityRecord>> identities_;
   std::set<std::pair<std::string, std::string>> invalid_identities_;
-  std::vector<const Cached<crd::AzureIdentityBinding>*> bindings_;
+  std::vector<const BindingRecord*> bindings_;
+  std::map<const BindingRecord*, std::shared_ptr<const BindingRecord>> binding_ptrs_;
   std::map<std::pair<std::string, std::string>, Owner> taken_;
   std::set<std::pair<std::string, std::string>> missing_reported_;
   std::set<std::string, std::less<>> node_reported_;
@@ -211,5 +175,63 @@ bool DesiredAssignment::needs_arm() const {
 }
 
 DesiredState compute_desired_state(const ClusterSnapshot& snapshot) { return Builder(snapshot).build(); }
+
+std::optional<std::string> assignment_name(const PodRecord& pod, const crd::AzureIdentity& identity) {
+  std::string name = pod.name + "-" + pod.ns + "-" + identity.name;
+  if (name.size() > kMaxObjectName) return std::nullopt;
+  return name;
+}
+
+NodeCompute node_compute(std::string_view node, std::string_view provider_id) {
+  NodeCompute nc;
+  if (provider_id.empty()) {
+    nc.why = "node " + std::string(node) + " has no spec.providerID";
+    return nc;
+  }
+  auto compute = arm::parse_provider_id(provider_id);
+  if (!compute) {
+    nc.why = "node " + std::string(node) + ": " + compute.error().context;
+    return nc;
+  }
+  nc.key = compute->key();
+  nc.compute = std::move(compute.value());
+  return nc;
+}
+
+DesiredProblem invalid_name_problem(const PodRecord& pod, const crd::AzureIdentity& id, const std::string& name) {
+  return {"AzureIdentity", id.ns, id.name, std::string(kReasonInvalidName),
+          "pod " + pod.ns + "/" + pod.name + ": AzureAssignedIdentity name \"" + name + "\" is longer than " +
+              std::to_string(kMaxObjectName) + " characters"};
+}
+
+DesiredProblem name_conflict_problem(const PodRecord& pod, const crd::AzureIdentity& id, const std::string& ns,
+                                     const std::string& name, const PodRecord& first_pod,
+                                     const crd::AzureIdentity& first_identity) {
+  return {"AzureIdentity", id.ns, id.name, std::string(kReasonNameConflict),
+          "pod " + pod.ns + "/" + pod.name + " gets no AzureAssignedIdentity for this identity: the name " + ns + "/" +
+              name + " is taken by AzureIdentity " + first_identity.ns + "/" + first_identity.name + " for pod " +
+              first_pod.ns + "/" + first_pod.name + " (rename one of the identities)"};
+}
+
+DesiredProblem invalid_provider_id_problem(std::string_view node, std::string_view why) {
+  return {"Node", "", std::string(node), std::string(kReasonInvalidProviderId),
+          std::string(why) +
+              ": not an Azure VM or scale-set instance, its pods' user-assigned identities cannot be assigned"};
+}
+
+DesiredProblem identity_not_found_problem(const crd::AzureIdentityBinding& b) {
+  return {
+      "AzureIdentityBinding", b.ns, b.name, std::string(kReasonIdentityNotFound),
+      "AzureIdentity " + b.ns + "/" + b.azure_identity + " not found (an identity must be in its binding's namespace)"};
+}
+
+std::optional<DesiredProblem> invalid_resource_id_problem(const crd::AzureIdentity& o) {
+  if (o.type != crd::IdentityType::kUserAssigned || crd::is_user_assigned_resource_id(o.resource_id))
+    return std::nullopt;
+  return DesiredProblem{"AzureIdentity", o.ns, o.name, std::string(kReasonInvalidResourceId),
+                        o.resource_id.empty()
+                            ? "spec.resourceID is required for a user-assigned identity (type 0)"
+                            : "spec.resourceID \"" + o.resource_id + "\" is not a user-assigned identity resource id"};
+}
 
 }  // namespace podid::controller

@@ -31,6 +31,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/arm/resource_id.h"
+#include "controller/state/records.h"
 #include "podid/crd/crd_types.h"
 
 namespace podid::controller {
@@ -51,21 +53,13 @@ inline constexpr std::string_view kReasonInvalidName = "InvalidName";
 // Where AzureAssignedIdentities live outside namespaced mode (MIC's choice, kept for `kubectl get` users).
 inline constexpr std::string_view kDefaultAssignmentNamespace = "default";
 
-// An object as the cache holds it: parsed, plus the raw JSON (AAIs embed full copies of identity and binding).
-// The raw object is shared with the cache and every view taken from it: a view copies pointers, not objects
-// (with 10,000 pods and as many AzureAssignedIdentities, copies per view were most of the controller's memory).
-template <class T>
-struct Cached {
-  T object;
-  std::shared_ptr<const nlohmann::json> raw;
-};
-
+// Everything the caches hold, for the full computation (the incremental one is desired_index.h).
 struct ClusterSnapshot {
-  std::vector<Cached<crd::PodInfo>> pods;  // pods carrying the kBindingLabel (others never matter)
+  std::vector<PodRecord> pods;  // pods carrying the kBindingLabel (others never matter)
   // Every node: name -> spec.providerID ("" while the cloud provider has not set it).
   std::map<std::string, std::string, std::less<>> node_provider_ids;
-  std::vector<Cached<crd::AzureIdentity>> identities;
-  std::vector<Cached<crd::AzureIdentityBinding>> bindings;
+  std::vector<std::shared_ptr<const IdentityRecord>> identities;
+  std::vector<std::shared_ptr<const BindingRecord>> bindings;
   bool force_namespaced = false;
 };
 
@@ -74,11 +68,12 @@ struct DesiredAssignment {
   std::string name;  // <pod>-<podNamespace>-<identityName>, as MIC names it
   std::string ns;    // "default", or the identity's namespace in namespaced mode (as MIC)
   std::string pod, pod_namespace, pod_uid, node;
-  const Cached<crd::AzureIdentity>* identity = nullptr;        // points into the snapshot
-  const Cached<crd::AzureIdentityBinding>* binding = nullptr;  // points into the snapshot
+  std::shared_ptr<const IdentityRecord> identity;  // shared with the caches: a copy costs two pointers
+  std::shared_ptr<const BindingRecord> binding;
   std::string compute_key;  // arm::ResourceId::key() of the node's scale set or VM; "" if the node's
                             // providerID is missing or not an Azure VM (then never Assigned)
   bool needs_arm() const;   // a user-assigned identity (type 0): Assigned only once it is on the compute
+  bool operator==(const DesiredAssignment&) const = default;
 };
 
 // What one scale set or VM should hold.
@@ -87,12 +82,16 @@ struct ComputeNeed {
   std::vector<std::string> identity_ids;  // user-assigned resource ids, deduplicated case-insensitively (first
                                           // spelling in assignment order kept), sorted by canonical key
   std::vector<std::string> nodes;         // the cluster's nodes on it, sorted
+  bool operator==(const ComputeNeed&) const = default;
 };
 
 struct DesiredProblem {
   std::string kind, ns, name;  // the object to put an Event on ("AzureIdentityBinding", "AzureIdentity", "Node")
   std::string reason;          // one of the kReason* above
   std::string message;
+  // kind/ns/name/reason: one object's one problem, reported once however many pods cause it.
+  std::string id() const { return kind + "/" + ns + "/" + name + "/" + reason; }
+  bool operator==(const DesiredProblem&) const = default;
 };
 
 struct DesiredState {
@@ -104,7 +103,26 @@ struct DesiredState {
   std::vector<DesiredProblem> problems;
 };
 
-// The snapshot must outlive the result (assignments point into it).
 DesiredState compute_desired_state(const ClusterSnapshot& snapshot);
+
+// The rules both computations share.
+// <pod>-<podNamespace>-<identity>; nullopt when longer than an object name may be (253).
+std::optional<std::string> assignment_name(const PodRecord& pod, const crd::AzureIdentity& identity);
+// Where a node's pods get their identities: the compute (key "" when unusable, with why).
+struct NodeCompute {
+  std::string key;
+  std::optional<arm::ResourceId> compute;
+  std::string why;  // set when key is ""
+};
+NodeCompute node_compute(std::string_view node, std::string_view provider_id);
+// The problems' messages.
+DesiredProblem invalid_name_problem(const PodRecord& pod, const crd::AzureIdentity& identity, const std::string& name);
+DesiredProblem name_conflict_problem(const PodRecord& pod, const crd::AzureIdentity& identity, const std::string& ns,
+                                     const std::string& name, const PodRecord& first_pod,
+                                     const crd::AzureIdentity& first_identity);
+DesiredProblem invalid_provider_id_problem(std::string_view node, std::string_view why);
+DesiredProblem identity_not_found_problem(const crd::AzureIdentityBinding& binding);
+// A type-0 identity without a usable resource id: nullopt when it is usable.
+std::optional<DesiredProblem> invalid_resource_id_problem(const crd::AzureIdentity& identity);
 
 }  // namespace podid::controller

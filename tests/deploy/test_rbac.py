@@ -45,8 +45,10 @@ CONTROLLER = [
     *calls(["list", "watch"], "", ["pods", "nodes"], where="controller/cluster/cluster_cache.cpp (informers)"),
     *calls(["list", "watch", "patch"], CRD_GROUP, ["azureidentities", "azureidentitybindings"],
            where="cluster_cache.cpp; controller/kube/condition_writer.cpp (status conditions, merge patch)"),
-    *calls(["get", "list", "watch", "create", "update", "patch", "delete"], CRD_GROUP, ["azureassignedidentities"],
-           where="cluster_cache.cpp; controller/kube/assigned_identity_writer.cpp (lifecycle, finalizer)"),
+    *calls(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"], CRD_GROUP,
+           ["azureassignedidentities"],
+           where="cluster_cache.cpp; controller/kube/assigned_identity_writer.cpp (lifecycle, finalizer, the AAIs "
+                 "of gone pods by label)"),
     *calls(["create", "patch"], "", ["events"], where="controller/kube/event_recorder.cpp"),
     *calls(["get", "list", "create", "update"], "", ["configmaps"], NAMESPACE,
            where="controller/kube/ledger_store.cpp: ledger ConfigMaps podid-ledger-<hash>"),

@@ -43,6 +43,12 @@ class ApiClient {
 
   // `path` includes the query, e.g. "/api/v1/namespaces/default/pods?labelSelector=a%3Db".
   boost::asio::awaitable<Result<ApiResponse>> get(std::string path);
+  // One page of a list (`path` carries limit= and continue=), parsed as it is read: each element of `items` goes
+  // to on_item as soon as it is parsed and is then dropped, so a page is never held as one tree. The returned
+  // body is the list without its items (metadata: resourceVersion, continue). A non-2xx answer is returned as by
+  // get(), without calling on_item. On an error, on_item may have been called for the items before it.
+  boost::asio::awaitable<Result<ApiResponse>> list_page(std::string path,
+                                                        std::function<void(nlohmann::json&& item)> on_item);
   // POST / PUT / PATCH / DELETE with a JSON body (null: no body); content_type for PATCH flavours.
   boost::asio::awaitable<Result<ApiResponse>> request(boost::beast::http::verb method, std::string path,
                                                       nlohmann::json body,
@@ -58,6 +64,7 @@ class ApiClient {
 
  private:
   std::string bearer_token();
+  http::Request authorized_request(boost::beast::http::verb method);  // Accept JSON, the bearer token
   ClusterConfig config_;
   std::unique_ptr<http::Client> http_;
   std::unique_ptr<http::Client> stream_http_;  // longer timeout: a watch may be silent between bookmarks
@@ -69,5 +76,10 @@ class ApiClient {
 // One line of a watch stream, {"type":"ADDED","object":{...}}; EBADMSG naming what is wrong otherwise.
 Result<WatchEvent> parse_watch_event(std::string_view line);
 
+// The body of one list page, handing each element of the top-level `items` to on_item as soon as its closing
+// brace is read; returns the rest of the list. EBADMSG when the body is not a JSON object or `items` holds
+// something other than objects.
+Result<nlohmann::json> parse_list_page(std::string_view body,
+                                       const std::function<void(nlohmann::json&& item)>& on_item);
 
 }  // namespace podid::k8s

@@ -7,6 +7,11 @@
 // version is gone. While the API server is unreachable the consumer's copy stays as it was: nothing is
 // dropped because the server cannot be reached.
 //
+// Lists are paged (limit 500, continue) and each page is parsed as it is read (ApiClient::list_page). A
+// consumer of many objects takes them one by one (list_item / list_end) and so never holds a whole list as
+// JSON; a 410 Gone in the middle of the pages (the continue token outlived the server's history) ends that
+// list with list_end(false) and a fresh list starts from the first page.
+//
 // Runs on the executor it was given (one strand: the agent's single io thread); callbacks run there.
 //
 // Errors: none escape. Failures are counted in ReflectorStats and logged once per state change.
@@ -40,6 +45,12 @@ struct ReflectorHandler {
   std::function<void(const std::vector<nlohmann::json>& items)> replace;
   // ADDED / MODIFIED / DELETED, in order.
   std::function<void(WatchEventType type, const nlohmann::json& object)> event;
+  // Instead of `replace`, for consumers of many objects: every listed object as its page is parsed, then
+  // list_end(true) once the last page arrived (the consumer's copy becomes exactly what list_item gave since the
+  // previous list_end) or list_end(false) when the list broke off (410 mid-pagination, a failure): the consumer
+  // drops what it was given since then and keeps its copy. Set both or neither.
+  std::function<void(nlohmann::json&& object)> list_item;
+  std::function<void(bool complete)> list_end;
 };
 
 struct ReflectorStats {

@@ -28,6 +28,11 @@ Roles are explicit: the controller's principal gets Virtual Machine Contributor 
 
 Processes started by `start_controller` are killed by pid when the cluster closes (also when a test fails).
 The binary is <PODID_BUILD_DIR>/controller/podid-controller (default <repo>/build).
+
+The parts, one concern each: controller_deploy.py (CRDs, RBAC and names from deploy/), controller_objects.py
+(scale sets, VMs, nodes, identities, bindings, pods, AAIs: `ClusterObjects`), controller_process.py (one
+replica), waiting.py (bounded polling). This module builds the servers, runs the replicas and observes them,
+and re-exports what tests import.
 """
 from __future__ import annotations
 
@@ -35,252 +40,30 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Optional
 
+from .azure.arm import ArmEmulator
 from .azure.entra import EntraEmulator
 from .azure.imds import ImdsEmulator
-from .azure.arm import ArmEmulator
-from .azure.state import AzureState, Compute, Identity, rg_id
+from .azure.state import AzureState, Identity
 from .azure.tlsca import TestCA
 from .azure.tokens import TokenIssuer
+from .controller_deploy import (AAI, AAI_FINALIZER, ARM_AUDIENCE, AZURE_IDENTITY, BINDING, BINDING_LABEL,
+                                CONTROLLER_NS, CONTROLLER_RULES, CONTROLLER_USER, GROUP, IDENTITY_RG, KUBE_WRITES,
+                                LEASE_NAME, MI_OPERATOR, NODE_RG, REPO, VM_CONTRIBUTOR, controller_rules, load_crds)
+from .controller_objects import ClusterObjects, IdentityRef, PodRef, ScaleSet, provider_id
+from .controller_process import BUILD, CONTROLLER, FAST_ARGS, ControllerProcess, free_port
 from .kube import KubeApiServer
 from .lifecycle import BuiltOnEnter
 from .prometheus_text import parse_samples
-
-REPO = Path(__file__).resolve().parents[3]
-BUILD = Path(os.environ.get("PODID_BUILD_DIR", REPO / "build"))
-CONTROLLER = BUILD / "controller" / "podid-controller"
-
-GROUP = "aadpodidentity.k8s.io"
-AAI = "azureassignedidentities." + GROUP
-AZURE_IDENTITY = "azureidentities." + GROUP
-BINDING = "azureidentitybindings." + GROUP
-BINDING_LABEL = "aadpodidbinding"
-AAI_FINALIZER = "azureassignedidentity.finalizers.aadpodidentity.k8s.io"
-NODE_RG = "MC_podid_rg_eastus"
-IDENTITY_RG = "podid-workloads"
-CONTROLLER_NS = "podid-system"
-CONTROLLER_USER = f"system:serviceaccount:{CONTROLLER_NS}:podid-controller"
-ARM_AUDIENCE = "https://management.azure.com/"
-LEASE_NAME = "podid-controller"
-VM_CONTRIBUTOR = "Virtual Machine Contributor"
-MI_OPERATOR = "Managed Identity Operator"
-KUBE_WRITES = ("create", "update", "patch", "delete", "deletecollection")
-
-# What the controller may do in the API when deploy/manifests/20-controller-rbac.yaml is absent (the least
-# privilege its chart is meant to grant). Anything else shows up as a 403 in api.request_log (`forbidden()`).
-CONTROLLER_RULES = [
-    (["get", "list", "watch"], [""], ["pods", "nodes"]),
-    (["*"], [GROUP], ["azureidentities", "azureidentitybindings", "azureassignedidentities",
-                      "azurepodidentityexceptions", "azureidentities/status", "azureidentitybindings/status",
-                      "azureassignedidentities/status"]),
-    (["create", "patch", "update"], ["", "events.k8s.io"], ["events"]),
-    {"verbs": ["get", "list", "watch", "create", "update", "patch", "delete"], "groups": [""],
-     "resources": ["configmaps"], "namespace": CONTROLLER_NS},
-    {"verbs": ["get", "list", "watch", "create", "update", "patch"], "groups": ["coordination.k8s.io"],
-     "resources": ["leases"], "namespace": CONTROLLER_NS},
-]
-
-# Flags that make a test cluster converge in seconds rather than minutes; tests override any of them.
-FAST_ARGS = {
-    "--coalesce-window-ms": "300",
-    "--arm-poll-interval-ms": "200",
-    "--retry-initial-ms": "200",
-    "--retry-max-ms": "3000",
-    "--leader-election-duration-s": "15",
-    "--log-level": "debug",
-}
-
-
-def load_crds() -> tuple[list[dict], str]:
-    """The aadpodidentity.k8s.io CRDs and where they came from: deploy/crds/*.yaml once the chart ships them,
-    else the predecessor-shaped fixtures the API stand-in's own tests use."""
-    import yaml
-    deploy = sorted((REPO / "deploy" / "crds").glob("*.yaml"))
-    # TODO(deploy): drop the fallback once deploy/crds/ exists in every checkout these tests run on.
-    files = deploy or sorted((REPO / "tests" / "harness" / "tests_kube" / "fixtures").glob("*-crd.yaml"))
-    crds = []
-    for f in files:
-        for doc in yaml.safe_load_all(f.read_text()):
-            if doc and doc.get("kind") == "CustomResourceDefinition" and doc["spec"]["group"] == GROUP:
-                if not deploy:
-                    # The predecessor's CRDs declare no status subresource (reference §3) and podid-controller
-                    # writes status on the main resource for that reason; the stand-in's fixture adds one to
-                    # AzureAssignedIdentity, which would make those writes keep the old status.
-                    for v in doc["spec"]["versions"]:
-                        v.pop("subresources", None)
-                crds.append(doc)
-    return crds, ("deploy/crds" if deploy else "tests/harness/tests_kube/fixtures")
-
-
-def controller_rules() -> tuple[list, str]:
-    """The controller's API permissions as deploy/ grants them (ClusterRole cluster-wide, Role in its namespace),
-    so a rule missing from the manifests fails these tests as it would fail in a cluster; CONTROLLER_RULES when
-    the manifests are absent. resourceNames are not modelled by the stand-in (those rules apply to any name)."""
-    import yaml
-    path = REPO / "deploy" / "manifests" / "20-controller-rbac.yaml"
-    if not path.exists():
-        return CONTROLLER_RULES, "controller_cluster.CONTROLLER_RULES"
-    rules = []
-    for doc in yaml.safe_load_all(path.read_text()):
-        if not doc or doc.get("kind") not in ("ClusterRole", "Role"):
-            continue
-        ns = doc["metadata"].get("namespace") if doc["kind"] == "Role" else None
-        if doc["kind"] == "Role" and ns != CONTROLLER_NS:
-            raise RuntimeError(f"{path}: Role in {ns!r}, the harness runs the controller in {CONTROLLER_NS!r}")
-        for r in doc.get("rules") or []:
-            rules.append({"verbs": r["verbs"], "groups": r.get("apiGroups", [""]), "resources": r["resources"],
-                          "namespace": ns})
-    return rules, "deploy/manifests/20-controller-rbac.yaml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def provider_id(compute: Compute, instance: str = "") -> str:
-    """spec.providerID as the Azure cloud provider writes it (lower-case `azure:///`, ARM casing kept)."""
-    base = f"azure://{compute.resource_id}"
-    return f"{base}/virtualMachines/{instance}" if instance != "" else base
-
-
-class WaitTimeout(AssertionError):
-    pass
-
-
-def wait_for(pred: Callable[[], Any], timeout: float, what: str, interval: float = 0.1,
-             diagnose: Optional[Callable[[], str]] = None) -> Any:
-    """Poll `pred` until it returns something truthy; raise WaitTimeout naming `what` (and diagnostics)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            extra = diagnose() if diagnose else ""
-            raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what}\n{extra}")
-        time.sleep(interval)
-
-
-# ---- what tests hold ------------------------------------------------------------------------------------------
-@dataclass
-class ScaleSet:
-    compute: Compute
-    nodes: list[str]
-
-    @property
-    def resource_id(self) -> str:
-        return self.compute.resource_id
-
-    @property
-    def name(self) -> str:
-        return self.compute.name
-
-
-@dataclass
-class IdentityRef:
-    namespace: str
-    name: str
-    azure: Identity
-
-    @property
-    def client_id(self) -> str:
-        return self.azure.client_id
-
-    @property
-    def resource_id(self) -> str:
-        return self.azure.resource_id
-
-    @property
-    def key(self) -> str:
-        return self.azure.resource_id.lower()
-
-
-@dataclass
-class PodRef:
-    namespace: str
-    name: str
-    node: Optional[str]
-    selector: Optional[str]
-
-
-@dataclass
-class ControllerProcess:
-    """One podid-controller replica. Logs go to files under the cluster's tmp dir."""
-    replica: int
-    identity: str
-    port: int
-    args: list[str]
-    proc: subprocess.Popen
-    stdout_path: Path
-    stderr_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def kill(self, sig: int = signal.SIGKILL, timeout: float = 15) -> Optional[int]:
-        """Signal this process (by pid) and reap it."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        return self.proc.returncode
-
-    def log(self) -> str:
-        parts = []
-        for p in (self.stdout_path, self.stderr_path):
-            if p.exists():
-                parts.append(p.read_text(errors="replace"))
-        return "\n".join(x for x in parts if x)
-
-    def lines(self) -> list[dict]:
-        """The structured (JSON) log lines."""
-        out = []
-        for raw in self.log().splitlines():
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(obj, dict):
-                out.append(obj)
-        return out
-
-    def http_get(self, path: str, timeout: float = 5) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=timeout) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode(errors="replace")
-        except OSError as e:
-            return 0, str(e)
-
-    def rss_kib(self, field_name: str = "VmHWM") -> int:
-        """VmHWM (peak) or VmRSS of the process, KiB, from /proc."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-        raise KeyError(field_name)
+from .waiting import WaitTimeout, wait_for
 
 
 # ---- the cluster ----------------------------------------------------------------------------------------------
-class ControllerCluster(BuiltOnEnter):
+class ControllerCluster(BuiltOnEnter, ClusterObjects):
     """See the module docstring.
 
     `auth`: "sp" (service principal, secret, through the Entra emulator) or "msi" (a user-assigned identity
@@ -393,176 +176,6 @@ class ControllerCluster(BuiltOnEnter):
         self.cloud_config = self._write_json("azure.json", self.azure_json(**overrides))
         return self.cloud_config
 
-    # ---- roles -------------------------------------------------------------------------------------------
-    def grant(self, role: str, scope: str) -> None:
-        self.cloud.assign_role(self.principal_id, role, scope)
-
-    def revoke(self, role: str, scope: str) -> None:
-        self.cloud.remove_role(self.principal_id, role, scope)
-
-    def _grant_rg(self, rg: str) -> None:
-        if self.grant_vm_contributor and rg.lower() not in self._granted_rgs:
-            self.grant(VM_CONTRIBUTOR, rg_id(self.subscription, rg))
-            self._granted_rgs.add(rg.lower())
-
-    # ---- compute and nodes -------------------------------------------------------------------------------
-    def add_scale_set(self, rg: str, name: str, nodes: int = 1, system_assigned: bool = False) -> ScaleSet:
-        """A uniform VMSS with `nodes` instances, and one Node object per instance (named by computer name)."""
-        vmss = self.cloud.add_vmss(rg, name, instances=[str(i) for i in range(nodes)],
-                                   system_assigned=system_assigned)
-        self._grant_rg(rg)
-        names = []
-        for inst in vmss.instances:
-            self.add_node(inst.name, provider_id(vmss, inst.instance_id), pool=name)
-            names.append(inst.name)
-        ss = ScaleSet(vmss, names)
-        self.scale_sets[vmss.resource_id.lower()] = ss
-        return ss
-
-    def add_vm(self, rg: str, name: str, system_assigned: bool = False) -> ScaleSet:
-        """A standalone VM (availability set) and its Node."""
-        vm = self.cloud.add_vm(rg, name, system_assigned=system_assigned)
-        self._grant_rg(rg)
-        self.add_node(name, provider_id(vm))
-        ss = ScaleSet(vm, [name])
-        self.scale_sets[vm.resource_id.lower()] = ss
-        return ss
-
-    def add_node(self, name: str, provider: str, pool: str = "") -> dict:
-        labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}
-        if pool:
-            labels["kubernetes.azure.com/agentpool"] = pool
-        return self.api.create_node({
-            "apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels},
-            "spec": {"providerID": provider},
-            "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
-
-    def move_node(self, node: str, target: ScaleSet, instance: str = "0") -> dict:
-        """Point a Node's providerID at another scale set (a re-imaged node joining another pool by name)."""
-        obj = self.api.get("nodes", node, "")
-        obj["spec"]["providerID"] = provider_id(target.compute, instance if target.compute.kind.endswith(
-            "ScaleSets") else "")
-        return self.api.update(obj)
-
-    def delete_node(self, node: str) -> None:
-        self.api.delete("nodes", node, "")
-
-    # ---- identities and bindings -------------------------------------------------------------------------
-    def add_identity(self, ns: str, name: str, rg: str = IDENTITY_RG, grant_operator: bool = True,
-                     create_cr: bool = True) -> IdentityRef:
-        """A user-assigned identity in Azure and its AzureIdentity (type 0) in `ns`; the controller gets Managed
-        Identity Operator on it unless grant_operator=False."""
-        ident = self.cloud.add_identity(rg, name)
-        if grant_operator:
-            self.grant(MI_OPERATOR, ident.resource_id)
-        ref = IdentityRef(ns, name, ident)
-        self.identities[(ns, name)] = ref
-        if create_cr:
-            self.api.create({"apiVersion": f"{GROUP}/v1", "kind": "AzureIdentity",
-                             "metadata": {"name": name, "namespace": ns},
-                             "spec": {"type": 0, "resourceID": ident.resource_id, "clientID": ident.client_id}})
-        return ref
-
-    def bind(self, ns: str, identity: IdentityRef, selector: str, name: Optional[str] = None) -> dict:
-        name = name or f"{identity.name}-binding"
-        self.bindings[(ns, name)] = (identity, selector)
-        return self.api.create({"apiVersion": f"{GROUP}/v1", "kind": "AzureIdentityBinding",
-                                "metadata": {"name": name, "namespace": ns},
-                                "spec": {"azureIdentity": identity.name, "selector": selector}})
-
-    def unbind(self, ns: str, name: str) -> None:
-        self.bindings.pop((ns, name), None)
-        self.api.delete(BINDING, name, ns)
-
-    def identity_cr(self, identity: IdentityRef) -> dict:
-        return self.api.get(AZURE_IDENTITY, identity.name, identity.namespace)
-
-    def binding_cr(self, ns: str, name: str) -> dict:
-        return self.api.get(BINDING, name, ns)
-
-    # ---- pods --------------------------------------------------------------------------------------------
-    def pod_manifest(self, ns: str, name: str, node: Optional[str], selector: Optional[str]) -> dict:
-        labels = {"app": name.rsplit("-", 1)[0]}
-        if selector is not None:
-            labels[BINDING_LABEL] = selector
-        spec: dict = {"containers": [{"name": "app", "image": "mcr.microsoft.com/azure-cli"}]}
-        if node:
-            spec["nodeName"] = node
-        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns, "labels": labels},
-                "spec": spec, "status": {"phase": "Running" if node else "Pending"}}
-
-    def add_pod(self, ns: str, name: str, node: Optional[str], selector: Optional[str] = None) -> PodRef:
-        self.api.create_pod(self.pod_manifest(ns, name, node, selector))
-        ref = PodRef(ns, name, node, selector)
-        self.pods[(ns, name)] = ref
-        return ref
-
-    def delete_pod(self, pod: PodRef) -> None:
-        self.pods.pop((pod.namespace, pod.name), None)
-        self.api.delete_pod(pod.namespace, pod.name)
-
-    def identities_of(self, pod: PodRef) -> list[IdentityRef]:
-        """The identities bound to `pod` through the bindings this cluster made (MIC's matching, §2.4)."""
-        if pod.selector is None:
-            return []
-        return sorted({id(i): i for (ns, _), (i, sel) in self.bindings.items()
-                       if sel == pod.selector and i.namespace == ns}.values(), key=lambda i: (i.namespace, i.name))
-
-    # ---- AzureAssignedIdentities -------------------------------------------------------------------------
-    @staticmethod
-    def aai_name(pod: PodRef, identity: IdentityRef) -> str:
-        return f"{pod.name}-{pod.namespace}-{identity.name}"
-
-    def aai(self, pod: PodRef, identity: IdentityRef, ns: str = "default") -> Optional[dict]:
-        return self.api.find(AAI, self.aai_name(pod, identity), ns)
-
-    def aais(self, ns: str = "") -> list[dict]:
-        return self.api.list(AAI, namespace=ns)
-
-    @staticmethod
-    def aai_state(obj: Optional[dict]) -> Optional[str]:
-        return None if obj is None else (obj.get("status") or {}).get("status")
-
-    def wait_assigned(self, *pods: PodRef, timeout: float = 60, ns: str = "default") -> list[dict]:
-        """Every bound identity of every pod has an AzureAssignedIdentity in state Assigned."""
-        want = [(p, i) for p in pods for i in self.identities_of(p)]
-        if not want:
-            raise ValueError("no pod given is bound to an identity this cluster knows")
-
-        def done():
-            objs = [self.aai(p, i, ns) for p, i in want]
-            return objs if all(self.aai_state(o) == "Assigned" for o in objs) else None
-
-        return wait_for(done, timeout, f"Assigned AzureAssignedIdentities for {len(want)} (pod, identity) pairs",
-                        diagnose=lambda: self._diagnose([self.aai_name(p, i) for p, i in want], ns))
-
-    def wait_aai_gone(self, pod: PodRef, identity: IdentityRef, timeout: float = 60, ns: str = "default") -> None:
-        wait_for(lambda: self.aai(pod, identity, ns) is None, timeout, f"{self.aai_name(pod, identity)} deleted",
-                 diagnose=lambda: self._diagnose([self.aai_name(pod, identity)], ns))
-
-    def wait_on_compute(self, target: ScaleSet, identity: IdentityRef, present: bool = True,
-                        timeout: float = 60) -> None:
-        wait_for(lambda: (identity.key in self.cloud.assigned_ids(target.resource_id)) == present, timeout,
-                 f"{identity.name} {'on' if present else 'off'} {target.name}", diagnose=self.diagnostics)
-
-    def _diagnose(self, names: list[str], ns: str) -> str:
-        lines = []
-        for n in names[:20]:
-            o = self.api.find(AAI, n, ns)
-            lines.append(f"  AAI {ns}/{n}: {'absent' if o is None else json.dumps(o.get('status'))}")
-        return "\n".join(lines) + "\n" + self.diagnostics()
-
-    def diagnostics(self) -> str:
-        """What a failed test wants to see: ARM calls, forbidden API requests, events, the replicas' log tails."""
-        out = [f"ARM counters: {dict(self.arm.counters)}",
-               f"kube writes by controller: {len(self.kube_writes())}; forbidden: {self.forbidden()[:10]}",
-               "events: " + "; ".join(f"{e.get('reason')}: {e.get('message', e.get('note', ''))[:200]}"
-                                      for e in self.events()[-10:])]
-        for p in self._all_processes:
-            out.append(f"--- podid-controller replica {p.replica} pid {p.pid} "
-                       f"({'running' if p.alive() else f'exited {p.proc.returncode}'}), log tail:")
-            out.append(p.log()[-3000:])
-        return "\n".join(out)
 
     # ---- observations ------------------------------------------------------------------------------------
     def events(self, reason: Optional[str] = None, kind: Optional[str] = None,
@@ -604,6 +217,18 @@ class ControllerCluster(BuiltOnEnter):
     def ledgers(self) -> list[dict]:
         return self.api.list("configmaps", namespace=CONTROLLER_NS,
                              label_selector="app.kubernetes.io/managed-by=podid-controller")
+
+    def diagnostics(self) -> str:
+        """What a failed test wants to see: ARM calls, forbidden API requests, events, the replicas' log tails."""
+        out = [f"ARM counters: {dict(self.arm.counters)}",
+               f"kube writes by controller: {len(self.kube_writes())}; forbidden: {self.forbidden()[:10]}",
+               "events: " + "; ".join(f"{e.get('reason')}: {e.get('message', e.get('note', ''))[:200]}"
+                                      for e in self.events()[-10:])]
+        for p in self._all_processes:
+            out.append(f"--- podid-controller replica {p.replica} pid {p.pid} "
+                       f"({'running' if p.alive() else f'exited {p.proc.returncode}'}), log tail:")
+            out.append(p.log()[-3000:])
+        return "\n".join(out)
 
     # ---- the controller ----------------------------------------------------------------------------------
     def controller_command(self, replica: int, port: int, extra: Iterable[str] = ()) -> list[str]:
@@ -704,8 +329,7 @@ class ControllerCluster(BuiltOnEnter):
                    if all(ls.get(k) == want for k, want in labels.items()))
 
 
-
 __all__ = ["ControllerCluster", "ControllerProcess", "ScaleSet", "IdentityRef", "PodRef", "CONTROLLER",
            "CONTROLLER_NS", "CONTROLLER_RULES", "AAI", "AAI_FINALIZER", "AZURE_IDENTITY", "BINDING", "NODE_RG",
            "IDENTITY_RG", "VM_CONTRIBUTOR", "MI_OPERATOR", "WaitTimeout", "wait_for", "parse_samples",
-           "load_crds", "controller_rules", "provider_id"]
+           "load_crds", "controller_rules", "provider_id", "LEASE_NAME", "BINDING_LABEL", "GROUP", "BUILD", "REPO"]

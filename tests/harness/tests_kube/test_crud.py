@@ -109,6 +109,37 @@ def test_list_paging(client):
     assert [i["metadata"]["name"] for i in last["items"]] == ["e"] and "continue" not in last["metadata"]
 
 
+def test_list_pages_show_the_first_pages_revision(client):
+    """As etcd serves them: changes after the first page are not in later pages, whatever their position."""
+    for n in "abcd":
+        client.ok("POST", PODS, pod(n))
+    first = client.ok("GET", PODS + "?limit=2")
+    rv = first["metadata"]["resourceVersion"]
+    client.ok("POST", PODS, pod("bb"))                       # sorts into the next page: not shown
+    client.ok("DELETE", PODS + "/c")                         # was there at the first page: still shown
+    client.ok("PATCH", PODS + "/d", {"metadata": {"labels": {"x": "1"}}}, "application/merge-patch+json")
+    rest = client.ok("GET", PODS + "?limit=10&continue=" + first["metadata"]["continue"])
+    assert [i["metadata"]["name"] for i in rest["items"]] == ["c", "d"]
+    assert rest["items"][1]["metadata"].get("labels") == {} and rest["metadata"]["resourceVersion"] == rv
+    now = client.ok("GET", PODS)
+    assert [i["metadata"]["name"] for i in now["items"]] == ["a", "b", "bb", "d"]
+
+
+def test_continue_token_older_than_the_history_is_410(ca):
+    from podid_harness.kube import KubeApiServer
+    from conftest import Client
+    with KubeApiServer.start(ca=ca, history_window=3) as api:
+        c = Client(api)
+        for n in "abc":
+            c.ok("POST", PODS, pod(n))
+        first = c.ok("GET", PODS + "?limit=1")
+        for n in "wxyz":                                    # four more changes: the first page's revision goes
+            c.ok("POST", PODS, pod(n))
+        status, body, _ = c.call("GET", PODS + "?limit=1&continue=" + first["metadata"]["continue"])
+        assert status == 410 and body["reason"] == "Expired", body
+        assert "start a new list without the continue parameter" in body["message"]
+
+
 @pytest.mark.parametrize("ctype,patch,check", [
     ("application/merge-patch+json", {"metadata": {"labels": {"a": None, "b": "2"}}},
      lambda p: p["metadata"]["labels"] == {"b": "2"}),

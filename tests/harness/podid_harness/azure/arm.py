@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..httpbase import EmulatorServer, Request, Response
-from .arm_auth import AuthN, Budgets
+from .arm_auth import AuthN, Budgets, ResourceBudgets
 from .arm_identity import (ASSIGN_ACTION, ArmError, check_identity_limits, plan_identity_update, render_compute,
                            render_identity, render_vmss_vm)
 from .faults import FaultPlan, RequestLog, json_bytes
@@ -76,12 +76,17 @@ class ArmEmulator:
         self.enforce_roles = enforce_roles
         self.authn = AuthN(issuer)
         self.budgets = Budgets()
+        self.resource_budgets = ResourceBudgets()
         self.faults = FaultPlan(lambda status: json_bytes(
             {"error": {"code": "InternalServerError" if status >= 500 else "InjectedFault",
                        "message": f"Injected HTTP {status}."}}))
         self.log = RequestLog()
         self.counters: collections.Counter[str] = collections.Counter()
         self.operations: dict[str, Operation] = {}
+        # Every identity update accepted: (time.monotonic(), compute id, the request's identity block); and every
+        # update completed: (time.monotonic(), compute id, the lower-cased ids then effective on its nodes).
+        self.updates: list[tuple[float, str, dict]] = []
+        self.completed: list[tuple[float, str, frozenset[str]]] = []
         self._lock = threading.Lock()
         self._scheme = "http"
 
@@ -92,6 +97,12 @@ class ArmEmulator:
     def limits(self, reads: Optional[int] = None, writes: Optional[int] = None, retry_after_s: int = 30) -> None:
         """Throttle after this many reads / writes per subscription; None = ARM's hourly figures."""
         self.budgets.configure(reads, writes, retry_after_s)
+
+    def resource_limits(self, reads: Optional[int] = None, writes: Optional[int] = None,
+                        retry_after_s: int = 5) -> None:
+        """Throttle after this many reads / writes of each scale set or VM (Compute's per-resource policies);
+        None = unlimited."""
+        self.resource_budgets.configure(reads, writes, retry_after_s)
 
     # ---- dispatch --------------------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
@@ -186,12 +197,20 @@ class ArmEmulator:
         if op == "GET vmss vms":
             return Response.json(200, {"value": [render_vmss_vm(c, i) for i in range(len(c.instances))]},
                                  content_type=JSON)
+        if req.method not in ("GET", "PATCH", "PUT"):
+            raise ArmError(405, "MethodNotAllowed", f"The requested method '{req.method}' is not allowed.")
+        write = req.method != "GET"
+        word = "ScaleSet" if kind == VMSS_TYPE else ""
+        policy = f"Microsoft.Compute/{'Update' if write else 'Get'}VM{word}3Min"
+        budget = self.resource_budgets.spend(c.resource_id, policy, write)
         if req.method == "GET":
             self._progress(c)
-            return Response.json(200, render_compute(self.cloud, c), content_type=JSON)
-        if req.method in ("PATCH", "PUT"):
-            return self._update(req, c, claims, scope, replace=req.method == "PUT")
-        raise ArmError(405, "MethodNotAllowed", f"The requested method '{req.method}' is not allowed.")
+            resp = Response.json(200, render_compute(self.cloud, c), content_type=JSON)
+        else:
+            resp = self._update(req, c, claims, scope, replace=req.method == "PUT")
+        if budget is not None:
+            resp.headers.append(budget)
+        return resp
 
     # ---- authorization -------------------------------------------------------------------------------------
     @staticmethod
@@ -238,6 +257,7 @@ class ArmEmulator:
                 plan = plan_identity_update(self.cloud, c, block, replace=replace)
                 self._authorize_linked(claims, f"{c.kind}/write", scope, plan.linked)
                 check_identity_limits(self.cloud, c, block, plan, replace=replace)
+                self.updates.append((time.monotonic(), c.resource_id, block))
                 if plan.system and not c.system_principal_id:
                     c.system_principal_id = str(uuid.uuid4())
                 elif not plan.system:
@@ -270,6 +290,7 @@ class ArmEmulator:
         c.effective = dict(c.user_assigned)
         c.effective_system = bool(c.system_principal_id)
         c.provisioning_state = "Succeeded"
+        self.completed.append((time.monotonic(), c.resource_id, frozenset(c.effective)))
 
     def _tick(self, op: Operation) -> None:
         if op.status != "InProgress":

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""ARM's front door: bearer-token checks (reference §5.1) and subscription throttling budgets (§5.5).
+"""ARM's front door: bearer-token checks (reference §5.1) and subscription throttling budgets (§5.5); and
+Compute's own per-resource budgets (its x-ms-ratelimit-remaining-resource policies).
 
 Split from arm.py because both are policies tests tune on their own (a wrong audience, an expired token, a
 budget of three writes) without touching resource semantics.
@@ -111,3 +112,48 @@ class Budgets:
                         ("x-ms-ratelimit-remaining-resource", f"Microsoft.Compute/{group};0")])
         err.details = [{"code": "TooManyRequests", "target": group, "message": inner}]
         return err
+
+
+class ResourceBudgets:
+    """Compute's per-resource limits: reads and writes left per scale set or VM (by its policy, e.g.
+    `Microsoft.Compute/GetVMScaleSet3Min`), stated on every answer about it in `x-ms-ratelimit-remaining-resource`;
+    once spent, 429 for that resource only (the subscription's budget is untouched) until `retry_after_s` has
+    passed. Unlimited (no header) until configured."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.configure(None, None, 5)
+
+    def configure(self, reads: Optional[int], writes: Optional[int], retry_after_s: int) -> None:
+        with self._lock:
+            self._limits = {False: reads, True: writes}
+            self.retry_after_s = retry_after_s
+            self._left: dict[tuple[str, bool], int] = {}
+            self._blocked_until: dict[tuple[str, bool], float] = {}
+
+    def spend(self, resource: str, policy: str, write: bool) -> Optional[tuple[str, str]]:
+        """The header to answer with, or raise the resource's 429."""
+        limit = self._limits[write]
+        if limit is None:
+            return None
+        k = (resource.lower(), write)
+        now = time.monotonic()
+        with self._lock:
+            until = self._blocked_until.get(k)
+            if until is not None and now >= until:
+                del self._blocked_until[k]
+                self._left[k] = limit
+            left = self._left.get(k, limit)
+            if until is not None and now < until or left <= 0:
+                if until is None:
+                    until = self._blocked_until[k] = now + self.retry_after_s
+                retry = max(1, int(until - now + 0.999))
+                inner = (f'{{"operationGroup":"{policy.split("/")[-1]}","allowedRequestCount":{limit},'
+                         f'"measuredRequestCount":{limit + 1}}}')
+                err = ArmError(429, "OperationNotAllowed", "The server rejected the request because too many "
+                               "requests have been received for this resource.",
+                               [("Retry-After", str(retry)), ("x-ms-ratelimit-remaining-resource", f"{policy};0")])
+                err.details = [{"code": "TooManyRequests", "target": policy.split("/")[-1], "message": inner}]
+                raise err
+            self._left[k] = left - 1
+            return ("x-ms-ratelimit-remaining-resource", f"{policy};{left - 1}")

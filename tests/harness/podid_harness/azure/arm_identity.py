@@ -142,11 +142,14 @@ def render_compute(cloud: AzureState, c: Compute) -> dict:
         body["sku"] = {"name": "Standard_DS2_v2", "tier": "Standard", "capacity": len(c.instances)}
         props = {"singlePlacementGroup": True, "upgradePolicy": {"mode": c.upgrade_mode}, "overprovision": False,
                  "uniqueId": c.instances[0].vm_id if c.instances else "", "provisioningState": c.provisioning_state,
+                 "orchestrationMode": c.orchestration_mode,
                  "virtualMachineProfile": {"osProfile": {"computerNamePrefix": c.name, "adminUsername": "azureuser"},
                                            "storageProfile": {}, "networkProfile": {}}}
     else:
         props = {"vmId": c.instances[0].vm_id, "hardwareProfile": {"vmSize": "Standard_DS2_v2"},
-                 "provisioningState": c.provisioning_state, "osProfile": {"computerName": c.name}}
+                 "provisioningState": c.provisioning_state, "osProfile": {"computerName": c.instances[0].name}}
+        if c.scale_set:
+            props["virtualMachineScaleSet"] = {"id": c.scale_set}
     body["properties"] = props
     ident = render_identity_block(cloud, c)
     if ident is not None:

@@ -105,6 +105,8 @@ class Compute:
     effective_system: bool = False
     provisioning_state: str = "Succeeded"
     upgrade_mode: str = "Manual"
+    orchestration_mode: str = "Uniform"        # VMSS: "Uniform", or "Flexible" (its members are VMs)
+    scale_set: Optional[str] = None            # VM: the Flexible scale set it is a member of
 
     @property
     def identity_type(self) -> str:
@@ -172,8 +174,21 @@ class AzureState:
         insts = [Instance(str(i), name + _base36(int(i)) if str(i).isdigit() else str(i)) for i in instances]
         return self._add_compute(VMSS_TYPE, rg, name, insts, sub, system_assigned)
 
-    def add_vm(self, rg: str, name: str, sub: Optional[str] = None, system_assigned: bool = False) -> Compute:
-        return self._add_compute(VM_TYPE, rg, name, [Instance("", name)], sub, system_assigned)
+    def add_vm(self, rg: str, name: str, sub: Optional[str] = None, system_assigned: bool = False,
+               computer_name: Optional[str] = None, scale_set: Optional[str] = None) -> Compute:
+        vm = self._add_compute(VM_TYPE, rg, name, [Instance("", computer_name or name)], sub, system_assigned)
+        vm.scale_set = scale_set
+        return vm
+
+    def add_flex_vmss(self, rg: str, name: str, instances: int = 1, sub: Optional[str] = None) -> tuple[Compute,
+                                                                                                     list[Compute]]:
+        """A VMSS in Flexible orchestration and its members, which are VMs of their own (as Azure models them):
+        `<name>_<8 hex>` with computer names `<name>` + 6-digit base-36 index. Identities are assigned per VM."""
+        vmss = self._add_compute(VMSS_TYPE, rg, name, [], sub, False)
+        vmss.orchestration_mode = "Flexible"
+        vms = [self.add_vm(rg, f"{name}_{uuid.uuid4().hex[:8]}", sub, computer_name=name + _base36(i),
+                           scale_set=vmss.resource_id) for i in range(instances)]
+        return vmss, vms
 
     def compute(self, resource_id_or_name: str) -> Compute:
         """By full id, or by bare name when it is unique."""

@@ -168,8 +168,7 @@ class Resources:
 
     def list(self, rt: ResourceType, ns: str, label: Optional[str] = None, field: Optional[str] = None,
              limit: int = 0, cont: str = "") -> dict:
-        items, rv = self.store.list(rt, ns, self.matcher(rt, ns, label, field))
-        md: dict = {"resourceVersion": str(rv)}
+        first_rv: Optional[int] = None
         if cont:
             try:
                 token = json.loads(base64.urlsafe_b64decode(cont.encode()))
@@ -179,8 +178,11 @@ class Resources:
             if first_rv < self.store.compacted_rv:
                 raise errors.expired("The provided continue parameter is too old to display a consistent list "
                                      "result. You can start a new list without the continue parameter.")
+        # Every page of one list shows the objects as they were at the first page's revision.
+        items, rv = self.store.list(rt, ns, self.matcher(rt, ns, label, field), at_rv=first_rv)
+        md: dict = {"resourceVersion": str(rv)}
+        if cont:
             items = [i for i in items if _key(i) > start]
-            md["resourceVersion"] = str(first_rv)
         if limit and len(items) > limit:
             token = {"rv": int(md["resourceVersion"]), "start": list(_key(items[limit - 1]))}
             md["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()

@@ -89,11 +89,33 @@ class Store:
         except errors.ApiError:
             return None
 
-    def list(self, rt: ResourceType, ns: Optional[str], match: Callable[[dict], bool]) -> tuple[list[dict], int]:
+    def list(self, rt: ResourceType, ns: Optional[str], match: Callable[[dict], bool],
+             at_rv: Optional[int] = None) -> tuple[list[dict], int]:
+        """The objects as they are now, or (`at_rv`, what a continue token names) as they were at that revision,
+        as etcd serves every page of one list from the first page's revision. `at_rv` must not be compacted."""
         with self.lock:
-            items = [copy.deepcopy(o) for (ons, _), o in sorted(self._objects[rt.gr].items())
+            objects = self._objects[rt.gr]
+            if at_rv is not None and at_rv < self.rv:
+                objects = self._objects_at(rt.gr, at_rv)
+            items = [copy.deepcopy(o) for (ons, _), o in sorted(objects.items())
                      if (not ns or ons == ns) and match(o)]
-            return items, self.rv
+            return items, self.rv if at_rv is None else at_rv
+
+    def _objects_at(self, gr: GR, rv: int) -> dict[Key, dict]:
+        """The objects of `gr` at revision `rv`: the current ones with every later change undone."""
+        out = dict(self._objects[gr])
+        for ch in reversed(self._history):
+            if ch.rv <= rv:
+                break
+            if ch.gr != gr:
+                continue
+            md = ch.obj["metadata"]
+            key = (md.get("namespace", ""), md["name"])
+            if ch.type == "ADDED":
+                out.pop(key, None)
+            elif ch.old is not None:
+                out[key] = ch.old
+        return out
 
     def count(self, gr: GR) -> int:
         with self.lock:

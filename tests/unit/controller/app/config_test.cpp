@@ -39,6 +39,20 @@ TEST(ControllerConfig, DefaultsAreThePredecessorsWhereOneExists) {
   EXPECT_EQ(c.leader_election_duration, std::chrono::seconds(15));
   EXPECT_TRUE(c.leader_elect);
   EXPECT_EQ(c.listen_port, 8888);  // MIC's prometheus port
+  EXPECT_EQ(c.kube_api_qps, 50);   // kube-scheduler's (client-go's is 5)
+  EXPECT_EQ(c.kube_api_burst, 100u);
+  EXPECT_EQ(c.binding_event_window, std::chrono::milliseconds(30000));
+}
+
+TEST(ControllerConfig, WriteLimitAndEventWindow) {
+  auto c =
+      parse({"--namespace", "n", "--kube-api-qps", "200", "--kube-api-burst", "400", "--binding-event-window-ms", "0"})
+          .config;
+  EXPECT_EQ(c.kube_api_qps, 200);
+  EXPECT_EQ(c.kube_api_burst, 400u);
+  EXPECT_EQ(c.binding_event_window, std::chrono::milliseconds(0));
+  EXPECT_THAT(error_of({"--namespace", "n", "--kube-api-qps", "0"}), HasSubstr("--kube-api-qps must be at least 1"));
+  EXPECT_THAT(error_of({"--namespace", "n", "--kube-api-burst", "-1"}), HasSubstr("--kube-api-burst"));
 }
 
 TEST(ControllerConfig, NamespaceIsRequiredAndComesFromThePredecessorsVariable) {

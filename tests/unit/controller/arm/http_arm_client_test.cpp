@@ -209,6 +209,30 @@ TEST_F(HttpArmClientTest, ThrottledWithRetryAfterSeconds) {
   EXPECT_EQ(arm.seen().size(), 1u) << "a throttled GET is not retried by the client: the reconciler waits";
 }
 
+TEST_F(HttpArmClientTest, BudgetHeadersSayWhatIsLeftAndWhoseLimitA429Is) {
+  script({respond(200, R"({"id":"x"})", {{"x-ms-ratelimit-remaining-subscription-reads", "11990"}}),
+          // The subscription's budget is spent: every compute of the subscription must wait.
+          respond(429, kTooMany, {{"Retry-After", "30"}, {"x-ms-ratelimit-remaining-subscription-reads", "0"}}),
+          // The compute's own limit: the subscription has budget left.
+          respond(429, kTooMany,
+                  {{"Retry-After", "5"},
+                   {"x-ms-ratelimit-remaining-subscription-reads", "11000"},
+                   {"x-ms-ratelimit-remaining-resource", "Microsoft.Compute/GetVMScaleSet3Min;0"}})});
+  client();
+  auto ok = get(vmss());
+  EXPECT_EQ(ok.remaining_reads, 11990);
+  EXPECT_EQ(ok.remaining_writes, std::nullopt);
+  EXPECT_FALSE(ok.subscription_throttled);
+  auto spent = get(vmss());
+  EXPECT_TRUE(spent.throttled());
+  EXPECT_TRUE(spent.subscription_throttled);
+  EXPECT_EQ(spent.remaining_reads, 0);
+  auto own = get(vmss());
+  EXPECT_TRUE(own.throttled());
+  EXPECT_FALSE(own.subscription_throttled);
+  EXPECT_EQ(own.remaining_reads, 11000);
+}
+
 TEST_F(HttpArmClientTest, ThrottledWithRetryAfterDate) {
   script({respond(429, kTooMany, {{"Retry-After", "Thu, 01 Jan 2026 00:02:00 GMT"}})});
   client();

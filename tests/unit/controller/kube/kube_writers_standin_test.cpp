@@ -272,15 +272,16 @@ TEST_F(KubeWritersStandIn, AssignedIdentityLifecycle) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, KubeError::kMalformedObject);
 
-  // remove: Unassigned, DELETE, finalizer dropped: gone.
+  // remove: DELETE (marked for deletion: our finalizer holds it), then Unassigned and the finalizer dropped in one
+  // patch: gone. Two writes.
   ASSERT_TRUE(run(writer.remove("default", "web-team-a-id")).ok());
   EXPECT_EQ(raw(bhttp_verb::get, aai_path("web-team-a-id")).status, 404u);
-  EXPECT_EQ(requests("patch", "azureassignedidentities", "200"), 3);  // Assigned, Unassigned, finalizer
+  EXPECT_EQ(requests("patch", "azureassignedidentities", "200"), 2);  // Assigned, then Unassigned + finalizer
   EXPECT_EQ(requests("delete", "azureassignedidentities", "200"), 1);
-  // Already gone: success, and nothing but the one failed status patch sent.
+  // Already gone: success, and nothing but the one DELETE answered 404 sent.
   ASSERT_TRUE(run(writer.remove("default", "web-team-a-id")).ok());
-  EXPECT_EQ(requests("patch", "azureassignedidentities", "404"), 1);
-  EXPECT_EQ(requests("delete", "azureassignedidentities", "200"), 1);
+  EXPECT_EQ(requests("delete", "azureassignedidentities", "404"), 1);
+  EXPECT_EQ(requests("patch", "azureassignedidentities", "200"), 2);
   // set_state on a missing object is NotFound for the caller.
   auto missing = run(writer.set_state("default", "web-team-a-id", "Assigned"));
   ASSERT_FALSE(missing.ok());
@@ -316,6 +317,59 @@ TEST_F(KubeWritersStandIn, RemoveFindsOurFinalizerAfterTheListChanged) {
   auto got = raw(bhttp_verb::get, aai_path("shifting"));
   ASSERT_EQ(got.status, 200u);
   EXPECT_EQ(got.body["metadata"]["finalizers"], json::array({"a.example.com/one", "b.example.com/two"}));
+}
+
+TEST_F(KubeWritersStandIn, RemoveSaysUnassignedInTheLastStateWatchersSee) {
+  AssignedIdentityWriter writer(*metered_);
+  ASSERT_TRUE(run(writer.create(aai("watched"))).ok());
+  auto gone = run(writer.remove("default", "watched"));
+  ASSERT_TRUE(gone.ok()) << gone.error().message();
+  // The server's last copy: marked for deletion, no finalizer, Unassigned (what the DELETED event carries).
+  EXPECT_TRUE((*gone)["metadata"].contains("deletionTimestamp"));
+  EXPECT_TRUE((*gone)["metadata"].value("finalizers", json::array()).empty());
+  EXPECT_EQ((*gone)["status"]["status"], "Unassigned");
+}
+
+TEST_F(KubeWritersStandIn, RemoveOfAnAaiWithoutOurFinalizerSaysUnassignedFirst) {
+  AssignedIdentityWriter writer(*metered_);
+  json object = aai("legacy");
+  ASSERT_TRUE(run(writer.create(object)).ok());
+  // The predecessor's AAIs before v1.6.1 had no finalizer.
+  ASSERT_TRUE(raw(bhttp_verb::patch, aai_path("legacy"), json{{"metadata", {{"finalizers", nullptr}}}},
+                  std::string(kMergePatch))
+                  .ok());
+  ASSERT_TRUE(run(writer.remove("default", "legacy", /*has_finalizer=*/false)).ok());
+  EXPECT_EQ(raw(bhttp_verb::get, aai_path("legacy")).status, 404u);
+  EXPECT_EQ(requests("patch", "azureassignedidentities", "200"), 1);  // Unassigned, then the DELETE
+}
+
+TEST_F(KubeWritersStandIn, DeleteCollectionByPodUidThenOneFinalizeEach) {
+  AssignedIdentityWriter writer(*metered_);
+  for (const auto& [name, uid] :
+       {std::pair{"a-1", "uid-a"}, std::pair{"a-2", "uid-a"}, std::pair{"b-1", "uid-b"}, std::pair{"c-1", "uid-c"}}) {
+    json o = aai(name);
+    o["metadata"]["labels"] = {{std::string(kPodUidLabel), uid}};
+    ASSERT_TRUE(run(writer.create(o)).ok());
+  }
+  ASSERT_TRUE(run(writer.delete_collection("default", {"uid-a", "uid-b"})).ok());
+  EXPECT_EQ(requests("deletecollection", "azureassignedidentities", "200"), 1);
+  for (const char* name : {"a-1", "a-2", "b-1"}) {
+    auto got = raw(bhttp_verb::get, aai_path(name));
+    ASSERT_EQ(got.status, 200u) << name << ": our finalizer holds it";
+    EXPECT_TRUE(got.body["metadata"].contains("deletionTimestamp")) << name;
+    ASSERT_TRUE(run(writer.finalize("default", name, 0)).ok());
+    EXPECT_EQ(raw(bhttp_verb::get, aai_path(name)).status, 404u) << name;
+  }
+  EXPECT_FALSE(raw(bhttp_verb::get, aai_path("c-1")).body["metadata"].contains("deletionTimestamp"));
+  // A stale index hint: the test op fails, the object is read again, ours found.
+  json held = aai("held");
+  held["metadata"]["finalizers"] = json::array({"x.example.com/first"});
+  ASSERT_TRUE(run(writer.create(held)).ok());
+  ASSERT_TRUE(raw(bhttp_verb::delete_, aai_path("held")).ok());
+  ASSERT_TRUE(run(writer.finalize("default", "held", 0)).ok());
+  auto got = raw(bhttp_verb::get, aai_path("held"));
+  EXPECT_EQ(got.body["metadata"]["finalizers"], json::array({"x.example.com/first"}));
+  EXPECT_EQ(got.body["status"]["status"], "Unassigned");
 }
 
 // ---- events --------------------------------------------------------------------------------------------------

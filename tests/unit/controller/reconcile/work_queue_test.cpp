@@ -319,5 +319,52 @@ TEST(WorkQueue, done_for_a_key_not_handed_out_changes_nothing) {
   EXPECT_EQ(q.processing(), 0u);
 }
 
+// --- a hold on a group of keys (ARM's per-subscription budget) -----------------------------------------------
+WorkQueueOptions grouped() {
+  WorkQueueOptions o = no_jitter();
+  o.group_of = [](std::string_view key) { return std::string(key.substr(0, key.find('/'))); };
+  return o;
+}
+
+TEST(WorkQueueGroups, a_hold_pushes_back_every_queued_key_of_the_group_only) {
+  WorkQueue q(grouped());
+  q.add("sub1/vmss-a", t0);
+  q.add("sub1/vmss-b", t0);
+  q.add("sub2/vmss-c", t0);
+  q.hold_group("sub1", t0 + 30s);
+  EXPECT_EQ(q.due("sub1/vmss-a"), t0 + 30s);
+  EXPECT_EQ(q.due("sub1/vmss-b"), t0 + 30s);
+  EXPECT_EQ(q.due("sub2/vmss-c"), t0 + 1s);
+  EXPECT_EQ(q.pop(t0 + 1s), std::optional<std::string>("sub2/vmss-c"));
+  EXPECT_EQ(q.pop(t0 + 29s), std::nullopt);
+  EXPECT_EQ(q.pop(t0 + 30s), std::optional<std::string>("sub1/vmss-a"));
+}
+
+TEST(WorkQueueGroups, adds_and_requeues_during_a_hold_land_at_its_end) {
+  WorkQueue q(grouped());
+  q.add("sub1/vmss-a", t0);
+  ASSERT_EQ(q.pop(t0 + 1s), std::optional<std::string>("sub1/vmss-a"));
+  q.hold_group("sub1", t0 + 60s);
+  q.add("sub1/vmss-b", t0 + 2s);
+  EXPECT_EQ(q.due("sub1/vmss-b"), t0 + 60s);
+  q.add("sub1/vmss-a", t0 + 2s);  // while processing: requeued when done
+  ASSERT_TRUE(q.done("sub1/vmss-a", t0 + 3s, Outcome::success()));
+  EXPECT_EQ(q.due("sub1/vmss-a"), t0 + 60s);
+  // A shorter hold never brings keys forward; after the hold, adds are due as usual.
+  q.hold_group("sub1", t0 + 10s);
+  EXPECT_EQ(q.due("sub1/vmss-b"), t0 + 60s);
+  ASSERT_TRUE(q.pop(t0 + 60s));
+  ASSERT_TRUE(q.pop(t0 + 60s));
+  q.add("sub1/vmss-d", t0 + 61s);
+  EXPECT_EQ(q.due("sub1/vmss-d"), t0 + 62s);
+}
+
+TEST(WorkQueueGroups, without_group_of_a_hold_changes_nothing) {
+  WorkQueue q(no_jitter());
+  q.add("sub1/vmss-a", t0);
+  q.hold_group("sub1", t0 + 30s);
+  EXPECT_EQ(q.due("sub1/vmss-a"), t0 + 1s);
+}
+
 }  // namespace
 }  // namespace podid::controller

@@ -16,9 +16,7 @@ using namespace testing;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-Cached<crd::AzureAssignedIdentity> existing(const json& raw) {
-  return cached<crd::AzureAssignedIdentity>(raw, crd::parse_azure_assigned_identity);
-}
+std::shared_ptr<const AssignedRecord> existing(const json& raw) { return existing_record(raw); }
 
 // An AAI as the API server returns it after podid created it: server-set metadata added.
 json as_stored(json o, const std::string& rv = "100") {
@@ -69,7 +67,7 @@ TEST(BuildAssignedIdentity, Shape) {
                {"metadata",
                 {{"name", "web-0-app-id-a"},
                  {"namespace", "default"},
-                 {"labels", {{"nodename", "node-1"}}},
+                 {"labels", {{"nodename", "node-1"}, {"podid.io/pod-uid", "uid-app-web-0"}}},  // the pod, by uid
                  {"annotations", {{"podid.io/compute", vmss_key("pool1")}}},
                  {"finalizers", {"azureassignedidentity.finalizers.aadpodidentity.k8s.io"}}}},
                {"spec",
@@ -146,7 +144,7 @@ TEST(PlanAssignments, CreateWhenAbsent) {
   EXPECT_EQ(c.identity_resource_id, resource_id("a"));
   EXPECT_EQ(c.state, crd::AssignedState::kCreated);
   EXPECT_EQ(c.desired, &s.assignments[0]);
-  EXPECT_TRUE(c.object.is_null()) << "built when written, not held by the plan";
+  EXPECT_EQ(c.existing, nullptr);  // the object is built when written, not held by the plan
   ASSERT_NE(c.desired, nullptr);
   EXPECT_EQ(c.desired, &s.assignments[0]);
 }
@@ -162,9 +160,9 @@ TEST(PlanAssignments, KeepWhenEqual) {
   ASSERT_EQ(plan.keep.size(), 1u);
   EXPECT_EQ(plan.keep[0].state, crd::AssignedState::kAssigned);
   EXPECT_EQ(plan.keep[0].compute_key, vmss_key("pool1"));
-  ASSERT_TRUE(plan.keep[0].existing);
-  EXPECT_EQ(*plan.keep[0].existing, stored);
-  EXPECT_TRUE(plan.keep[0].object.is_null()) << "a kept AAI is not copied into the plan";
+  ASSERT_TRUE(plan.keep[0].existing);  // the cache's record, shared, not copied
+  EXPECT_EQ(plan.keep[0].existing->name, "web-0-app-id-a");
+  EXPECT_EQ(plan.keep[0].existing->resource_version, "100");
 }
 
 TEST(PlanAssignments, IdentityWhoseOnlyChangeIsStatusIsKept) {
@@ -174,16 +172,15 @@ TEST(PlanAssignments, IdentityWhoseOnlyChangeIsStatusIsKept) {
 
   // The controller wrote a condition into the identity's status: new resourceVersion, managedFields, status.
   World w2 = one_assignment();
-  json id = *w2.snapshot.identities[0].raw;
+  json id = *w2.snapshot.identities[0]->raw;
   id["metadata"]["resourceVersion"] = "9";
   id["metadata"]["managedFields"].push_back({{"manager", "podid-controller"}});
   id["status"]["conditions"][0]["status"] = "False";
-  w2.snapshot.identities[0].object.resource_version = "9";
-  w2.snapshot.identities[0].raw = std::make_shared<const json>(std::move(id));
-  json b = *w2.snapshot.bindings[0].raw;
+  w2.snapshot.identities[0] = cached<crd::AzureIdentity>(id, crd::parse_azure_identity);
+  json b = *w2.snapshot.bindings[0]->raw;
   b["metadata"]["resourceVersion"] = "11";
   b["status"] = {{"availableReplicas", 0}};
-  w2.snapshot.bindings[0].raw = std::make_shared<const json>(std::move(b));
+  w2.snapshot.bindings[0] = cached<crd::AzureIdentityBinding>(b, crd::parse_azure_identity_binding);
   auto s2 = w2.desired();
   auto plan = plan_assignments(s2, {existing(stored)});
   EXPECT_EQ(keys(plan.keep), std::vector<std::string>{"default/web-0-app-id-a"});
@@ -269,19 +266,21 @@ TEST(PlanAssignments, UpdateWhenWhatTheAaiStatesDiffers) {
     EXPECT_THAT(plan.remove, IsEmpty());
     const PlanItem& u = plan.update[0];
     EXPECT_EQ(u.desired, &s.assignments[0]);
+    EXPECT_EQ(u.reset_state, c.reset_to_created);
+    const json object = updated_object(stored, *u.desired, u.reset_state);
     EXPECT_EQ(u.compute_key, vmss_key("pool1"));
     json want = build_assigned_identity(s.assignments[0], c.reset_to_created ? kStateCreated : kStateAssigned);
     EXPECT_EQ(u.state, c.reset_to_created ? crd::AssignedState::kCreated : crd::AssignedState::kAssigned);
-    EXPECT_EQ(u.object["spec"], want["spec"]);
-    EXPECT_EQ(u.object["status"], want["status"]);
+    EXPECT_EQ(object["spec"], want["spec"]);
+    EXPECT_EQ(object["status"], want["status"]);
     // Server metadata kept; podid's label and annotation set, others kept.
-    EXPECT_EQ(u.object["metadata"]["resourceVersion"], "100");
-    EXPECT_EQ(u.object["metadata"]["uid"], "aai-uid-1");
-    EXPECT_EQ(u.object["metadata"]["labels"]["nodename"], "node-1");
-    EXPECT_EQ(u.object["metadata"]["labels"]["user-label"], "kept");
-    EXPECT_EQ(u.object["metadata"]["annotations"]["podid.io/compute"], vmss_key("pool1"));
-    EXPECT_EQ(u.object["metadata"]["finalizers"], want["metadata"]["finalizers"]);
-    EXPECT_TRUE(crd::parse_azure_assigned_identity(u.object).ok());
+    EXPECT_EQ(object["metadata"]["resourceVersion"], "100");
+    EXPECT_EQ(object["metadata"]["uid"], "aai-uid-1");
+    EXPECT_EQ(object["metadata"]["labels"]["nodename"], "node-1");
+    EXPECT_EQ(object["metadata"]["labels"]["user-label"], "kept");
+    EXPECT_EQ(object["metadata"]["annotations"]["podid.io/compute"], vmss_key("pool1"));
+    EXPECT_EQ(object["metadata"]["finalizers"], want["metadata"]["finalizers"]);
+    EXPECT_TRUE(crd::parse_azure_assigned_identity(object).ok());
   }
 }
 
@@ -294,7 +293,7 @@ TEST(PlanAssignments, UpdateAddsTheFinalizerAndKeepsOthersAndLegacyStatus) {
   stored["spec"]["azureBindingRef"]["spec"]["selector"] = "old";
   auto plan = plan_assignments(s, {existing(stored)});
   ASSERT_EQ(plan.update.size(), 1u);
-  const json& o = plan.update[0].object;
+  const json o = updated_object(stored, *plan.update[0].desired, plan.update[0].reset_state);
   EXPECT_EQ(o["metadata"]["finalizers"],
             json::array({"example.com/other", "azureassignedidentity.finalizers.aadpodidentity.k8s.io"}));
   EXPECT_FALSE(o.contains("status"));
@@ -324,7 +323,7 @@ TEST(PlanAssignments, RemoveWhatIsNotDesiredWhoeverWroteIt) {
   EXPECT_EQ(plan.remove[0].state, crd::AssignedState::kAssigned);
   EXPECT_EQ(plan.remove[0].desired, nullptr);
   ASSERT_TRUE(plan.remove[0].existing);
-  EXPECT_EQ(*plan.remove[0].existing, mine);
+  EXPECT_EQ(plan.remove[0].existing->name, "gone-app-id-a");
   EXPECT_EQ(plan.remove[1].compute_key, vmss_key("pool1"));
   EXPECT_EQ(plan.remove[1].identity_resource_id, resource_id("a"));
   EXPECT_EQ(plan.remove[2].compute_key, "");

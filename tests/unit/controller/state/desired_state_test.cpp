@@ -181,7 +181,8 @@ TEST(DesiredState, UserAssignedIdentityWithMalformedResourceIdIsDropped) {
   bad.name = "id-a";
   bad.client_id = kCidA;
   bad.resource_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm";
-  w.snapshot.identities.push_back({bad, std::make_shared<const json>(identity_json({.name = "id-a", .client_id = kCidA}))});
+  w.snapshot.identities.push_back(std::make_shared<const IdentityRecord>(
+      IdentityRecord{bad, std::make_shared<const json>(identity_json({.name = "id-a", .client_id = kCidA}))}));
   auto s = w.desired();
   EXPECT_THAT(s.assignments, IsEmpty());
   EXPECT_THAT(reasons(s), ElementsAre("InvalidResourceID AzureIdentity app/id-a"));

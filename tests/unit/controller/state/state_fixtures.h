@@ -11,6 +11,7 @@
 
 #include "agent/identity/crd_fixtures.h"
 #include "controller/state/desired_state.h"
+#include "controller/state/records.h"
 
 namespace podid::controller::testing {
 
@@ -62,24 +63,30 @@ inline json pod_json(const PodSpec& s) {
 }
 
 template <class T, class Parse>
-Cached<T> cached(const json& raw, Parse parse) {
+std::shared_ptr<const Cached<T>> cached(const json& raw, Parse parse) {
   auto r = parse(raw);
   EXPECT_TRUE(r.ok()) << r.error().message();
   auto shared = std::make_shared<const json>(raw);
-  if (!r.ok()) return {T{}, shared};
-  return {std::move(r.value()), shared};
+  if (!r.ok()) return std::make_shared<const Cached<T>>(Cached<T>{T{}, shared});
+  return std::make_shared<const Cached<T>>(Cached<T>{std::move(r.value()), shared});
 }
 
-// Builds a ClusterSnapshot; reserve() keeps objects in place so DesiredState pointers stay valid while objects
-// are added before compute_desired_state.
+inline PodRecord pod_of(const json& raw) {
+  auto r = pod_record(raw);
+  EXPECT_TRUE(r.ok()) << r.error().message();
+  return r.ok() ? std::move(r.value()) : PodRecord{};
+}
+
+// An AzureAssignedIdentity as the cache holds it.
+inline std::shared_ptr<const AssignedRecord> existing_record(const json& raw) {
+  auto r = assigned_record(raw);
+  EXPECT_TRUE(r.ok()) << r.error().message();
+  return std::make_shared<const AssignedRecord>(r.ok() ? std::move(r.value()) : AssignedRecord{});
+}
+
+// Builds a ClusterSnapshot object by object.
 struct World {
   ClusterSnapshot snapshot;
-
-  World() {
-    snapshot.pods.reserve(64);
-    snapshot.identities.reserve(64);
-    snapshot.bindings.reserve(64);
-  }
 
   World& node(const std::string& name, const std::string& provider_id) {
     snapshot.node_provider_ids[name] = provider_id;
@@ -87,7 +94,7 @@ struct World {
   }
   World& pod(const PodSpec& s) { return pod_raw(pod_json(s)); }
   World& pod_raw(const json& raw) {
-    snapshot.pods.push_back(cached<crd::PodInfo>(raw, crd::parse_pod));
+    snapshot.pods.push_back(pod_of(raw));
     return *this;
   }
   World& identity(const IdentitySpec& s) { return identity_raw(identity_json(s)); }

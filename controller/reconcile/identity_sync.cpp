@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "controller/reconcile/compute_reconciler.h"
+#include "controller/reconcile/identity_sync.h"
 
 #include <set>
 #include <utility>
@@ -19,7 +19,7 @@ using nlohmann::json;
 using IdMap = std::map<std::string, std::string>;  // canonical key -> id as spelled by its source
 
 // What a GET (or the GET that ends a successful PATCH) says about the compute.
-struct View {
+struct ComputeModel {
   json identity = nullptr;                        // ARM's "identity" member, as compute_identity_delta reads it
   IdMap user;                                     // user-assigned ids on the compute, as ARM spells them
   std::map<std::string, std::string> client_ids;  // canonical key -> lower-cased clientId ARM reported
@@ -29,8 +29,8 @@ struct View {
 
 bool usable(const json& resource) { return resource.is_object() && !resource.empty(); }
 
-View view_of(const json& resource) {
-  View v;
+ComputeModel model_of(const json& resource) {
+  ComputeModel v;
   if (auto it = resource.find("identity"); it != resource.end()) v.identity = *it;
   if (auto props = resource.find("properties"); props != resource.end() && props->is_object()) {
     if (auto state = props->find("provisioningState"); state != props->end() && state->is_string()) {
@@ -62,20 +62,20 @@ std::vector<std::string> values(const IdMap& m) {
   return out;
 }
 
-class Round {
+class IdentitySync {
  public:
-  Round(arm::ArmClient& arm, Ledger& ledger, const ComputeTarget& target, const ReconcileOptions& options)
+  IdentitySync(arm::ArmClient& arm, Ledger& ledger, const SyncTarget& target, const SyncOptions& options)
       : arm_(arm), ledger_(ledger), target_(target), options_(options) {}
 
-  asio::awaitable<ComputeResult> run() {
+  asio::awaitable<SyncResult> run() {
     // No co_await inside && or ?: (GCC 12 miscompiles both): one statement each.
     bool going = co_await prepare();
     if (going) going = co_await fetch();
     if (going) {
-      initial_ = view_.user;
+      initial_ = model_.user;
       co_await converge();
       if (result_.completed()) {
-        if (!result_.set_aside.empty() || !result_.rejected.empty()) result_.status = RoundStatus::kPartial;
+        if (!result_.set_aside.empty() || !result_.rejected.empty()) result_.status = SyncStatus::kPartial;
         co_await settle_ledger();
       }
     }
@@ -88,7 +88,7 @@ class Round {
   asio::awaitable<bool> prepare() {
     auto loaded = co_await ledger_.load(target_.compute);
     if (!loaded) {
-      fail(RoundStatus::kLedger, "ledger load: " + loaded.error().message());
+      fail(SyncStatus::kLedger, "ledger load: " + loaded.error().message());
       co_return false;
     }
     ledger_loaded_ = true;
@@ -104,7 +104,7 @@ class Round {
     }
     for (const auto& id : target_.immutable_ids) {
       if (!arm::parse_identity_id(id)) {
-        fail(RoundStatus::kInvalid, "immutable identity is not a user-assigned identity id: '" + id + "'");
+        fail(SyncStatus::kInvalid, "immutable identity is not a user-assigned identity id: '" + id + "'");
         co_return false;
       }
     }
@@ -119,37 +119,37 @@ class Round {
     co_return true;
   }
 
-  // GET the compute into view_. False: the round is over.
+  // GET the compute into model_. False: the round is over.
   asio::awaitable<bool> fetch() {
     auto out = co_await arm_.get(target_.compute);
     ++result_.gets;
-    result_.arm_calls += out.calls;
+    count(out);
     if (!out.ok()) {
       fail(out);
       co_return false;
     }
     if (!usable(out.resource)) {
-      fail(RoundStatus::kInvalid, "GET answered without a resource body");
+      fail(SyncStatus::kInvalid, "GET answered without a resource body");
       co_return false;
     }
     adopt(out.resource);
-    if (view_.deleting) {
-      result_.status = RoundStatus::kDeleting;
+    if (model_.deleting) {
+      result_.status = SyncStatus::kDeleting;
       co_return false;
     }
-    if (view_.updating) {
+    if (model_.updating) {
       // Someone's update is still running (a previous leader's, killed mid-operation, or another client's). Its
       // model already lists the new identities, but the nodes do not serve them until it ends: reporting them
       // as present would mark AzureAssignedIdentities Assigned too early, and a PATCH now would preempt it.
-      result_.status = RoundStatus::kUpdating;
+      result_.status = SyncStatus::kUpdating;
       co_return false;
     }
     co_return true;
   }
 
   void adopt(const json& resource) {
-    view_ = view_of(resource);
-    view_current_ = true;
+    model_ = model_of(resource);
+    model_current_ = true;
   }
 
   // Steps 3-5 of the header, until nothing is left to send, the round fails or the retries run out.
@@ -158,7 +158,7 @@ class Round {
     while (true) {
       auto delta = arm::compute_identity_delta(delta_input(), options_.max_entries_per_patch);
       if (!delta) {
-        fail(RoundStatus::kInvalid, "identity delta: " + delta.error().message());
+        fail(SyncStatus::kInvalid, "identity delta: " + delta.error().message());
         co_return;
       }
       if (delta->empty()) co_return;
@@ -171,7 +171,7 @@ class Round {
       for (const auto& body : delta->bodies) {
         auto out = co_await arm_.patch(target_.compute, body);
         ++result_.patches;
-        result_.arm_calls += out.calls;
+        count(out);
         if (out.ok()) {
           // The client GETs after the operation; should it not have, learn the state before going on.
           if (usable(out.resource)) {
@@ -186,7 +186,7 @@ class Round {
           adopt(out.resource);
         } else if (out.status < 400 || out.status >= 500) {
           // Not a synchronous refusal (transport, 5xx, an operation that ended Failed): it may have applied.
-          view_current_ = false;
+          model_current_ = false;
         }
         if (out.error && out.error->retry_without_identities() && retries < options_.max_set_aside_retries &&
             set_aside(*out.error, *delta)) {
@@ -198,7 +198,7 @@ class Round {
         co_return;
       }
       if (!set_aside_some) co_return;  // every body landed
-      if (!view_current_) {
+      if (!model_current_) {
         const bool fetched = co_await fetch();
         if (!fetched) co_return;
       }
@@ -207,14 +207,14 @@ class Round {
 
   arm::IdentityDeltaInput delta_input() const {
     arm::IdentityDeltaInput in;
-    in.current = view_.identity;
+    in.current = model_.identity;
     for (const auto& [key, id] : desired_) {
       if (!set_aside_keys_.contains(key)) in.desired.push_back(id);
     }
     in.ledger = values(recorded_);
     in.immutable = target_.immutable_ids;
-    for (const auto& [key, client_id] : view_.client_ids) {
-      if (immutable_client_ids_.contains(client_id)) in.immutable.push_back(view_.user.at(key));
+    for (const auto& [key, client_id] : model_.client_ids) {
+      if (immutable_client_ids_.contains(client_id)) in.immutable.push_back(model_.user.at(key));
     }
     // A set-aside id is not touched again this round, in either direction.
     for (const auto& [key, id] : set_aside_keys_) in.immutable.push_back(id);
@@ -256,7 +256,7 @@ class Round {
     std::vector<std::string> list = values(ids);
     auto stored = co_await ledger_.store(target_.compute, std::move(list));
     if (!stored) {
-      fail(RoundStatus::kLedger, "ledger store: " + stored.error().message());
+      fail(SyncStatus::kLedger, "ledger store: " + stored.error().message());
       co_return false;
     }
     stored_keys_.clear();
@@ -268,12 +268,12 @@ class Round {
   asio::awaitable<void> settle_ledger() {
     IdMap kept;
     for (const auto& [key, id] : recorded_) {
-      if (view_.user.contains(key)) kept.emplace(key, id);
+      if (model_.user.contains(key)) kept.emplace(key, id);
     }
     std::set<std::string> kept_keys;
     for (const auto& [key, _] : kept) kept_keys.insert(key);
     if (kept_keys == stored_keys_) co_return;
-    const RoundStatus before = result_.status;
+    const SyncStatus before = result_.status;
     const bool stored = co_await store(kept);
     if (stored) {
       recorded_ = std::move(kept);
@@ -283,7 +283,13 @@ class Round {
     }
   }
 
-  void fail(RoundStatus status, std::string detail) {
+  void count(const arm::ArmOutcome& out) {
+    result_.arm_calls += out.calls;
+    if (out.remaining_reads) result_.remaining_reads = out.remaining_reads;
+    if (out.remaining_writes) result_.remaining_writes = out.remaining_writes;
+  }
+
+  void fail(SyncStatus status, std::string detail) {
     result_.status = status;
     result_.detail = std::move(detail);
   }
@@ -294,26 +300,27 @@ class Round {
     result_.error = out.error;
     result_.detail = out.detail;
     if (out.throttled()) {
-      result_.status = RoundStatus::kThrottled;
+      result_.status = SyncStatus::kThrottled;
+      result_.subscription_throttled = out.subscription_throttled;
     } else if (out.status == 404) {
-      result_.status = RoundStatus::kGone;
+      result_.status = SyncStatus::kGone;
     } else if (out.error) {
-      result_.status = RoundStatus::kArmError;
+      result_.status = SyncStatus::kArmError;
     } else {
-      result_.status = RoundStatus::kTransport;
+      result_.status = SyncStatus::kTransport;
       if (result_.detail.empty()) result_.detail = "HTTP " + std::to_string(out.status) + " without an ARM error";
     }
   }
 
-  // What landed, from the last view ARM gave, and the one log line of the round.
+  // What landed, from the last model ARM gave, and the one log line of the round.
   void report() {
-    for (const auto& [key, id] : view_.user) {
+    for (const auto& [key, id] : model_.user) {
       if (attempted_adds_.contains(key) && !initial_.contains(key)) result_.added.push_back(id);
     }
     for (const auto& [key, id] : initial_) {
-      if (attempted_removes_.contains(key) && !view_.user.contains(key)) result_.removed.push_back(id);
+      if (attempted_removes_.contains(key) && !model_.user.contains(key)) result_.removed.push_back(id);
     }
-    if (view_current_ && view_fetched()) result_.identities = values(view_.user);
+    if (model_current_ && model_fetched()) result_.identities = values(model_.user);
     if (ledger_loaded_) result_.ledger = values(recorded_);
 
     json fields = {{"compute", target_.compute.id()},
@@ -339,14 +346,14 @@ class Round {
 
     log::Level level = log::Level::kError;
     switch (result_.status) {
-      case RoundStatus::kConverged:
+      case SyncStatus::kConverged:
         level = result_.patches == 0 ? log::Level::kDebug : log::Level::kInfo;
         break;
-      case RoundStatus::kPartial:
-      case RoundStatus::kGone:
-      case RoundStatus::kDeleting:
-      case RoundStatus::kUpdating:
-      case RoundStatus::kThrottled:
+      case SyncStatus::kPartial:
+      case SyncStatus::kGone:
+      case SyncStatus::kDeleting:
+      case SyncStatus::kUpdating:
+      case SyncStatus::kThrottled:
         level = log::Level::kWarn;
         break;
       default:
@@ -355,60 +362,60 @@ class Round {
     log::write(level, "compute reconcile round", fields);
   }
 
-  bool view_fetched() const {
-    return result_.gets > 0 && result_.status != RoundStatus::kGone && result_.status != RoundStatus::kUpdating;
+  bool model_fetched() const {
+    return result_.gets > 0 && result_.status != SyncStatus::kGone && result_.status != SyncStatus::kUpdating;
   }
 
   arm::ArmClient& arm_;
   Ledger& ledger_;
-  const ComputeTarget& target_;
-  const ReconcileOptions& options_;
-  ComputeResult result_;
+  const SyncTarget& target_;
+  const SyncOptions& options_;
+  SyncResult result_;
 
-  IdMap desired_;                               // valid desired ids
-  IdMap recorded_;                              // the ledger as this round knows it (valid entries)
+  IdMap desired_;   // valid desired ids
+  IdMap recorded_;  // the ledger as this round knows it (valid entries)
   bool ledger_loaded_ = false;
   std::set<std::string> stored_keys_;           // keys of what the ledger store holds now
   std::set<std::string> immutable_client_ids_;  // lower-cased
   IdMap set_aside_keys_;                        // key -> id of what the round no longer touches
-  View view_;                                   // the last state ARM reported
-  bool view_current_ = false;                   // view_ is known to be the state now in force
+  ComputeModel model_;                          // the last state ARM reported
+  bool model_current_ = false;                  // model_ is known to be the state now in force
   IdMap initial_;                               // user-assigned ids at the first GET
   std::set<std::string> attempted_adds_, attempted_removes_;
 };
 
 }  // namespace
 
-std::string_view to_string(RoundStatus status) {
+std::string_view to_string(SyncStatus status) {
   switch (status) {
-    case RoundStatus::kConverged:
+    case SyncStatus::kConverged:
       return "converged";
-    case RoundStatus::kPartial:
+    case SyncStatus::kPartial:
       return "partial";
-    case RoundStatus::kGone:
+    case SyncStatus::kGone:
       return "gone";
-    case RoundStatus::kDeleting:
+    case SyncStatus::kDeleting:
       return "deleting";
-    case RoundStatus::kUpdating:
+    case SyncStatus::kUpdating:
       return "updating";
-    case RoundStatus::kThrottled:
+    case SyncStatus::kThrottled:
       return "throttled";
-    case RoundStatus::kArmError:
+    case SyncStatus::kArmError:
       return "arm_error";
-    case RoundStatus::kTransport:
+    case SyncStatus::kTransport:
       return "transport";
-    case RoundStatus::kLedger:
+    case SyncStatus::kLedger:
       return "ledger";
-    case RoundStatus::kInvalid:
+    case SyncStatus::kInvalid:
       return "invalid";
   }
   return "unknown";
 }
 
-asio::awaitable<ComputeResult> reconcile_compute(arm::ArmClient& arm, Ledger& ledger, const ComputeTarget& target,
-                                                 const ReconcileOptions& options) {
-  Round round(arm, ledger, target, options);
-  ComputeResult result = co_await round.run();
+asio::awaitable<SyncResult> sync_compute_identities(arm::ArmClient& arm, Ledger& ledger, const SyncTarget& target,
+                                                    const SyncOptions& options) {
+  IdentitySync sync(arm, ledger, target, options);
+  SyncResult result = co_await sync.run();
   co_return result;
 }
 

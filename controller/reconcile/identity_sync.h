@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// One reconcile round for one scale set or VM: make the user-assigned identities on it converge towards the
-// desired set, touching only what podid added (ledger.h) and never an immutable identity.
+// The ARM half of a round (round/round.h): sync the user-assigned identities on one scale set or VM
+// towards the desired set, touching only what podid added (ledger.h) and never an immutable identity.
 //
 //   1. ledger.load                      (fails -> kLedger; nothing read from ARM, nothing PATCHed)
 //   2. GET the compute                  (404 -> kGone; provisioningState Deleting -> kDeleting, Updating or any
@@ -10,7 +10,7 @@
 //   4. ledger.store(ledger + ids to add) BEFORE the first PATCH that adds them (fails -> kLedger, no PATCH)
 //   5. PATCH each body in order. An error naming identities (LinkedAuthorizationFailed: our principal lacks
 //      Managed Identity Operator on them; FailedIdentityOperation: they were deleted) sets those ids aside with
-//      the error and goes back to 3 without them, from ARM's current view (one more GET only when the failed
+//      the error and goes back to 3 without them, from ARM's current model (one more GET only when the failed
 //      PATCH left none), at most `max_set_aside_retries` times: one identity without its role does not hold up
 //      the others. Any other failure ends the round: AuthorizationFailed on the compute, 404, 429 (kThrottled,
 //      with retry_after), an asynchronous Failed/Canceled (OperationPreempted), transport.
@@ -25,7 +25,7 @@
 //
 // The arguments are taken by reference and must outlive the returned awaitable (co_await it where they live).
 //
-// Errors: never thrown. Everything is in ComputeResult: `status` says how the round ended and the other fields
+// Errors: never thrown. Everything is in SyncResult: `status` says how the round ended and the other fields
 // what was done and why.
 #pragma once
 
@@ -46,21 +46,21 @@
 
 namespace podid::controller {
 
-struct ComputeTarget {
+struct SyncTarget {
   arm::ResourceId compute;
   std::vector<std::string> desired;               // UAMI resource ids that must be on the compute
   std::vector<std::string> immutable_ids;         // UAMI resource ids never to remove
   std::vector<std::string> immutable_client_ids;  // client ids (GUIDs) whose identities are never removed
 };
 
-struct ReconcileOptions {
+struct SyncOptions {
   // PATCHes retried without the identities an error named, per round. LinkedAuthorizationFailed names every
   // failing linked scope at once; FailedIdentityOperation names one deleted identity at a time.
   std::size_t max_set_aside_retries = 5;
   std::size_t max_entries_per_patch = arm::kMaxEntriesPerPatch;
 };
 
-enum class RoundStatus {
+enum class SyncStatus {
   kConverged,  // every change landed (or none was needed)
   kPartial,    // every change that could land landed; `set_aside` / `rejected` hold the rest
   kGone,       // the compute does not exist (404 on GET or PATCH)
@@ -73,10 +73,10 @@ enum class RoundStatus {
   kInvalid,    // ARM's identity block could not be understood, or an immutable id is malformed
 };
 
-std::string_view to_string(RoundStatus status);
+std::string_view to_string(SyncStatus status);
 
-struct ComputeResult {
-  RoundStatus status = RoundStatus::kConverged;
+struct SyncResult {
+  SyncStatus status = SyncStatus::kConverged;
   // The user-assigned ids on the compute after the round, as ARM spells them; nullopt when unknown (no GET
   // answer, or the last PATCH failed in a way that may or may not have applied it).
   std::optional<std::vector<std::string>> identities;
@@ -96,12 +96,15 @@ struct ComputeResult {
   unsigned gets = 0;
   unsigned patches = 0;
   unsigned arm_calls = 0;  // HTTP requests, polls included (ArmOutcome::calls)
+  // The subscription's budget as the last answer told it, and whether the round-ending 429 was the
+  // subscription's (ArmOutcome): the controller holds every compute of the subscription then.
+  std::optional<long> remaining_reads, remaining_writes;
+  bool subscription_throttled = false;
 
-  bool completed() const { return status == RoundStatus::kConverged || status == RoundStatus::kPartial; }
+  bool completed() const { return status == SyncStatus::kConverged || status == SyncStatus::kPartial; }
 };
 
-boost::asio::awaitable<ComputeResult> reconcile_compute(arm::ArmClient& arm, Ledger& ledger,
-                                                        const ComputeTarget& target,
-                                                        const ReconcileOptions& options = {});
+boost::asio::awaitable<SyncResult> sync_compute_identities(arm::ArmClient& arm, Ledger& ledger,
+                                                           const SyncTarget& target, const SyncOptions& options = {});
 
 }  // namespace podid::controller

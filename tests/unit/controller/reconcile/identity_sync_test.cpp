@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "controller/reconcile/compute_reconciler.h"
+#include "controller/reconcile/identity_sync.h"
 
 #include <gtest/gtest.h>
 
@@ -48,7 +48,7 @@ std::vector<std::string> names(std::initializer_list<const char*> n) {
   return out;
 }
 
-class ComputeReconcilerTest : public ::testing::Test {
+class IdentitySyncTest : public ::testing::Test {
  protected:
   void SetUp() override {
     vmss = arm::parse_resource_id(kVmssId).value();
@@ -57,34 +57,34 @@ class ComputeReconcilerTest : public ::testing::Test {
       arm.create_identity(uami(n), client_id_of(n));
   }
 
-  ComputeResult round() {
+  SyncResult round() {
     asio::io_context io;
-    std::optional<ComputeResult> out;
-    asio::co_spawn(io, reconcile_compute(arm, ledger, target, options), [&](std::exception_ptr e, ComputeResult r) {
+    std::optional<SyncResult> out;
+    asio::co_spawn(io, sync_compute_identities(arm, ledger, target, options), [&](std::exception_ptr e, SyncResult r) {
       if (e) std::rethrow_exception(e);
       out = std::move(r);
     });
     io.run();
     EXPECT_TRUE(out.has_value()) << "round did not finish";
-    return out.value_or(ComputeResult{RoundStatus::kInvalid});
+    return out.value_or(SyncResult{SyncStatus::kInvalid});
   }
 
   void record(std::vector<std::string> ids) { ledger.records[vmss.key()] = std::move(ids); }
 
   arm::ResourceId vmss;
-  ComputeTarget target;
-  ReconcileOptions options;
+  SyncTarget target;
+  SyncOptions options;
   FakeArmClient arm;
   FakeLedger ledger;
 };
 
-TEST_F(ComputeReconcilerTest, nothing_to_do_is_one_get_and_no_patch) {
+TEST_F(IdentitySyncTest, nothing_to_do_is_one_get_and_no_patch) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("a")});
   record({uami("a")});
   target.desired = {uami("A")};  // another case than ARM stores: still the same identity
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kConverged);
+  EXPECT_EQ(r.status, SyncStatus::kConverged);
   EXPECT_EQ(r.gets, 1u);
   EXPECT_EQ(r.patches, 0u);
   EXPECT_EQ(arm.gets, 1u);
@@ -95,12 +95,12 @@ TEST_F(ComputeReconcilerTest, nothing_to_do_is_one_get_and_no_patch) {
   EXPECT_EQ(r.arm_calls, 1u);
 }
 
-TEST_F(ComputeReconcilerTest, adds_desired_identities_in_one_patch_and_records_them) {
+TEST_F(IdentitySyncTest, adds_desired_identities_in_one_patch_and_records_them) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a", "b"});
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kConverged);
+  EXPECT_EQ(r.status, SyncStatus::kConverged);
   EXPECT_EQ(r.gets, 1u);
   EXPECT_EQ(r.patches, 1u);
   EXPECT_EQ(r.arm_calls, 1u + 3u);
@@ -116,13 +116,13 @@ TEST_F(ComputeReconcilerTest, adds_desired_identities_in_one_patch_and_records_t
   EXPECT_EQ(arm.patch_bodies.at(0)["identity"]["type"], "UserAssigned");
 }
 
-TEST_F(ComputeReconcilerTest, removes_only_ids_the_ledger_holds) {
+TEST_F(IdentitySyncTest, removes_only_ids_the_ledger_holds) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("pre"), uami_arm("mine")});
   record({uami("mine")});
   target.desired = {};
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kConverged);
+  EXPECT_EQ(r.status, SyncStatus::kConverged);
   EXPECT_EQ(r.patches, 1u);
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"pre"})));
   EXPECT_EQ(keys(r.removed), keys(names({"mine"})));
@@ -131,7 +131,7 @@ TEST_F(ComputeReconcilerTest, removes_only_ids_the_ledger_holds) {
   EXPECT_TRUE(r.ledger->empty());
 }
 
-TEST_F(ComputeReconcilerTest, pre_existing_identity_is_never_removed_even_after_being_desired) {
+TEST_F(IdentitySyncTest, pre_existing_identity_is_never_removed_even_after_being_desired) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("pre")});
   target.desired = names({"pre"});
   auto first = round();
@@ -140,12 +140,12 @@ TEST_F(ComputeReconcilerTest, pre_existing_identity_is_never_removed_even_after_
 
   target.desired = {};
   auto second = round();
-  EXPECT_EQ(second.status, RoundStatus::kConverged);
+  EXPECT_EQ(second.status, SyncStatus::kConverged);
   EXPECT_EQ(second.patches, 0u);
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"pre"})));
 }
 
-TEST_F(ComputeReconcilerTest, immutable_by_resource_id_and_by_client_id_are_never_removed) {
+TEST_F(IdentitySyncTest, immutable_by_resource_id_and_by_client_id_are_never_removed) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("x"), uami_arm("y"), uami_arm("z")});
   record(names({"x", "y", "z"}));
   target.immutable_ids = {uami("X")};
@@ -154,18 +154,18 @@ TEST_F(ComputeReconcilerTest, immutable_by_resource_id_and_by_client_id_are_neve
   target.immutable_client_ids = {y_client};  // GUID case differs from ARM's
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kConverged);
+  EXPECT_EQ(r.status, SyncStatus::kConverged);
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"x", "y"})));
   EXPECT_EQ(keys(r.removed), keys(names({"z"})));
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"x", "y"})));
 }
 
-TEST_F(ComputeReconcilerTest, system_assigned_identity_is_kept_when_the_last_user_assigned_goes) {
+TEST_F(IdentitySyncTest, system_assigned_identity_is_kept_when_the_last_user_assigned_goes) {
   arm.put_compute(vmss, "SystemAssigned, UserAssigned", {uami_arm("mine")});
   record({uami("mine")});
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kConverged);
+  EXPECT_EQ(r.status, SyncStatus::kConverged);
   EXPECT_TRUE(arm.system_assigned(vmss));
   EXPECT_TRUE(arm.ids_on(vmss).empty());
   EXPECT_EQ(arm.patch_bodies.at(0), (nlohmann::json{{"identity", {{"type", "SystemAssigned"}}}}));
@@ -173,16 +173,16 @@ TEST_F(ComputeReconcilerTest, system_assigned_identity_is_kept_when_the_last_use
   EXPECT_TRUE(r.identities->empty());
 }
 
-TEST_F(ComputeReconcilerTest, system_assigned_identity_is_kept_on_add) {
+TEST_F(IdentitySyncTest, system_assigned_identity_is_kept_on_add) {
   arm.put_compute(vmss, "SystemAssigned");
   target.desired = names({"a"});
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kConverged);
+  EXPECT_EQ(r.status, SyncStatus::kConverged);
   EXPECT_TRUE(arm.system_assigned(vmss));
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"a"})));
 }
 
-TEST_F(ComputeReconcilerTest, one_hundred_sixty_identities_take_two_patches) {
+TEST_F(IdentitySyncTest, one_hundred_sixty_identities_take_two_patches) {
   arm.put_compute(vmss, "None");
   for (int i = 0; i < 160; ++i) {
     std::string id = uami("bulk-" + std::to_string(i));
@@ -190,14 +190,14 @@ TEST_F(ComputeReconcilerTest, one_hundred_sixty_identities_take_two_patches) {
     target.desired.push_back(id);
   }
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kConverged);
+  EXPECT_EQ(r.status, SyncStatus::kConverged);
   EXPECT_EQ(r.patches, 2u);  // the fake refuses more than 150 entries per request, like ARM
   EXPECT_EQ(arm.ids_on(vmss).size(), 160u);
   EXPECT_EQ(r.added.size(), 160u);
   EXPECT_EQ(ledger.ids(vmss).size(), 160u);
 }
 
-TEST_F(ComputeReconcilerTest, identity_without_role_is_set_aside_while_nine_land_in_the_same_round) {
+TEST_F(IdentitySyncTest, identity_without_role_is_set_aside_while_nine_land_in_the_same_round) {
   arm.put_compute(vmss, "None");
   for (int i = 0; i < 10; ++i) {
     std::string id = uami("team-" + std::to_string(i));
@@ -210,7 +210,7 @@ TEST_F(ComputeReconcilerTest, identity_without_role_is_set_aside_while_nine_land
   arm.on_patch = [&](const nlohmann::json&) { ledger_at_patch.push_back(ledger.ids(vmss)); };
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kPartial);
+  EXPECT_EQ(r.status, SyncStatus::kPartial);
   EXPECT_EQ(r.gets, 1u) << "a 403 changes nothing: the view from before it is current";
   EXPECT_EQ(r.patches, 2u);
   EXPECT_EQ(arm.ids_on(vmss).size(), 9u);
@@ -228,13 +228,13 @@ TEST_F(ComputeReconcilerTest, identity_without_role_is_set_aside_while_nine_land
   for (const auto& id : ledger.ids(vmss)) EXPECT_FALSE(arm::same_id(id, no_role));
 }
 
-TEST_F(ComputeReconcilerTest, deleted_identity_is_set_aside_and_the_rest_lands) {
+TEST_F(IdentitySyncTest, deleted_identity_is_set_aside_and_the_rest_lands) {
   arm.put_compute(vmss, "None");
   const std::string deleted = uami("deleted-in-azure");  // never created in the fake: ARM cannot find it
   target.desired = {uami("a"), deleted, uami("b")};
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kPartial);
+  EXPECT_EQ(r.status, SyncStatus::kPartial);
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"a", "b"})));
   ASSERT_EQ(r.set_aside.size(), 1u);
   EXPECT_EQ(r.set_aside.begin()->first, deleted);
@@ -243,25 +243,25 @@ TEST_F(ComputeReconcilerTest, deleted_identity_is_set_aside_and_the_rest_lands) 
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"a", "b"})));
 }
 
-TEST_F(ComputeReconcilerTest, set_aside_after_an_async_failure_reads_the_compute_again) {
+TEST_F(IdentitySyncTest, set_aside_after_an_async_failure_reads_the_compute_again) {
   arm.put_compute(vmss, "None");
   arm.identity_errors_async = true;
   target.desired = {uami("a"), uami("gone")};
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kPartial);
+  EXPECT_EQ(r.status, SyncStatus::kPartial);
   EXPECT_EQ(r.gets, 2u) << "the failed operation may have changed the compute: one more GET";
   EXPECT_EQ(r.patches, 2u);
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"a"})));
 }
 
-TEST_F(ComputeReconcilerTest, set_aside_retries_are_bounded_per_round) {
+TEST_F(IdentitySyncTest, set_aside_retries_are_bounded_per_round) {
   arm.put_compute(vmss, "None");
   target.desired = {uami("gone-1"), uami("gone-2"), uami("a")};
   options.max_set_aside_retries = 1;
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kArmError);
+  EXPECT_EQ(r.status, SyncStatus::kArmError);
   EXPECT_EQ(r.patches, 2u);
   ASSERT_TRUE(r.error);
   EXPECT_EQ(r.error->code, "FailedIdentityOperation");
@@ -269,24 +269,24 @@ TEST_F(ComputeReconcilerTest, set_aside_retries_are_bounded_per_round) {
   EXPECT_TRUE(arm.ids_on(vmss).empty());
 }
 
-TEST_F(ComputeReconcilerTest, linked_failure_naming_nothing_sent_ends_the_round) {
+TEST_F(IdentitySyncTest, linked_failure_naming_nothing_sent_ends_the_round) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm.fail_next_patch(testing::arm_failure(403, testing::linked_authorization_failed_body(kVmssId, {uami("other")})));
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kArmError);
+  EXPECT_EQ(r.status, SyncStatus::kArmError);
   EXPECT_EQ(r.patches, 1u) << "retrying without nothing would fail the same way";
   EXPECT_TRUE(r.set_aside.empty());
 }
 
-TEST_F(ComputeReconcilerTest, throttled_get_reports_retry_after_and_does_nothing_else) {
+TEST_F(IdentitySyncTest, throttled_get_reports_retry_after_and_does_nothing_else) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm.fail_next_get(testing::throttled(1200s));
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kThrottled);
+  EXPECT_EQ(r.status, SyncStatus::kThrottled);
   ASSERT_TRUE(r.retry_after);
   EXPECT_EQ(*r.retry_after, 1200s);
   EXPECT_EQ(r.gets, 1u);
@@ -296,7 +296,21 @@ TEST_F(ComputeReconcilerTest, throttled_get_reports_retry_after_and_does_nothing
   EXPECT_TRUE(arm.ids_on(vmss).empty());
 }
 
-TEST_F(ComputeReconcilerTest, throttled_patch_stops_the_round) {
+TEST_F(IdentitySyncTest, a_subscription_wide_429_and_the_budget_left_are_reported) {
+  arm.put_compute(vmss, "None");
+  target.desired = names({"a"});
+  arm::ArmOutcome spent = testing::throttled(40s);
+  spent.subscription_throttled = true;
+  spent.remaining_reads = 0;
+  arm.fail_next_get(spent);
+  auto r = round();
+  EXPECT_EQ(r.status, SyncStatus::kThrottled);
+  EXPECT_TRUE(r.subscription_throttled);
+  EXPECT_EQ(r.remaining_reads, 0);
+  EXPECT_EQ(r.remaining_writes, std::nullopt);
+}
+
+TEST_F(IdentitySyncTest, throttled_patch_stops_the_round) {
   arm.put_compute(vmss, "None");
   for (int i = 0; i < 160; ++i) {
     std::string id = uami("bulk-" + std::to_string(i));
@@ -306,14 +320,14 @@ TEST_F(ComputeReconcilerTest, throttled_patch_stops_the_round) {
   arm.fail_next_patch(testing::throttled(30s));
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kThrottled);
+  EXPECT_EQ(r.status, SyncStatus::kThrottled);
   EXPECT_EQ(r.retry_after, std::optional<std::chrono::seconds>(30s));
   EXPECT_EQ(r.patches, 1u) << "the second body waits for the next round";
   EXPECT_EQ(r.gets, 1u);
   EXPECT_EQ(ledger.stores, 1u) << "only the record before the PATCH";
 }
 
-TEST_F(ComputeReconcilerTest, ledger_holds_the_added_ids_when_the_patch_is_sent) {
+TEST_F(IdentitySyncTest, ledger_holds_the_added_ids_when_the_patch_is_sent) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("pre")});
   record({uami("b")});
   target.desired = names({"a", "b"});  // b recorded earlier but absent (a lost add): added again
@@ -321,18 +335,18 @@ TEST_F(ComputeReconcilerTest, ledger_holds_the_added_ids_when_the_patch_is_sent)
   arm.on_patch = [&](const nlohmann::json&) { at_patch = ledger.ids(vmss); };
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kConverged);
+  EXPECT_EQ(r.status, SyncStatus::kConverged);
   EXPECT_EQ(keys(at_patch), keys(names({"a", "b"})));
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"a", "b"})));
 }
 
-TEST_F(ComputeReconcilerTest, failure_between_record_and_patch_is_cleaned_by_the_next_round) {
+TEST_F(IdentitySyncTest, failure_between_record_and_patch_is_cleaned_by_the_next_round) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm.fail_next_patch(testing::transport_failure());
 
   auto crashed = round();
-  EXPECT_EQ(crashed.status, RoundStatus::kTransport);
+  EXPECT_EQ(crashed.status, SyncStatus::kTransport);
   EXPECT_FALSE(crashed.detail.empty());
   EXPECT_FALSE(crashed.identities) << "the PATCH may or may not have landed";
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"a"}))) << "kept: it might be on the compute";
@@ -341,100 +355,100 @@ TEST_F(ComputeReconcilerTest, failure_between_record_and_patch_is_cleaned_by_the
   // The pod went away meanwhile: nothing to PATCH, and the stale record goes.
   target.desired = {};
   auto next = round();
-  EXPECT_EQ(next.status, RoundStatus::kConverged);
+  EXPECT_EQ(next.status, SyncStatus::kConverged);
   EXPECT_EQ(next.patches, 0u);
   EXPECT_EQ(next.gets, 1u);
   EXPECT_TRUE(ledger.ids(vmss).empty());
   EXPECT_TRUE(ledger.records.empty());
 }
 
-TEST_F(ComputeReconcilerTest, failure_between_record_and_patch_then_still_desired_is_added_and_kept) {
+TEST_F(IdentitySyncTest, failure_between_record_and_patch_then_still_desired_is_added_and_kept) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm.fail_next_patch(testing::transport_failure());
   (void)round();
 
   auto next = round();
-  EXPECT_EQ(next.status, RoundStatus::kConverged);
+  EXPECT_EQ(next.status, SyncStatus::kConverged);
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"a"})));
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"a"})));
 }
 
-TEST_F(ComputeReconcilerTest, ledger_load_failure_reads_and_patches_nothing) {
+TEST_F(IdentitySyncTest, ledger_load_failure_reads_and_patches_nothing) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   ledger.fail_load = true;
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kLedger);
+  EXPECT_EQ(r.status, SyncStatus::kLedger);
   EXPECT_NE(r.detail.find("ledger load"), std::string::npos);
   EXPECT_EQ(arm.gets, 0u);
   EXPECT_EQ(arm.patches, 0u);
 }
 
-TEST_F(ComputeReconcilerTest, ledger_store_failure_means_no_patch) {
+TEST_F(IdentitySyncTest, ledger_store_failure_means_no_patch) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   ledger.fail_store = true;
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kLedger);
+  EXPECT_EQ(r.status, SyncStatus::kLedger);
   EXPECT_NE(r.detail.find("configmap update"), std::string::npos);
   EXPECT_EQ(arm.patches, 0u);
   EXPECT_TRUE(arm.ids_on(vmss).empty());
 }
 
-TEST_F(ComputeReconcilerTest, ledger_store_failure_after_the_patches_is_reported) {
+TEST_F(IdentitySyncTest, ledger_store_failure_after_the_patches_is_reported) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("mine"), uami_arm("pre")});
   record({uami("mine")});
   ledger.fail_store = true;  // only the after-round store is needed: a removal records nothing first
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kLedger);
+  EXPECT_EQ(r.status, SyncStatus::kLedger);
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"pre"}))) << "the removal landed";
   EXPECT_EQ(keys(r.removed), keys(names({"mine"})));
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"mine"}))) << "a larger record than needed, never a smaller one";
 }
 
-TEST_F(ComputeReconcilerTest, malformed_ledger_entry_is_dropped) {
+TEST_F(IdentitySyncTest, malformed_ledger_entry_is_dropped) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("mine")});
   record({"not-an-arm-id", uami("mine")});
   target.desired = names({"mine"});
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kConverged);
+  EXPECT_EQ(r.status, SyncStatus::kConverged);
   EXPECT_EQ(r.patches, 0u);
   EXPECT_EQ(ledger.ids(vmss), std::vector<std::string>{uami("mine")});
 }
 
-TEST_F(ComputeReconcilerTest, deleting_compute_is_not_patched) {
+TEST_F(IdentitySyncTest, deleting_compute_is_not_patched) {
   arm.put_compute(vmss, "None", {}, "Deleting");
   target.desired = names({"a"});
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kDeleting);
+  EXPECT_EQ(r.status, SyncStatus::kDeleting);
   EXPECT_EQ(r.patches, 0u);
   EXPECT_EQ(ledger.stores, 0u);
 }
 
-TEST_F(ComputeReconcilerTest, compute_still_updating_reports_nothing_present_and_is_not_patched) {
+TEST_F(IdentitySyncTest, compute_still_updating_reports_nothing_present_and_is_not_patched) {
   // A previous leader's PATCH is still running: the model lists "a", the nodes do not have it yet.
   arm.put_compute(vmss, "UserAssigned", {uami_arm("a")}, "Updating");
   target.desired = names({"a", "b"});
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kUpdating);
+  EXPECT_EQ(r.status, SyncStatus::kUpdating);
   EXPECT_FALSE(r.identities) << "what an unfinished operation lists is not yet on the nodes";
   EXPECT_FALSE(r.completed());
   EXPECT_EQ(r.patches, 0u);
   EXPECT_EQ(ledger.stores, 0u);
 }
 
-TEST_F(ComputeReconcilerTest, missing_compute_is_reported_gone) {
+TEST_F(IdentitySyncTest, missing_compute_is_reported_gone) {
   target.desired = names({"a"});  // no put_compute: ARM answers 404
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kGone);
+  EXPECT_EQ(r.status, SyncStatus::kGone);
   ASSERT_TRUE(r.error);
   EXPECT_EQ(r.error->code, "ResourceNotFound");
   EXPECT_FALSE(r.identities);
@@ -442,7 +456,7 @@ TEST_F(ComputeReconcilerTest, missing_compute_is_reported_gone) {
   EXPECT_EQ(ledger.stores, 0u);
 }
 
-TEST_F(ComputeReconcilerTest, compute_deleted_between_get_and_patch_is_reported_gone) {
+TEST_F(IdentitySyncTest, compute_deleted_between_get_and_patch_is_reported_gone) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm.fail_next_patch(testing::arm_failure(
@@ -450,17 +464,17 @@ TEST_F(ComputeReconcilerTest, compute_deleted_between_get_and_patch_is_reported_
       R"({"error":{"code":"ResourceNotFound","message":"The Resource 'Microsoft.Compute/virtualMachineScaleSets/aks-pool' under resource group 'MC_rg' was not found."}})"));
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kGone);
+  EXPECT_EQ(r.status, SyncStatus::kGone);
   EXPECT_FALSE(r.identities);
 }
 
-TEST_F(ComputeReconcilerTest, authorization_failure_on_the_compute_ends_the_round_with_its_remedy) {
+TEST_F(IdentitySyncTest, authorization_failure_on_the_compute_ends_the_round_with_its_remedy) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a", "b"});
   arm.fail_next_patch(testing::arm_failure(403, testing::authorization_failed_body(kVmssId)));
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kArmError);
+  EXPECT_EQ(r.status, SyncStatus::kArmError);
   EXPECT_EQ(r.patches, 1u);
   ASSERT_TRUE(r.error);
   EXPECT_EQ(r.error->code, "AuthorizationFailed");
@@ -469,94 +483,94 @@ TEST_F(ComputeReconcilerTest, authorization_failure_on_the_compute_ends_the_roun
   EXPECT_TRUE(r.set_aside.empty());
 }
 
-TEST_F(ComputeReconcilerTest, preempted_operation_ends_the_round_with_the_state_unknown) {
+TEST_F(IdentitySyncTest, preempted_operation_ends_the_round_with_the_state_unknown) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm.fail_next_patch(testing::operation_preempted(), /*apply=*/true);
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kArmError);
+  EXPECT_EQ(r.status, SyncStatus::kArmError);
   ASSERT_TRUE(r.error);
   EXPECT_EQ(r.error->code, "OperationPreempted");
   EXPECT_FALSE(r.identities);
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"a"}))) << "it did land: the record must still hold it";
 }
 
-TEST_F(ComputeReconcilerTest, transport_failure_on_get_is_reported) {
+TEST_F(IdentitySyncTest, transport_failure_on_get_is_reported) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm.fail_next_get(testing::transport_failure());
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kTransport);
+  EXPECT_EQ(r.status, SyncStatus::kTransport);
   EXPECT_EQ(r.detail, "connect: connection refused");
   EXPECT_EQ(r.patches, 0u);
 }
 
-TEST_F(ComputeReconcilerTest, malformed_identity_block_is_invalid_and_not_patched) {
+TEST_F(IdentitySyncTest, malformed_identity_block_is_invalid_and_not_patched) {
   arm.put_compute(vmss, "None");
   arm.set_raw_identity(vmss, {{"type", "Sideways"}});
   target.desired = names({"a"});
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kInvalid);
+  EXPECT_EQ(r.status, SyncStatus::kInvalid);
   EXPECT_NE(r.detail.find("Sideways"), std::string::npos);
   EXPECT_EQ(r.patches, 0u);
 }
 
-TEST_F(ComputeReconcilerTest, desired_id_that_is_not_an_identity_is_rejected_and_the_rest_lands) {
+TEST_F(IdentitySyncTest, desired_id_that_is_not_an_identity_is_rejected_and_the_rest_lands) {
   arm.put_compute(vmss, "None");
   target.desired = {"/subscriptions/sub-1/resourceGroups/RG/providers/Microsoft.Storage/storageAccounts/s", uami("a")};
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kPartial);
+  EXPECT_EQ(r.status, SyncStatus::kPartial);
   ASSERT_EQ(r.rejected.size(), 1u);
   EXPECT_EQ(r.rejected[0], target.desired[0]);
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"a"})));
 }
 
-TEST_F(ComputeReconcilerTest, malformed_immutable_id_is_invalid) {
+TEST_F(IdentitySyncTest, malformed_immutable_id_is_invalid) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("mine")});
   record({uami("mine")});
   target.immutable_ids = {"mine"};
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kInvalid);
+  EXPECT_EQ(r.status, SyncStatus::kInvalid);
   EXPECT_EQ(arm.gets, 0u);
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"mine"})));
 }
 
-TEST_F(ComputeReconcilerTest, patch_answer_without_the_resource_is_followed_by_a_get) {
+TEST_F(IdentitySyncTest, patch_answer_without_the_resource_is_followed_by_a_get) {
   arm.put_compute(vmss, "None");
   arm.patch_without_resource = true;
   target.desired = names({"a"});
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kConverged);
+  EXPECT_EQ(r.status, SyncStatus::kConverged);
   EXPECT_EQ(r.gets, 2u);
   ASSERT_TRUE(r.identities);
   EXPECT_EQ(keys(*r.identities), keys(names({"a"})));
   EXPECT_EQ(keys(r.added), keys(names({"a"})));
 }
 
-TEST_F(ComputeReconcilerTest, add_and_remove_together_report_both) {
+TEST_F(IdentitySyncTest, add_and_remove_together_report_both) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("mine")});
   record({uami("mine")});
   target.desired = names({"a"});
 
   auto r = round();
-  EXPECT_EQ(r.status, RoundStatus::kConverged);
+  EXPECT_EQ(r.status, SyncStatus::kConverged);
   EXPECT_EQ(r.patches, 1u);
   EXPECT_EQ(keys(r.added), keys(names({"a"})));
   EXPECT_EQ(keys(r.removed), keys(names({"mine"})));
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"a"})));
 }
 
-TEST(RoundStatusNames, are_distinct) {
+TEST(SyncStatusNames, are_distinct) {
   std::set<std::string_view> seen;
-  for (auto s : {RoundStatus::kConverged, RoundStatus::kPartial, RoundStatus::kGone, RoundStatus::kDeleting, RoundStatus::kUpdating,
-                 RoundStatus::kThrottled, RoundStatus::kArmError, RoundStatus::kTransport, RoundStatus::kLedger,
-                 RoundStatus::kInvalid}) {
+  for (auto s : {SyncStatus::kConverged, SyncStatus::kPartial, SyncStatus::kGone, SyncStatus::kDeleting,
+                 SyncStatus::kUpdating, SyncStatus::kThrottled, SyncStatus::kArmError, SyncStatus::kTransport,
+                 SyncStatus::kLedger, SyncStatus::kInvalid}) {
     EXPECT_TRUE(seen.insert(to_string(s)).second) << to_string(s);
   }
 }
