@@ -50,6 +50,9 @@ TokenMetrics::TokenMetrics(metrics::Registry& registry)
       passthrough_(BuildCounter().Name("podid_passthrough_requests_total")
                        .Help("Requests for other IMDS paths: forwarded, blocked by policy, or failed.")
                        .Register(registry)),
+      federated_failures_(BuildCounter().Name("podid_federated_failures_total")
+                              .Help("Federated tokens refused or failed, by reason (docs/troubleshooting.md).")
+                              .Register(registry)),
       cache_entries_(BuildGauge().Name("podid_token_cache_entries").Help("Tokens held in the cache.")
                          .Register(registry).Add({})),
       cache_events_(BuildCounter().Name("podid_token_cache_events_total")
@@ -80,6 +83,15 @@ TokenMetrics::TokenMetrics(metrics::Registry& registry)
     resolution_failures_.Add({{"reason", reason}});
   }
   for (auto result : {"forwarded", "blocked", "error"}) passthrough_.Add({{"result", result}});
+  for (auto reason : {"service_account_not_annotated", "federated_identity_invalid", "no_federated_credential",
+                      "assertion_rejected", "issuer_metadata_unreachable", "unknown_client_id", "token_request_refused",
+                      "token_request_unavailable", "token_request_credential_unavailable", "pod_gone"}) {
+    federated_failures_.Add({{"reason", reason}});
+  }
+}
+
+void TokenMetrics::federated_failure(std::string_view reason) {
+  federated_failures_.Add({{"reason", std::string(reason)}}).Increment();
 }
 
 metrics::Counter& TokenMetrics::counter_for(const TokenRequestLabels& l) {

@@ -13,6 +13,8 @@
 //   podid_upstream_requests_total{upstream,status}              calls the cache made: imds or entra, HTTP
 //                                                                status or "error"
 //   podid_passthrough_requests_total{result}                    other IMDS paths: forwarded, blocked, error
+//   podid_federated_failures_total{reason}                      federated tokens refused or failed, by reason
+//                                                                (no_federated_credential, token_request_refused...)
 //   podid_token_cache_entries, podid_token_cache_events_total{event}
 //   podid_k8s_watch_connected{watch}, podid_k8s_watch_synced{watch}, podid_k8s_watch_failures_total{watch},
 //   podid_k8s_watch_relists_total{watch}
@@ -60,6 +62,7 @@ class TokenMetrics {
   void pod_resolution_failure(std::string_view reason);
   void upstream_request(std::string_view upstream, unsigned status);
   void passthrough(std::string_view result);
+  void federated_failure(std::string_view reason);
 
   // Drops every series of this pod (its token requests).
   void forget_pod(const std::string& pod_uid);
@@ -78,6 +81,7 @@ class TokenMetrics {
   metrics::Family<metrics::Counter>& resolution_failures_;
   metrics::Family<metrics::Counter>& upstream_;
   metrics::Family<metrics::Counter>& passthrough_;
+  metrics::Family<metrics::Counter>& federated_failures_;
   metrics::Gauge& cache_entries_;
   metrics::Family<metrics::Counter>& cache_events_;
   metrics::Family<metrics::Gauge>& watch_connected_;

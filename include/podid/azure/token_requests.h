@@ -32,7 +32,8 @@ Result<std::string> entra_token_endpoint(std::string_view authority, std::string
 Status check_entra_transport(std::string_view scheme, std::string_view host);
 
 // The scope for a resource: "<resource>/.default", slash kept ("https://management.azure.com/" ->
-// "https://management.azure.com//.default"), which is how SDKs map back and forth.
+// "https://management.azure.com//.default"), which is how SDKs map back and forth; a resource already ending in
+// "/.default" is kept as it is (the azwi proxy's getScope).
 std::string entra_scope(std::string_view resource);
 
 // The form bodies: client_id, scope, grant_type=client_credentials, then the credential.
