@@ -156,6 +156,11 @@ class OidcKeyFetcher:
         self._cache: dict[str, tuple[float, list[jwt.PyJWK]]] = {}
         self._lock = threading.Lock()
 
+    def forget(self) -> None:
+        """Drop every cached key set: the next assertion makes Entra fetch the issuer's keys again."""
+        with self._lock:
+            self._cache.clear()
+
     def verify(self, token: str, header: dict, issuer: str) -> None:
         if header.get("alg") not in FEDERATED_ALGORITHMS:
             raise err.malformed_assertion(f"Unsupported signing algorithm '{header.get('alg')}'.")
