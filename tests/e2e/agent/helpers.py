@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
+import shutil
+from typing import Callable, Optional
+
+import pytest
 
 from podid_harness.token_cluster import VAULT, HttpResult, IdentityRef, TokenCluster
 
@@ -61,3 +64,26 @@ def json_error(r: HttpResult) -> dict:
         raise AssertionError(f"error answer is not JSON: {r}") from None
     assert isinstance(body, dict) and "error" in body, str(r)
     return body
+
+
+def az_logged_in(c: TokenCluster, pod, config_dir, env: Optional[dict] = None) -> tuple[Callable[..., str], list]:
+    """Debian's azure-cli inside `pod`, pointed at the ARM emulator as a custom cloud, after `az login --identity`
+    (which asks 169.254.169.254 like any SDK): the `az` runner and what the login printed."""
+    if shutil.which("az") is None:
+        pytest.fail("azure-cli missing: scripts/install-deps", pytrace=False)
+    env = dict(env if env is not None else c.pod_env())
+    env.update(AZURE_CONFIG_DIR=str(config_dir), AZURE_CORE_COLLECT_TELEMETRY="false", AZURE_CORE_OUTPUT="json")
+
+    def az(*args: str) -> str:
+        out = pod.run(["az", *args], env=env, timeout=180)
+        assert out.returncode == 0, f"az {' '.join(args)}: {out.stderr[-3000:]}"
+        return out.stdout
+
+    az("cloud", "register", "-n", "PodidE2E", "--profile", "2020-09-01-hybrid",
+       "--endpoint-resource-manager", c.arm_server.url + "/",
+       "--endpoint-active-directory", "https://login.microsoftonline.com",
+       "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
+       "--endpoint-active-directory-graph-resource-id", "https://graph.windows.net/",
+       "--endpoint-management", "https://management.core.windows.net/")
+    az("cloud", "set", "-n", "PodidE2E")
+    return az, json.loads(az("login", "--identity"))

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import assert_no_token
+from helpers import assert_no_token, az_logged_in
 
 from podid_harness.token_cluster import PYTHON, VAULT, decode_jwt
 
@@ -76,11 +76,10 @@ def _claims(token: str, ident) -> dict:
     return claims
 
 
-def _clean_env(cluster, **cli_settings) -> dict:
-    """A pod's environment with no Azure credential setting (the CLI's own config directory aside)."""
+def _clean_env(cluster) -> dict:
+    """A pod's environment, checked to hold no Azure setting at all."""
     env = cluster.pod_env()
     assert not [k for k in env if k.startswith("AZURE_")], env
-    env.update(cli_settings)
     return env
 
 
@@ -132,28 +131,11 @@ def test_python_azure_identity_and_key_vault(cluster, world, convention, kind):
 
 @pytest.mark.parametrize("convention", ["azwi", "crd"])
 def test_az_login_identity(cluster, world, convention, tmp_path):
-    if shutil.which("az") is None:
-        pytest.fail("azure-cli missing: scripts/install-deps", pytrace=False)
     pods, idents = world
     pod, ident = pods[convention], idents[convention]
     sub = cluster.cloud.default_subscription
     cluster.cloud.assign_role(ident.principal_id, "Reader", f"/subscriptions/{sub}")
-    env = _clean_env(cluster, AZURE_CONFIG_DIR=str(tmp_path / "azure"), AZURE_CORE_COLLECT_TELEMETRY="false",
-                     AZURE_CORE_OUTPUT="json")
-
-    def az(*args: str) -> str:
-        out = pod.run(["az", *args], env=env, timeout=180)
-        assert out.returncode == 0, f"az {' '.join(args)}: {out.stderr[-3000:]}"
-        return out.stdout
-
-    az("cloud", "register", "-n", "PodidFederated", "--profile", "2020-09-01-hybrid",
-       "--endpoint-resource-manager", cluster.arm_server.url + "/",
-       "--endpoint-active-directory", "https://login.microsoftonline.com",
-       "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
-       "--endpoint-active-directory-graph-resource-id", "https://graph.windows.net/",
-       "--endpoint-management", "https://management.core.windows.net/")
-    az("cloud", "set", "-n", "PodidFederated")
-    login = json.loads(az("login", "--identity"))
+    az, login = az_logged_in(cluster, pod, tmp_path / "azure", env=_clean_env(cluster))
     assert [a["id"] for a in login] == [sub], login
     token = json.loads(az("account", "get-access-token", "--resource", VAULT))
     _claims(token["accessToken"], ident)

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import assert_no_token, bound_pod
+from helpers import assert_no_token, az_logged_in, bound_pod
 
 from podid_harness.token_cluster import PYTHON, VAULT, decode_jwt
 
@@ -109,27 +109,10 @@ def test_python_azure_identity(cluster, uniq, kind):
 
 # ---- azure-cli -----------------------------------------------------------------------------------------------
 def test_az_login_identity_inside_a_pod(cluster, uniq, tmp_path):
-    if shutil.which("az") is None:
-        pytest.fail("azure-cli missing: scripts/install-deps", pytrace=False)
     pod, (ident,) = bound_pod(cluster, uniq)
     sub = cluster.cloud.default_subscription
     cluster.cloud.assign_role(ident.principal_id, "Reader", f"/subscriptions/{sub}")
-    env = cluster.pod_env(AZURE_CONFIG_DIR=str(tmp_path / "azure"), AZURE_CORE_COLLECT_TELEMETRY="false",
-                          AZURE_CORE_OUTPUT="json")
-
-    def az(*args: str) -> str:
-        out = pod.run(["az", *args], env=env, timeout=180)
-        assert out.returncode == 0, f"az {' '.join(args)}: {out.stderr[-3000:]}"
-        return out.stdout
-
-    az("cloud", "register", "-n", "PodidE2E", "--profile", "2020-09-01-hybrid",
-       "--endpoint-resource-manager", cluster.arm_server.url + "/",
-       "--endpoint-active-directory", "https://login.microsoftonline.com",
-       "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
-       "--endpoint-active-directory-graph-resource-id", "https://graph.windows.net/",
-       "--endpoint-management", "https://management.core.windows.net/")
-    az("cloud", "set", "-n", "PodidE2E")
-    login = json.loads(az("login", "--identity"))
+    az, login = az_logged_in(cluster, pod, tmp_path / "azure")
     assert [a["id"] for a in login] == [sub], login
     token = json.loads(az("account", "get-access-token", "--resource", VAULT))
     _assert_claims(token["accessToken"], ident)

@@ -148,19 +148,8 @@ class KubeApiServer:
         path = os.fspath(path)
         pki = os.path.join(os.path.dirname(os.path.abspath(path)), "pki")
         current = self._write_node_certificate(pki, node)
-        server_ca = ""
-        if self.ca is not None:
-            with open(self.ca.bundle_path, "rb") as f:
-                server_ca = f'    certificate-authority-data: "{base64.b64encode(f.read()).decode()}"\n'
-        text = (f'apiVersion: v1\nkind: Config\nclusters:\n- name: default-cluster\n  cluster:\n'
-                f'    server: "{self.url}"\n{server_ca}users:\n- name: default-auth\n  user:\n'
-                f'    client-certificate: {current}\n    client-key: {current}\ncontexts:\n- name: default-context\n'
-                f'  context:\n    cluster: default-cluster\n    user: default-auth\n'
-                f'current-context: default-context\npreferences: {{}}\n')
-        with open(path, "w") as f:
-            f.write(text)
-        os.chmod(path, 0o600)
-        return path
+        return self._write_kubeconfig(path, "default-auth", f"    client-certificate: {current}\n"
+                                                            f"    client-key: {current}\n")
 
     def rotate_node_certificate(self, kubeconfig_path, node: str) -> None:
         """What kubelet certificate rotation does: a new dated PEM, and the `current` symlink moved to it."""
@@ -185,15 +174,20 @@ class KubeApiServer:
     def kubeconfig(self, path, token: Optional[str] = None, user: str = "podid-test",
                    namespace: str = "default") -> str:
         """Write a kubeconfig (plain block YAML, no anchors or flow style) and return its path."""
-        token = token or self.admin_token
+        return self._write_kubeconfig(path, user, f'    token: "{token or self.admin_token}"\n', namespace)
+
+    def _write_kubeconfig(self, path, user: str, credential: str, namespace: Optional[str] = None) -> str:
+        """One cluster (this server, its CA inline), one user with `credential` (its indented YAML lines), one
+        context; plain block YAML (no anchors or flow style), mode 0600."""
         ca = ""
         if self.ca is not None:
             with open(self.ca.bundle_path, "rb") as f:
                 ca = f'    certificate-authority-data: "{base64.b64encode(f.read()).decode()}"\n'
+        ns = f'    namespace: "{namespace}"\n' if namespace else ""
         text = (f'apiVersion: v1\nkind: Config\nclusters:\n- name: podid-standin\n  cluster:\n'
-                f'    server: "{self.url}"\n{ca}users:\n- name: "{user}"\n  user:\n    token: "{token}"\n'
+                f'    server: "{self.url}"\n{ca}users:\n- name: "{user}"\n  user:\n{credential}'
                 f'contexts:\n- name: podid-standin\n  context:\n    cluster: podid-standin\n    user: "{user}"\n'
-                f'    namespace: "{namespace}"\ncurrent-context: podid-standin\npreferences: {{}}\n')
+                f'{ns}current-context: podid-standin\npreferences: {{}}\n')
         path = os.fspath(path)
         with open(path, "w") as f:
             f.write(text)
