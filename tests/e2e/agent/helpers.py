@@ -87,3 +87,26 @@ def az_logged_in(c: TokenCluster, pod, config_dir, env: Optional[dict] = None) -
        "--endpoint-management", "https://management.core.windows.net/")
     az("cloud", "set", "-n", "PodidE2E")
     return az, json.loads(az("login", "--identity"))
+
+
+# Debian's python3-azure inside a pod: `python3 -c PY_SDK <managed|default> <client id or ""> [<vault url> <secret>]`
+# prints one JSON line: the token for Key Vault and, given a vault, the secret read with the same credential.
+PY_SDK = """
+import json, sys
+from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+kind, client_id = sys.argv[1], sys.argv[2] or None
+try:
+    if kind == "default":
+        cred = DefaultAzureCredential(exclude_shared_token_cache_credential=True,
+                                      exclude_visual_studio_code_credential=True, exclude_cli_credential=True,
+                                      exclude_powershell_credential=True)
+    else:
+        cred = ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
+    out = {"ok": True, "token": cred.get_token("https://vault.azure.net/.default").token}
+    if len(sys.argv) > 4:
+        from azure.keyvault.secrets import SecretClient
+        out["value"] = SecretClient(sys.argv[3], cred, verify_challenge_resource=False).get_secret(sys.argv[4]).value
+    print(json.dumps(out))
+except Exception as e:
+    print(json.dumps({"ok": False, "error": f"{type(e).__name__}: {e}"}))
+"""

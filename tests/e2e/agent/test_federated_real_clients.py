@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import assert_no_token, az_logged_in
+from helpers import PY_SDK, assert_no_token, az_logged_in
 
 from podid_harness.token_cluster import PYTHON, VAULT, decode_jwt
 
@@ -23,24 +23,6 @@ CLUSTER_OPTIONS = {"arm": True}
 SECRET = "federated-secret"
 WI_LABEL = {"azure.workload.identity/use": "true"}
 
-PY_CLIENT = """
-import json, sys
-from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-from azure.keyvault.secrets import SecretClient
-kind, vault, name = sys.argv[1], sys.argv[2], sys.argv[3]
-try:
-    if kind == "default":
-        cred = DefaultAzureCredential(exclude_shared_token_cache_credential=True,
-                                      exclude_visual_studio_code_credential=True, exclude_cli_credential=True,
-                                      exclude_powershell_credential=True)
-    else:
-        cred = ManagedIdentityCredential()
-    token = cred.get_token("https://vault.azure.net/.default").token
-    secret = SecretClient(vault, cred, verify_challenge_resource=False).get_secret(name)
-    print(json.dumps({"ok": True, "token": token, "value": secret.value}))
-except Exception as e:
-    print(json.dumps({"ok": False, "error": f"{type(e).__name__}: {e}"}))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +103,7 @@ def test_python_azure_identity_and_key_vault(cluster, world, convention, kind):
     pytest.importorskip("azure.identity")
     pytest.importorskip("azure.keyvault.secrets")
     pods, idents = world
-    out = pods[convention].run([PYTHON, "-c", PY_CLIENT, kind, cluster.keyvault_server.url, SECRET],
+    out = pods[convention].run([PYTHON, "-c", PY_SDK, kind, "", cluster.keyvault_server.url, SECRET],
                                env=_clean_env(cluster), timeout=120)
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["ok"], (got, out.stderr[-2000:])
