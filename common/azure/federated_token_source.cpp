@@ -23,13 +23,10 @@ Result<std::shared_ptr<FederatedTokenSource>> FederatedTokenSource::make(http::C
                                                                          const WallClock& clock) {
   if (options.client_id.empty()) return invalid_argument("federated identity: client id is empty");
   if (options.subject.empty()) return invalid_argument("federated identity: subject is empty");
-  auto endpoint = entra_token_endpoint(options.authority, options.tenant_id);
-  if (!endpoint) return endpoint.error();
-  auto url = http::Url::parse(*endpoint);
-  if (!url) return url.error().wrap("Entra ID authority");
-  if (auto ok = check_entra_transport(url->scheme, url->host); !ok) return ok.error();
-  return std::shared_ptr<FederatedTokenSource>(new FederatedTokenSource(
-      client, std::move(options), std::move(url).value(), std::move(endpoint).value(), provider, clock));
+  auto at = entra_endpoint(options.authority, options.tenant_id);
+  if (!at) return at.error();
+  return std::shared_ptr<FederatedTokenSource>(new FederatedTokenSource(client, std::move(options), std::move(at->url),
+                                                                        std::move(at->endpoint), provider, clock));
 }
 
 FederatedTokenSource::FederatedTokenSource(http::Client& client, FederatedSourceOptions options, http::Url url,

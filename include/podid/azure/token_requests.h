@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "podid/http/client.h"  // Url
 #include "podid/http/server.h"  // Request
 #include "podid/result.h"
 
@@ -30,6 +31,13 @@ Result<std::string> entra_token_endpoint(std::string_view authority, std::string
 // A client secret or assertion must not cross the network in clear: https, or http to a loopback host (the
 // test emulators). `host` as http::Url holds it (IPv6 without brackets).
 Status check_entra_transport(std::string_view scheme, std::string_view host);
+
+// Both of the above for one identity: the endpoint as text (also a client assertion's `aud`) and as a URL.
+struct EntraEndpoint {
+  std::string endpoint;
+  http::Url url;
+};
+Result<EntraEndpoint> entra_endpoint(std::string_view authority, std::string_view tenant);
 
 // The scope for a resource: "<resource>/.default", slash kept ("https://management.azure.com/" ->
 // "https://management.azure.com//.default"), which is how SDKs map back and forth; a resource already ending in
