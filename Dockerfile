@@ -2,9 +2,10 @@
 #
 # One image, both binaries: podid-agent (the DaemonSet) and podid-controller (the Deployment). Built in two
 # stages on Debian 12: the build stage runs the project's own scripts (scripts/install-deps --build,
-# scripts/build) and installs with CMake's install() rules; the runtime stage is debian:12-slim with the
-# shared libraries the two binaries link and nothing else (the BPF object is embedded in podid-agent through
-# its skeleton).
+# scripts/build of the two binaries) and installs with CMake's install() rules; the runtime stage is
+# debian:12-slim with the shared libraries the two binaries link and nothing else: no compiler, no header (the
+# BPF object is embedded in podid-agent through its skeleton). scripts/image builds it with buildah on a
+# machine without Docker; `az acr build` (README, quickstart step 4) builds it in Azure.
 #
 # Users: the image's default user is 65532 (non-root), which is what the controller runs as when its cloud
 # configuration comes from a Secret. The agent DaemonSet sets runAsUser 0 and adds exactly the capabilities it
@@ -27,17 +28,19 @@ ENV SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH} PODID_DEBUG_INFO=0
 WORKDIR /src
 COPY . .
 RUN scripts/install-deps --build \
- && PODID_BUILD_DIR=/build scripts/build \
+ && PODID_BUILD_DIR=/build scripts/build podid-agent podid-controller \
  && cmake --install /build --prefix /out --strip
 
 FROM debian:12-slim
 ARG SOURCE_DATE_EPOCH
 # libbpf1, libelf1, zlib1g: the agent's BPF loader. libssl3: HTTPS to the API server, ARM and Entra ID, with
-# ca-certificates to verify them. libyaml-cpp0.7: kubeconfig files. iproute2 and the base image's sh, stat and
-# sleep: the agent's init container (the redirect address on a dummy interface) and the uninstall DaemonSet.
+# ca-certificates to verify them. libyaml-cpp0.7: kubeconfig files. libprometheus-cpp-core1.0: /metrics.
+# iproute2 and the base image's sh, stat and sleep: the agent's init container (the redirect address on a dummy
+# interface) and the uninstall DaemonSet.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates iproute2 libbpf1 libelf1 libssl3 \
-      libyaml-cpp0.7 zlib1g \
+      libprometheus-cpp-core1.0 libyaml-cpp0.7 zlib1g \
+ && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log /var/cache/ldconfig/aux-cache
 COPY --from=build /out/bin/podid-agent /out/bin/podid-controller /usr/bin/
 USER 65532:65532

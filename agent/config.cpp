@@ -70,8 +70,10 @@ std::string agent_usage() {
 commands:
   run        load, pin and attach the kernel programs (or take over pinned ones), then serve (default)
   uninstall  detach the programs and remove every pin; pods reach the metadata service directly again
-  probe      check that this kernel and host can run podid, print what is missing, and exit
+  probe      check that this kernel and host can run podid, print what is missing, and exit (on a node;
+             elsewhere, --cgroup-path names the cgroup v2 directory to check instead of kubepods)
   version    print the version
+  help       print this text
 
 Every flag is also read from the environment as PODID_<FLAG> (e.g. PODID_NODE_NAME) and from the JSON
 file given by --config, whose keys are flag names ({"node-name": "n1", "target": ["..."]}).

@@ -2,13 +2,11 @@
 #include "agent/metrics.h"
 
 #include "podid/log.h"
-#include "podid/metrics/builder.h"
-#include "podid/metrics/text_serializer.h"
 
 namespace podid::agent {
 
-using metrics::BuildCounter;
-using metrics::BuildGauge;
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
 
 AgentMetrics::AgentMetrics()
     : connections_(BuildCounter()
@@ -28,6 +26,7 @@ AgentMetrics::AgentMetrics()
                        .Name("podid_bpf_deny_events_total")
                        .Help("Refusals reported by the kernel programs, by reason and hook.")
                        .Register(registry_)),
+      attributed_(connections_.Add({{"outcome", "attributed"}})),
       attached_(BuildGauge()
                     .Name("podid_bpf_programs_attached")
                     .Help("1 while every pinned link holds this agent's program on the kubepods cgroup.")
@@ -48,16 +47,13 @@ AgentMetrics::AgentMetrics()
                              .Help("Failed reads of the kernel stats map.")
                              .Register(registry_)
                              .Add({})) {
-  // Pre-create the zero series so dashboards see them before the first event.
-  connections_.Add({{"outcome", "attributed"}});
+  // Pre-create the zero series so dashboards and alerts see them before the first event.
   for (auto r : {Refusal::kUnsupportedAddress, Refusal::kNoRecord, Refusal::kStaleRecord, Refusal::kAbiMismatch,
                  Refusal::kLookupFailed}) {
     connections_.Add({{"outcome", std::string(refusal_name(r))}});
   }
   connections_.Add({{"outcome", "source_over_cap"}});
 }
-
-void AgentMetrics::connection_attributed() { connections_.Add({{"outcome", "attributed"}}).Increment(); }
 
 void AgentMetrics::connection_refused(std::string_view outcome) {
   connections_.Add({{"outcome", std::string(outcome)}}).Increment();
@@ -71,14 +67,8 @@ void AgentMetrics::deny_event(const std::string& reason, const std::string& hook
   deny_events_.Add({{"reason", reason}, {"hook", hook}}).Increment();
 }
 
-void AgentMetrics::set_programs_attached(bool attached) { attached_.Set(attached ? 1 : 0); }
-
-void AgentMetrics::internal_error() { internal_errors_.Increment(); }
-
-void AgentMetrics::watchdog_failure() { watchdog_failures_.Increment(); }
-
 void AgentMetrics::track_kernel_stats(std::function<Result<StatsSnapshot>()> read) {
-  registry_.AddCollectCallback([this, read = std::move(read)] {
+  registry_.on_scrape([this, read = std::move(read)] {
     auto stats = read();
     if (!stats) {
       stats_read_errors_.Increment();
@@ -96,7 +86,5 @@ void AgentMetrics::track_kernel_stats(std::function<Result<StatsSnapshot>()> rea
     }
   });
 }
-
-std::string AgentMetrics::serialize() const { return metrics::TextSerializer().Serialize(registry_.Collect()); }
 
 }  // namespace podid::agent

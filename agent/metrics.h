@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Every metric podid-agent exports, in one place, so names and labels are defined once. New metrics are
-// under podid_ (aad-pod-identity's own names come with the token path, which reuses them where they exist).
+// Every metric of podid-agent's own (the token path's are in serve/token_metrics.h, on the same registry), in
+// one place, so names and labels are defined once. New metrics are under podid_.
 //
 //   podid_agent_connections_total{outcome}          accepted redirect connections: attributed, or the refusal
 //   podid_agent_http_refusals_total{listener,reason} requests the HTTP server refused on its own (malformed,
@@ -12,17 +12,21 @@
 //   podid_bpf_programs_attached                     1 while the watchdog finds every pinned link holding our program
 //   podid_bpf_watchdog_failures_total               watchdog checks that found a link missing or swapped
 //   podid_bpf_stats_read_errors_total               failed reads of the stats map
+//
+// A pod's connection counts on a series held here, never on a label-map lookup: attribution runs per accept().
 #pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "agent/bpf/imds_redirect_attributor.h"
 #include "agent/bpf/imds_redirect_probe.h"
-#include "podid/metrics/counter.h"
-#include "podid/metrics/family.h"
-#include "podid/metrics/gauge.h"
-#include "podid/metrics/registry.h"
+#include "podid/scraped_registry.h"
 
 namespace podid::agent {
 
@@ -30,35 +34,35 @@ class AgentMetrics {
  public:
   AgentMetrics();
 
-  void connection_attributed();
+  void connection_attributed() { attributed_.Increment(); }
   // outcome: a Refusal's name, or "source_over_cap" (agent/serve/admission.h).
   void connection_refused(std::string_view outcome);
   void http_refused(std::string_view listener, std::string_view reason);
-  void internal_error();
+  void internal_error() { internal_errors_.Increment(); }
   void deny_event(const std::string& reason, const std::string& hook);
-  void set_programs_attached(bool attached);
-  void watchdog_failure();
+  void set_programs_attached(bool attached) { attached_.Set(attached ? 1 : 0); }
+  void watchdog_failure() { watchdog_failures_.Increment(); }
 
   // Exports the kernel's per-CPU counters at every scrape (as counter increments since the last scrape).
   void track_kernel_stats(std::function<Result<StatsSnapshot>()> read);
 
-  // The Prometheus text exposition of everything above.
-  std::string serialize() const;
+  // The Prometheus text exposition of everything on the registry.
+  std::string serialize() const { return registry_.serialize(); }
 
-  const metrics::Registry& registry() const { return registry_; }
-  metrics::Registry& registry() { return registry_; }
+  ScrapedRegistry& registry() { return registry_; }
 
  private:
-  metrics::Registry registry_;
-  metrics::Family<metrics::Counter>& connections_;
-  metrics::Family<metrics::Counter>& http_refusals_;
-  metrics::Family<metrics::Counter>& datapath_;
-  metrics::Family<metrics::Counter>& deny_events_;
-  metrics::Gauge& attached_;
-  metrics::Counter& watchdog_failures_;
-  metrics::Counter& internal_errors_;
-  metrics::Counter& stats_read_errors_;
-  StatsSnapshot last_stats_{};
+  ScrapedRegistry registry_;
+  prometheus::Family<prometheus::Counter>& connections_;
+  prometheus::Family<prometheus::Counter>& http_refusals_;
+  prometheus::Family<prometheus::Counter>& datapath_;
+  prometheus::Family<prometheus::Counter>& deny_events_;
+  prometheus::Counter& attributed_;
+  prometheus::Gauge& attached_;
+  prometheus::Counter& watchdog_failures_;
+  prometheus::Counter& internal_errors_;
+  prometheus::Counter& stats_read_errors_;
+  StatsSnapshot last_stats_{};  // touched only by the scrape hook, which the registry serializes
 };
 
 }  // namespace podid::agent

@@ -1,20 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "controller/metrics.h"
 
-#include "podid/metrics/builder.h"
-#include "podid/metrics/text_serializer.h"
-
 namespace podid::controller {
 namespace {
 
-using metrics::BuildCounter;
-using metrics::BuildGauge;
-using metrics::BuildHistogram;
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
 
 // A round is one GET, maybe PATCHes and a long-running operation polled every few seconds.
-const metrics::Histogram::BucketBoundaries kRoundBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+const prometheus::Histogram::BucketBoundaries kRoundBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
 // From a pod bound to its AzureAssignedIdentity Assigned: the coalescing window plus the round.
-const metrics::Histogram::BucketBoundaries kAssignBuckets = {0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600};
+const prometheus::Histogram::BucketBoundaries kAssignBuckets = {0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600};
 
 }  // namespace
 
@@ -53,17 +50,12 @@ void ControllerMetrics::set_identities(const std::string& compute, std::size_t c
 void ControllerMetrics::problem(std::string_view reason) { problems_.Add({{"reason", std::string(reason)}}).Increment(); }
 
 void ControllerMetrics::track_caches(std::function<std::vector<std::pair<std::string, k8s::ReflectorStats>>()> stats) {
-  cache_stats_ = std::move(stats);
-}
-
-std::string ControllerMetrics::serialize() {
-  if (cache_stats_) {
-    for (const auto& [name, s] : cache_stats_()) {
+  registry_.on_scrape([this, stats = std::move(stats)] {
+    for (const auto& [name, s] : stats()) {
       cache_synced_.Add({{"resource", name}}).Set(s.synced ? 1 : 0);
       cache_connected_.Add({{"resource", name}}).Set(s.connected ? 1 : 0);
     }
-  }
-  return metrics::TextSerializer().Serialize(registry_.Collect());
+  });
 }
 
 }  // namespace podid::controller

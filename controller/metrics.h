@@ -4,18 +4,20 @@
 // ARM calls are counted by the ARM client and Kubernetes writes by the writers, on the same registry.
 #pragma once
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "podid/k8s/reflector.h"
-#include "podid/metrics/counter.h"
-#include "podid/metrics/family.h"
-#include "podid/metrics/gauge.h"
-#include "podid/metrics/histogram.h"
-#include "podid/metrics/registry.h"
+#include "podid/scraped_registry.h"
 
 namespace podid::controller {
 
@@ -30,24 +32,26 @@ class ControllerMetrics {
   void assigned(std::chrono::steady_clock::duration since_bound);
   void set_identities(const std::string& compute, std::size_t count);
   void problem(std::string_view reason);
+  // Reads the informers' health at every scrape.
   void track_caches(std::function<std::vector<std::pair<std::string, k8s::ReflectorStats>>()> stats);
 
-  std::string serialize();
-  metrics::Registry& registry() { return registry_; }
+  // The Prometheus text exposition of everything on the registry (the ARM client's, the writers' and the
+  // leader elector's metrics included).
+  std::string serialize() const { return registry_.serialize(); }
+  ScrapedRegistry& registry() { return registry_; }
 
  private:
-  metrics::Registry registry_;
-  metrics::Gauge& queue_depth_;
-  metrics::Gauge& queue_processing_;
-  metrics::Family<metrics::Counter>& reconciles_;
-  metrics::Family<metrics::Histogram>& reconcile_duration_;
-  metrics::Counter& throttle_wait_;
-  metrics::Family<metrics::Histogram>& assignment_latency_;
-  metrics::Family<metrics::Gauge>& identities_;
-  metrics::Family<metrics::Counter>& problems_;
-  metrics::Family<metrics::Gauge>& cache_synced_;
-  metrics::Family<metrics::Gauge>& cache_connected_;
-  std::function<std::vector<std::pair<std::string, k8s::ReflectorStats>>()> cache_stats_;
+  ScrapedRegistry registry_;
+  prometheus::Gauge& queue_depth_;
+  prometheus::Gauge& queue_processing_;
+  prometheus::Family<prometheus::Counter>& reconciles_;
+  prometheus::Family<prometheus::Histogram>& reconcile_duration_;
+  prometheus::Counter& throttle_wait_;
+  prometheus::Family<prometheus::Histogram>& assignment_latency_;
+  prometheus::Family<prometheus::Gauge>& identities_;
+  prometheus::Family<prometheus::Counter>& problems_;
+  prometheus::Family<prometheus::Gauge>& cache_synced_;
+  prometheus::Family<prometheus::Gauge>& cache_connected_;
 };
 
 }  // namespace podid::controller

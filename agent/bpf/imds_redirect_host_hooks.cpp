@@ -11,7 +11,8 @@
 #include <cstring>
 
 #include "podid/log.h"
-#include "podid/metrics/builder.h"
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 
 namespace podid::agent {
 namespace fs = std::filesystem;
@@ -37,21 +38,21 @@ std::string if_name(uint32_t ifindex) {
 }  // namespace
 
 HostHooks::HostHooks(ImdsRedirectProbe& probe, PinLayout pins, HostHookSupport support,
-                     metrics::Registry& registry)
+                     prometheus::Registry& registry)
     : probe_(probe),
       pins_(std::move(pins)),
       support_(std::move(support)),
-      hook_gauge_(metrics::BuildGauge()
+      hook_gauge_(prometheus::BuildGauge()
                       .Name("podid_bpf_host_hook")
                       .Help("1 while a frame hook is attached: prerouting_ipv4/6 (netfilter), pod_interfaces (tcx on "
                             "each pod's host-side interface), uplink (tcx egress).")
                       .Register(registry)),
-      iface_gauge_(metrics::BuildGauge()
+      iface_gauge_(prometheus::BuildGauge()
                        .Name("podid_bpf_pod_interfaces")
                        .Help("Pods' host-side interfaces covered, by state: known (the pod's addresses are "
                              "written) or pending (every frame dropped until they are).")
                        .Register(registry)),
-      errors_(metrics::BuildCounter()
+      errors_(prometheus::BuildCounter()
                   .Name("podid_bpf_host_hook_errors_total")
                   .Help("Failures of the frame hooks' upkeep, by stage (attach, learn, netlink, sweep).")
                   .Register(registry)) {

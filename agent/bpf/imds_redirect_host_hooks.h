@@ -18,6 +18,11 @@
 // Errors: Result/Status with errno and context; failures are also counted and logged once each.
 #pragma once
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -30,10 +35,6 @@
 #include "agent/bpf/imds_redirect_links.h"
 #include "agent/bpf/imds_redirect_probe.h"
 #include "agent/bpf/rtnetlink.h"
-#include "podid/metrics/counter.h"
-#include "podid/metrics/family.h"
-#include "podid/metrics/gauge.h"
-#include "podid/metrics/registry.h"
 #include "podid/result.h"
 
 namespace podid::agent {
@@ -55,7 +56,7 @@ struct PodInterface {
 
 class HostHooks {
  public:
-  HostHooks(ImdsRedirectProbe& probe, PinLayout pins, HostHookSupport support, metrics::Registry& registry);
+  HostHooks(ImdsRedirectProbe& probe, PinLayout pins, HostHookSupport support, prometheus::Registry& registry);
 
   // Pre-routing for IPv4 and IPv6; each a no-op (inactive, with the reason) when the kernel lacks it.
   Status attach_prerouting();
@@ -99,9 +100,9 @@ class HostHooks {
   std::set<uint32_t> uplinks_;
   std::string watcher_failure_;  // guarded by mutex_
 
-  metrics::Family<metrics::Gauge>& hook_gauge_;
-  metrics::Family<metrics::Gauge>& iface_gauge_;
-  metrics::Family<metrics::Counter>& errors_;
+  prometheus::Family<prometheus::Gauge>& hook_gauge_;
+  prometheus::Family<prometheus::Gauge>& iface_gauge_;
+  prometheus::Family<prometheus::Counter>& errors_;
 };
 
 // --host-hooks off: removes the frame hooks a previous agent pinned (pre-routing, uplinks, pod interfaces), so

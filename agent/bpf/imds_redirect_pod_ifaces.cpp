@@ -217,7 +217,7 @@ void PodInterfaceWatcher::run() {
 }
 
 Result<HostHookSet> start_host_hooks(ImdsRedirectProbe& probe, const PinLayout& pins, const HostHookSupport& support,
-                                     const HostHookOptions& options, metrics::Registry& registry) {
+                                     const HostHookOptions& options, prometheus::Registry& registry) {
   HostHookSet set;
   set.hooks = std::make_unique<HostHooks>(probe, pins, support, registry);
   if (auto st = set.hooks->attach_prerouting(); !st) return st.error();

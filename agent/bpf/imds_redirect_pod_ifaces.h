@@ -89,6 +89,6 @@ struct HostHookOptions {
 // Attaches pre-routing and the uplinks, covers every pod interface there is, and starts following them.
 // Hooks the kernel lacks stay inactive, with the reason in their state.
 Result<HostHookSet> start_host_hooks(ImdsRedirectProbe& probe, const PinLayout& pins, const HostHookSupport& support,
-                                     const HostHookOptions& options, metrics::Registry& registry);
+                                     const HostHookOptions& options, prometheus::Registry& registry);
 
 }  // namespace podid::agent

@@ -3,34 +3,24 @@
 
 #include <map>
 
-#include "podid/metrics/builder.h"
-
 namespace podid::agent {
 namespace {
 
-using metrics::BuildCounter;
-using metrics::BuildGauge;
-using metrics::BuildHistogram;
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
 
 // From 50 µs (a cache hit) to 10 s (a slow upstream).
-const metrics::Histogram::BucketBoundaries kLatencyBuckets = {
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 // aad-pod-identity's buckets for its NMI histogram, kept for its dashboards.
-const metrics::Histogram::BucketBoundaries kNmiBuckets = {0.5, 1,  2,  3,  4,  5,  10, 15, 20,
-                                                          25,  30, 40, 50, 60, 70, 80, 90, 100};
-
-std::string join(std::initializer_list<std::string_view> parts) {
-  std::string key;
-  for (auto p : parts) {
-    key.append(p);
-    key.push_back('\0');
-  }
-  return key;
-}
+const prometheus::Histogram::BucketBoundaries kNmiBuckets = {0.5, 1,  2,  3,  4,  5,  10, 15, 20,
+                                                             25,  30, 40, 50, 60, 70, 80, 90, 100};
+constexpr std::string_view kNmiOperation = "/metadata/identity/oauth2/token";
 
 }  // namespace
 
-TokenMetrics::TokenMetrics(metrics::Registry& registry)
+TokenMetrics::TokenMetrics(ScrapedRegistry& registry)
     : registry_(registry),
       requests_(BuildCounter().Name("podid_token_requests_total")
                     .Help("Token requests by pod, identity (client id), resource, result and source.")
@@ -80,91 +70,104 @@ TokenMetrics::TokenMetrics(metrics::Registry& registry)
                              .Register(registry).Add({})) {
   // The zero series exist from the start, so dashboards and alerts see them before the first event.
   for (auto reason : {"unknown_cgroup", "unknown_pod", "source_ip_mismatch", "too_many_connections"}) {
-    resolution_failures_.Add({{"reason", reason}});
+    fixed(resolution_failures_, "reason", resolution_failure_series_, reason);
   }
-  for (auto result : {"forwarded", "blocked", "error"}) passthrough_.Add({{"result", result}});
+  for (auto result : {"forwarded", "blocked", "error"}) fixed(passthrough_, "result", passthrough_series_, result);
   for (auto reason : {"service_account_not_annotated", "federated_identity_invalid", "no_federated_credential",
                       "assertion_rejected", "issuer_metadata_unreachable", "unknown_client_id", "token_request_refused",
                       "token_request_unavailable", "token_request_credential_unavailable", "pod_gone"}) {
-    federated_failures_.Add({{"reason", reason}});
+    fixed(federated_failures_, "reason", federated_failure_series_, reason);
   }
 }
 
 void TokenMetrics::federated_failure(std::string_view reason) {
-  federated_failures_.Add({{"reason", std::string(reason)}}).Increment();
+  fixed(federated_failures_, "reason", federated_failure_series_, reason).Increment();
 }
 
-metrics::Counter& TokenMetrics::counter_for(const TokenRequestLabels& l) {
-  std::string key = join({l.pod_uid, l.identity, l.resource, l.result, l.source});
-  if (auto it = request_series_.find(key); it != request_series_.end()) return *it->second;
-  auto& counter = requests_.Add({{"namespace", std::string(l.ns)},
-                                 {"pod", std::string(l.pod)},
-                                 {"identity", std::string(l.identity)},
-                                 {"resource", std::string(l.resource)},
-                                 {"result", std::string(l.result)},
-                                 {"source", std::string(l.source)}});
-  request_series_.emplace(key, &counter);
-  series_of_pod_[std::string(l.pod_uid)].push_back(std::move(key));
+prometheus::Counter& TokenMetrics::fixed(prometheus::Family<prometheus::Counter>& family, const std::string& label,
+                                         FixedSeries& held, std::string_view value) {
+  for (auto& [v, counter] : held) {
+    if (v == value) return *counter;
+  }
+  // A value not foreseen at start-up: counted all the same, and held from now on.
+  auto& counter = family.Add({{label, std::string(value)}});
+  held.emplace_back(std::string(value), &counter);
   return counter;
 }
 
-metrics::Histogram& TokenMetrics::latency_for(std::string_view result, std::string_view source) {
-  std::string key = join({result, source});
-  if (auto it = latency_series_.find(key); it != latency_series_.end()) return *it->second;
-  auto& h = latency_.Add({{"result", std::string(result)}, {"source", std::string(source)}}, kLatencyBuckets);
-  latency_series_.emplace(std::move(key), &h);
-  return h;
+TokenMetrics::HeldSeries& TokenMetrics::series_for(const TokenRequestLabels& l, unsigned status) {
+  auto pod = pods_.find(l.pod_uid);
+  if (pod == pods_.end()) pod = pods_.emplace(std::string(l.pod_uid), std::vector<HeldSeries>{}).first;
+  for (HeldSeries& held : pod->second) {
+    if (held.matches(l, status)) return held;
+  }
+  // First request of this kind from this pod: find or create its series, once.
+  HeldSeries held{.pod = std::string(l.pod), .identity = std::string(l.identity),
+                  .resource = std::string(l.resource), .result = std::string(l.result),
+                  .source = std::string(l.source), .status = status};
+  held.requests = &requests_.Add({{"namespace", std::string(l.ns)},
+                                  {"pod", held.pod},
+                                  {"identity", held.identity},
+                                  {"resource", held.resource},
+                                  {"result", held.result},
+                                  {"source", held.source}});
+  held.latency = &latency_.Add({{"result", held.result}, {"source", held.source}}, kLatencyBuckets);
+  held.nmi_latency = &nmi_latency_.Add({{"operation_type", std::string(kNmiOperation)},
+                                        {"status_code", std::to_string(status)},
+                                        {"namespace", std::string(l.ns)},
+                                        {"resource", held.resource}},
+                                       kNmiBuckets);
+  ++holders_[held.requests];
+  pod->second.push_back(std::move(held));
+  return pod->second.back();
 }
 
 void TokenMetrics::token_request(const TokenRequestLabels& labels, std::chrono::nanoseconds latency,
                                  unsigned status) {
-  double seconds = std::chrono::duration<double>(latency).count();
-  counter_for(labels).Increment();
-  latency_for(labels.result, labels.source).Observe(seconds);
-  std::string code = std::to_string(status);
-  std::string key = join({code, labels.ns, labels.resource});
-  auto it = nmi_series_.find(key);
-  if (it == nmi_series_.end()) {
-    auto& h = nmi_latency_.Add({{"operation_type", "/metadata/identity/oauth2/token"},
-                                {"status_code", code},
-                                {"namespace", std::string(labels.ns)},
-                                {"resource", std::string(labels.resource)}},
-                               kNmiBuckets);
-    it = nmi_series_.emplace(std::move(key), &h).first;
-  }
-  it->second->Observe(seconds);
+  const double seconds = std::chrono::duration<double>(latency).count();
+  HeldSeries& held = series_for(labels, status);
+  held.requests->Increment();
+  held.latency->Observe(seconds);
+  held.nmi_latency->Observe(seconds);
 }
 
 void TokenMetrics::pod_resolution_failure(std::string_view reason) {
-  resolution_failures_.Add({{"reason", std::string(reason)}}).Increment();
+  fixed(resolution_failures_, "reason", resolution_failure_series_, reason).Increment();
 }
 
 void TokenMetrics::upstream_request(std::string_view upstream, unsigned status) {
+  // One per call to IMDS or Entra ID, which takes milliseconds: the label map is not worth holding.
   upstream_.Add({{"upstream", std::string(upstream)}, {"status", status ? std::to_string(status) : "error"}})
       .Increment();
 }
 
 void TokenMetrics::passthrough(std::string_view result) {
-  passthrough_.Add({{"result", std::string(result)}}).Increment();
+  fixed(passthrough_, "result", passthrough_series_, result).Increment();
 }
 
-void TokenMetrics::forget_pod(const std::string& pod_uid) {
-  auto it = series_of_pod_.find(pod_uid);
-  if (it == series_of_pod_.end()) return;
-  for (const auto& key : it->second) {
-    if (auto s = request_series_.find(key); s != request_series_.end()) {
-      requests_.Remove(s->second);
-      request_series_.erase(s);
+void TokenMetrics::forget_pod(std::string_view pod_uid) {
+  auto pod = pods_.find(pod_uid);
+  if (pod == pods_.end()) return;
+  for (const HeldSeries& held : pod->second) {
+    auto holder = holders_.find(held.requests);
+    if (holder != holders_.end() && --holder->second == 0) {
+      holders_.erase(holder);
+      requests_.Remove(held.requests);
     }
   }
-  series_of_pod_.erase(it);
+  pods_.erase(pod);
+}
+
+size_t TokenMetrics::held_series(std::string_view pod_uid) const {
+  auto pod = pods_.find(pod_uid);
+  return pod == pods_.end() ? 0 : pod->second.size();
 }
 
 void TokenMetrics::track(std::function<TokenPathSnapshot()> snapshot) {
-  registry_.AddCollectCallback([this, snapshot = std::move(snapshot)] {
+  registry_.on_scrape([this, snapshot = std::move(snapshot)] {
     TokenPathSnapshot s = snapshot();
     // Monotonic values owned elsewhere are exported as increments since the previous scrape.
-    auto mirror = [this](metrics::Counter& counter, const std::string& key, uint64_t now) {
+    auto mirror = [this](prometheus::Counter& counter, const std::string& key, uint64_t now) {
       uint64_t& last = mirrored_[key];
       if (now > last) counter.Increment(static_cast<double>(now - last));
       last = now;

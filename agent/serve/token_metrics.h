@@ -21,21 +21,29 @@
 //   podid_k8s_api_reachable                                     0 while any watch is failing: the agent is
 //                                                                serving from its last copy
 //   podid_pods_known, podid_pod_cgroups{level}, podid_identity_objects{kind}, podid_identity_objects_rejected
+//
+// The hot path: a token request counts on series this class holds for its pod (found by the pod's UID, then a
+// few string comparisons), never on a label map built and hashed per request. Its first request of a kind
+// creates them.
+//
+// Single-threaded: called on the agent's io thread, as the ImdsService is; scrapes read the series' atomics.
 #pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 
 #include <chrono>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "podid/k8s/reflector.h"
-#include "podid/metrics/counter.h"
-#include "podid/metrics/family.h"
-#include "podid/metrics/gauge.h"
-#include "podid/metrics/histogram.h"
-#include "podid/metrics/registry.h"
+#include "podid/scraped_registry.h"
 
 namespace podid::agent {
 
@@ -56,7 +64,7 @@ struct TokenPathSnapshot {
 
 class TokenMetrics {
  public:
-  explicit TokenMetrics(metrics::Registry& registry);
+  explicit TokenMetrics(ScrapedRegistry& registry);
 
   void token_request(const TokenRequestLabels& labels, std::chrono::nanoseconds latency, unsigned status);
   void pod_resolution_failure(std::string_view reason);
@@ -65,40 +73,67 @@ class TokenMetrics {
   void federated_failure(std::string_view reason);
 
   // Drops every series of this pod (its token requests).
-  void forget_pod(const std::string& pod_uid);
+  void forget_pod(std::string_view pod_uid);
 
   // Refreshes the gauges and counters that mirror other components, at every scrape.
   void track(std::function<TokenPathSnapshot()> snapshot);
 
+  // Series held for pods, for tests: how many kinds of request this pod has made.
+  size_t held_series(std::string_view pod_uid) const;
+
  private:
-  metrics::Counter& counter_for(const TokenRequestLabels& labels);
-  metrics::Histogram& latency_for(std::string_view result, std::string_view source);
+  // The series one kind of request from one pod counts on. The request counter is the pod's own; the two
+  // histograms are shared with other pods.
+  struct HeldSeries {
+    std::string pod, identity, resource, result, source;
+    unsigned status = 0;
+    prometheus::Counter* requests = nullptr;
+    prometheus::Histogram* latency = nullptr;
+    prometheus::Histogram* nmi_latency = nullptr;
 
-  metrics::Registry& registry_;
-  metrics::Family<metrics::Counter>& requests_;
-  metrics::Family<metrics::Histogram>& latency_;
-  metrics::Family<metrics::Histogram>& nmi_latency_;
-  metrics::Family<metrics::Counter>& resolution_failures_;
-  metrics::Family<metrics::Counter>& upstream_;
-  metrics::Family<metrics::Counter>& passthrough_;
-  metrics::Family<metrics::Counter>& federated_failures_;
-  metrics::Gauge& cache_entries_;
-  metrics::Family<metrics::Counter>& cache_events_;
-  metrics::Family<metrics::Gauge>& watch_connected_;
-  metrics::Family<metrics::Gauge>& watch_synced_;
-  metrics::Family<metrics::Counter>& watch_failures_;
-  metrics::Family<metrics::Counter>& watch_relists_;
-  metrics::Gauge& api_reachable_;
-  metrics::Gauge& pods_known_;
-  metrics::Family<metrics::Gauge>& pod_cgroups_;
-  metrics::Family<metrics::Gauge>& identity_objects_;
-  metrics::Gauge& identity_rejected_;
+    bool matches(const TokenRequestLabels& l, unsigned s) const {
+      return status == s && result == l.result && source == l.source && resource == l.resource &&
+             identity == l.identity && pod == l.pod;
+    }
+  };
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // A fixed label value (a reason, a result) and its series, created at start-up.
+  using FixedSeries = std::vector<std::pair<std::string, prometheus::Counter*>>;
 
-  // Hot path: a request finds its series without building a label map. Keyed by the labels joined with '\0'.
-  std::unordered_map<std::string, metrics::Counter*> request_series_;
-  std::unordered_map<std::string, std::vector<std::string>> series_of_pod_;  // uid -> keys above
-  std::unordered_map<std::string, metrics::Histogram*> latency_series_;
-  std::unordered_map<std::string, metrics::Histogram*> nmi_series_;
+  HeldSeries& series_for(const TokenRequestLabels& labels, unsigned status);
+  static prometheus::Counter& fixed(prometheus::Family<prometheus::Counter>& family, const std::string& label,
+                                    FixedSeries& held, std::string_view value);
+
+  ScrapedRegistry& registry_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& latency_;
+  prometheus::Family<prometheus::Histogram>& nmi_latency_;
+  prometheus::Family<prometheus::Counter>& resolution_failures_;
+  prometheus::Family<prometheus::Counter>& upstream_;
+  prometheus::Family<prometheus::Counter>& passthrough_;
+  prometheus::Family<prometheus::Counter>& federated_failures_;
+  prometheus::Gauge& cache_entries_;
+  prometheus::Family<prometheus::Counter>& cache_events_;
+  prometheus::Family<prometheus::Gauge>& watch_connected_;
+  prometheus::Family<prometheus::Gauge>& watch_synced_;
+  prometheus::Family<prometheus::Counter>& watch_failures_;
+  prometheus::Family<prometheus::Counter>& watch_relists_;
+  prometheus::Gauge& api_reachable_;
+  prometheus::Gauge& pods_known_;
+  prometheus::Family<prometheus::Gauge>& pod_cgroups_;
+  prometheus::Family<prometheus::Gauge>& identity_objects_;
+  prometheus::Gauge& identity_rejected_;
+
+  FixedSeries resolution_failure_series_;
+  FixedSeries passthrough_series_;
+  FixedSeries federated_failure_series_;
+  std::unordered_map<std::string, std::vector<HeldSeries>, StringHash, std::equal_to<>> pods_;  // by pod UID
+  // How many held series point at each request counter: a pod deleted and created again under the same name
+  // (a StatefulSet's) shares its series with the new UID until both are gone.
+  std::unordered_map<prometheus::Counter*, unsigned> holders_;
   std::unordered_map<std::string, uint64_t> mirrored_;  // last value of each mirrored monotonic counter
 };
 

@@ -46,7 +46,7 @@ TokenStack::TokenStack(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TokenStack::~TokenStack() { stop(); }
 
 Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, const AgentConfig& config,
-                                                     CgroupIndex& cgroups, metrics::Registry& registry) {
+                                                     CgroupIndex& cgroups, ScrapedRegistry& registry) {
   auto impl = std::make_unique<Impl>(io, config, cgroups);
   auto cluster = config.kubeconfig.empty() ? k8s::in_cluster_config() : k8s::kubeconfig_config(config.kubeconfig);
   if (!cluster) return cluster.error().wrap("Kubernetes API configuration");

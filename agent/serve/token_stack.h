@@ -18,7 +18,7 @@
 #include "agent/config.h"
 #include "agent/serve/imds_service.h"
 #include "podid/k8s/api_client.h"
-#include "podid/metrics/registry.h"
+#include "podid/scraped_registry.h"
 #include "podid/result.h"
 
 namespace podid::agent {
@@ -27,7 +27,7 @@ class TokenStack {
  public:
   // `cgroups` (started and stopped by the caller, which also reads paths from it) must outlive the stack.
   static Result<std::unique_ptr<TokenStack>> create(boost::asio::io_context& io, const AgentConfig& config,
-                                                    CgroupIndex& cgroups, metrics::Registry& registry);
+                                                    CgroupIndex& cgroups, ScrapedRegistry& registry);
   ~TokenStack();
 
   // Starts the watches.

@@ -108,29 +108,29 @@ struct HttpArmClient::Exchange {
   std::optional<ArmError> error;  // the parsed envelope of a non-2xx answer
 };
 
-HttpArmClient::HttpArmClient(http::Client& client, HttpArmClientOptions options, metrics::Registry& registry)
+HttpArmClient::HttpArmClient(http::Client& client, HttpArmClientOptions options, prometheus::Registry& registry)
     : HttpArmClient(client, std::move(options), registry, system_clock()) {}
 
-HttpArmClient::HttpArmClient(http::Client& client, HttpArmClientOptions options, metrics::Registry& registry,
+HttpArmClient::HttpArmClient(http::Client& client, HttpArmClientOptions options, prometheus::Registry& registry,
                              const WallClock& clock)
     : client_(client),
       options_(std::move(options)),
       clock_(clock),
       metrics_{
-          metrics::BuildCounter()
+          prometheus::BuildCounter()
               .Name("podid_controller_arm_requests_total")
               .Help("ARM requests by operation and HTTP status (code \"error\": no answer; \"no_token\": not sent, "
                     "no ARM token)")
               .Register(registry),
-          metrics::BuildHistogram()
+          prometheus::BuildHistogram()
               .Name("podid_controller_arm_request_duration_seconds")
               .Help("Duration of one ARM request, by operation")
               .Register(registry),
-          metrics::BuildCounter()
+          prometheus::BuildCounter()
               .Name("podid_controller_arm_errors_total")
               .Help("ARM error codes received, from error answers and from operations that ended Failed/Canceled")
               .Register(registry),
-          metrics::BuildCounter()
+          prometheus::BuildCounter()
               .Name("podid_controller_arm_throttled_total")
               .Help("ARM answers 429 (throttled), by operation")
               .Register(registry),
@@ -149,7 +149,7 @@ void HttpArmClient::record(const char* operation, const std::string& code_label,
                            std::chrono::duration<double> elapsed) {
   metrics_.requests.Add({{"operation", operation}, {"code", code_label}}).Increment();
   metrics_.duration
-      .Add({{"operation", operation}}, metrics::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
+      .Add({{"operation", operation}}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
       .Observe(elapsed.count());
 }
 

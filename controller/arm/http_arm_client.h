@@ -25,14 +25,14 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
 #include <string>
 
 #include "controller/arm/arm_client.h"
 #include "podid/clock.h"
 #include "podid/http/client.h"
-#include "podid/metrics/counter.h"
-#include "podid/metrics/histogram.h"
-#include "podid/metrics/registry.h"
 #include "podid/result.h"
 
 namespace podid::controller::arm {
@@ -53,9 +53,9 @@ class HttpArmClient final : public ArmClient {
  public:
   // `client` (its timeout bounds every request), `registry` and `clock` must outlive this object. The clock
   // turns a Retry-After HTTP-date into a delay. Throws std::invalid_argument on an empty bearer source.
-  HttpArmClient(http::Client& client, HttpArmClientOptions options, metrics::Registry& registry,
+  HttpArmClient(http::Client& client, HttpArmClientOptions options, prometheus::Registry& registry,
                 const WallClock& clock);
-  HttpArmClient(http::Client& client, HttpArmClientOptions options, metrics::Registry& registry);
+  HttpArmClient(http::Client& client, HttpArmClientOptions options, prometheus::Registry& registry);
 
   boost::asio::awaitable<ArmOutcome> get(const ResourceId& compute) override;
   boost::asio::awaitable<ArmOutcome> patch(const ResourceId& compute, const nlohmann::json& body) override;
@@ -63,10 +63,10 @@ class HttpArmClient final : public ArmClient {
  private:
   struct Exchange;
   struct Metrics {
-    metrics::Family<metrics::Counter>& requests;
-    metrics::Family<metrics::Histogram>& duration;
-    metrics::Family<metrics::Counter>& errors;
-    metrics::Family<metrics::Counter>& throttled;
+    prometheus::Family<prometheus::Counter>& requests;
+    prometheus::Family<prometheus::Histogram>& duration;
+    prometheus::Family<prometheus::Counter>& errors;
+    prometheus::Family<prometheus::Counter>& throttled;
   };
 
   // One request: token, send, log, metrics. `outcome` receives status, request id (first request only), calls

@@ -65,9 +65,9 @@ json make_event(const ObjectRef& object, EventType type, const std::string& reas
   return event;
 }
 
-EventRecorder::EventRecorder(MeteredApi& api, metrics::Registry& registry, EventRecorderOptions options)
+EventRecorder::EventRecorder(MeteredApi& api, prometheus::Registry& registry, EventRecorderOptions options)
     : api_(api),
-      events_(metrics::BuildCounter()
+      events_(prometheus::BuildCounter()
                   .Name("podid_controller_events_total")
                   .Help("Kubernetes Events podid-controller recorded, by type and outcome (created, aggregated, "
                         "spam_filtered, failed)")

@@ -19,12 +19,12 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
+#include <prometheus/registry.h>
 #include <string>
 
 #include "controller/kube/event_correlator.h"
 #include "controller/kube/metered_api.h"
 #include "podid/clock.h"
-#include "podid/metrics/registry.h"
 
 namespace podid::controller::kube {
 
@@ -45,7 +45,7 @@ nlohmann::json make_event(const ObjectRef& object, EventType type, const std::st
 
 class EventRecorder {
  public:
-  EventRecorder(MeteredApi& api, metrics::Registry& registry, EventRecorderOptions options = {});
+  EventRecorder(MeteredApi& api, prometheus::Registry& registry, EventRecorderOptions options = {});
 
   boost::asio::awaitable<void> record(ObjectRef object, EventType type, std::string reason, std::string message);
 
@@ -53,7 +53,7 @@ class EventRecorder {
   void count(EventType type, const char* outcome);
 
   MeteredApi& api_;
-  metrics::Family<metrics::Counter>& events_;
+  prometheus::Family<prometheus::Counter>& events_;
   EventRecorderOptions options_;
   SystemWallClock system_clock_;
   const WallClock* clock_;

@@ -18,9 +18,9 @@ bhttp::verb method_for(std::string_view verb) {
 
 }  // namespace
 
-MeteredApi::MeteredApi(k8s::ApiClient& api, metrics::Registry& registry)
+MeteredApi::MeteredApi(k8s::ApiClient& api, prometheus::Registry& registry)
     : api_(api),
-      requests_(metrics::BuildCounter()
+      requests_(prometheus::BuildCounter()
                     .Name("podid_controller_kube_requests_total")
                     .Help("Requests podid-controller made to the Kubernetes API, by verb, resource and HTTP status "
                           "(\"error\": no answer)")
@@ -32,7 +32,7 @@ boost::asio::awaitable<Result<k8s::ApiResponse>> MeteredApi::call(std::string_vi
   auto method = method_for(verb);
   std::string type(content_type);
   // Copied before suspending: the views may point into the caller's temporaries.
-  metrics::Labels labels{{"verb", std::string(verb)}, {"resource", std::string(resource)}};
+  prometheus::Labels labels{{"verb", std::string(verb)}, {"resource", std::string(resource)}};
   auto res = co_await api_.request(method, std::move(path), std::move(body), std::move(type));
   labels["code"] = res ? std::to_string(res->status) : "error";
   requests_.Add(labels).Increment();

@@ -10,12 +10,12 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 #include <string>
 #include <string_view>
 
 #include "podid/k8s/api_client.h"
-#include "podid/metrics/counter.h"
-#include "podid/metrics/registry.h"
 #include "podid/result.h"
 
 namespace podid::controller::kube {
@@ -25,7 +25,7 @@ inline constexpr std::string_view kJsonPatch = "application/json-patch+json";
 
 class MeteredApi {
  public:
-  MeteredApi(k8s::ApiClient& api, metrics::Registry& registry);
+  MeteredApi(k8s::ApiClient& api, prometheus::Registry& registry);
 
   // verb: the Kubernetes verb for the metric ("get", "create", "update", "patch", "delete"); resource: the
   // plural ("configmaps"). The HTTP method follows from the verb.
@@ -37,7 +37,7 @@ class MeteredApi {
 
  private:
   k8s::ApiClient& api_;
-  metrics::Family<metrics::Counter>& requests_;
+  prometheus::Family<prometheus::Counter>& requests_;
 };
 
 }  // namespace podid::controller::kube

@@ -6,6 +6,8 @@
 // that already stepped down (the Lease shows it as holder until it expires; the next leader waits for that).
 #include "controller/leader/lease_elector.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,8 +23,6 @@
 #include "controller/kube/kube_errors.h"
 #include "controller/leader/lease_record.h"
 #include "podid/log.h"
-#include "podid/metrics/counter.h"
-#include "podid/metrics/gauge.h"
 
 namespace podid::controller::leader {
 namespace asio = boost::asio;
@@ -86,18 +86,18 @@ struct LeaseElector::Impl {
   };
 
   Impl(asio::any_io_executor ex, kube::MeteredApi& a, LeaseElectorOptions o, LeaderCallbacks c,
-       metrics::Registry& registry)
+       prometheus::Registry& registry)
       : executor(ex),
         api(a),
         options(std::move(o)),
         callbacks(std::move(c)),
         clock(options.clock ? options.clock : &system_clock),
-        is_leader_gauge(metrics::BuildGauge()
+        is_leader_gauge(prometheus::BuildGauge()
                             .Name("podid_controller_is_leader")
                             .Help("1 while this podid-controller replica holds the leader Lease")
                             .Register(registry)
                             .Add({})),
-        transitions(metrics::BuildCounter()
+        transitions(prometheus::BuildCounter()
                         .Name("podid_controller_leader_transitions_total")
                         .Help("Times this podid-controller replica started leading")
                         .Register(registry)
@@ -131,8 +131,8 @@ struct LeaseElector::Impl {
   LeaderCallbacks callbacks;
   SystemWallClock system_clock;
   const WallClock* clock;
-  metrics::Gauge& is_leader_gauge;
-  metrics::Counter& transitions;
+  prometheus::Gauge& is_leader_gauge;
+  prometheus::Counter& transitions;
   asio::steady_timer sleep_timer;
   asio::steady_timer done_timer;  // never expires; cancelled when the loop ends, to wake stop()
   std::mt19937_64 rng;
@@ -304,7 +304,7 @@ asio::awaitable<void> LeaseElector::Impl::run(std::shared_ptr<Impl> self) {
 }
 
 LeaseElector::LeaseElector(asio::any_io_executor executor, kube::MeteredApi& api, LeaseElectorOptions options,
-                           LeaderCallbacks callbacks, metrics::Registry& registry)
+                           LeaderCallbacks callbacks, prometheus::Registry& registry)
     : impl_(std::make_shared<Impl>(std::move(executor), api, std::move(options), std::move(callbacks), registry)) {}
 
 LeaseElector::~LeaseElector() {

@@ -30,11 +30,11 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <prometheus/registry.h>
 #include <string>
 
 #include "controller/kube/metered_api.h"
 #include "podid/clock.h"
-#include "podid/metrics/registry.h"
 
 namespace podid::controller::leader {
 
@@ -60,7 +60,7 @@ std::string default_identity();
 class LeaseElector {
  public:
   LeaseElector(boost::asio::any_io_executor executor, kube::MeteredApi& api, LeaseElectorOptions options,
-               LeaderCallbacks callbacks, metrics::Registry& registry);
+               LeaderCallbacks callbacks, prometheus::Registry& registry);
   // Without stop(): no release and no more callbacks; the Lease expires as after a crash.
   ~LeaseElector();
   LeaseElector(const LeaseElector&) = delete;

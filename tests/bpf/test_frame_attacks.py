@@ -47,9 +47,19 @@ def frames_to_targets(node, pod, src: str, sport: int = 41000, *extra: str) -> l
 
 
 def touch6(node, addr6: str, iface: str = "cbr0") -> None:
-    """Make the node resolve addr6 (a datagram to it: the kernel runs neighbour discovery first)."""
-    node.run(["/usr/bin/python3", "-c", "import socket,sys; s=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); "
-              "s.sendto(b'x', (sys.argv[1], 9, 0, socket.if_nametoindex(sys.argv[2])))", addr6, iface], check=True)
+    """Make the node resolve addr6 (a datagram to it: the kernel runs neighbour discovery first). A bridge that
+    came up a moment ago may still be checking its own link-local address for duplicates (EADDRNOTAVAIL until
+    then), so the send is retried for a few seconds."""
+    node.run(["/usr/bin/python3", "-c",
+              "import errno,socket,sys,time\n"
+              "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+              "deadline = time.monotonic() + 5\n"
+              "while True:\n"
+              "    try:\n"
+              "        s.sendto(b'x', (sys.argv[1], 9, 0, socket.if_nametoindex(sys.argv[2]))); break\n"
+              "    except OSError as e:\n"
+              "        if e.errno != errno.EADDRNOTAVAIL or time.monotonic() > deadline: raise\n"
+              "        time.sleep(0.05)\n", addr6, iface], check=True)
     deadline = time.monotonic() + 3
     while neighbour_mac(node, addr6) is None and time.monotonic() < deadline:
         time.sleep(0.05)

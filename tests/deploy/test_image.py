@@ -1,14 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The Dockerfile cannot be built here (no Docker): check what can be checked without building it. What it
-copies exists and is installed where it copies from, the manifests run binaries the image ships, and the
-runtime stage installs a package for every shared library the built binaries need."""
+"""The Dockerfile, checked without building it (CI does not build the image: scripts/image and
+tests/deploy/image_run do, on request). What it copies exists and is installed where it copies from, the
+manifests run binaries the image ships, the runtime stage installs a package for every shared library the built
+binaries need, and the image the README's quickstart builds is the one every manifest and the chart name."""
 import os
 import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import MANIFESTS, REPO, load_docs
 
@@ -176,3 +179,54 @@ def test_runtime_stage_installs_every_shared_library(name):
             pytest.fail(f"{name}: no Debian package owns {p} ({real})")
     missing = needed - runtime_packages() - BASE_PACKAGES
     assert not missing, f"{name} links libraries of {sorted(missing)}, which the runtime stage does not install"
+
+
+# ---- the image the quickstart builds is the one everything names ---------------------------------------------
+def readme_shell_blocks() -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+
+
+def workload_images(root: Path) -> list[str]:
+    images = []
+    for f in sorted(root.rglob("*.yaml")):
+        for doc in yaml.safe_load_all(f.read_text()):
+            spec = ((doc or {}).get("spec") or {}).get("template", {}).get("spec", {})
+            images += [c["image"] for c in spec.get("containers", []) + spec.get("initContainers", [])]
+    return images
+
+
+def test_quickstart_builds_the_image_the_manifests_and_the_chart_name(tmp_path):
+    blocks = readme_shell_blocks()
+    built = [m for b in blocks for m in re.findall(r"az acr build --registry \$ACR --image (\S+) \.", b)]
+    assert len(built) == 1, "the quickstart should build the image once, with az acr build"
+    repository, tag = built[0].split(":")
+    pushed = f"podidtest.azurecr.io/{repository}:{tag}"
+
+    # Every container of the manifests names one image, the chart's default; the quickstart's rewrite command,
+    # run on a copy, turns every one of them into the image it built.
+    shipped = workload_images(MANIFESTS)
+    assert len(shipped) >= 5 and len(set(shipped)) == 1, set(shipped)
+    values = yaml.safe_load((REPO / "deploy" / "helm" / "podid" / "values.yaml").read_text())["image"]
+    assert shipped[0] == f"{values['repository']}:{values['tag']}"
+    (rewrite,) = [b for b in blocks if "sed -i" in b and "deploy/manifests" in b]
+    shutil.copytree(REPO / "deploy", tmp_path / "deploy")
+    r = subprocess.run(["/bin/bash", "-euo", "pipefail", "-c", rewrite], cwd=tmp_path, capture_output=True,
+                       text=True, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ACR": "podidtest"})
+    assert r.returncode == 0, r.stderr
+    assert set(workload_images(tmp_path / "deploy" / "manifests")) == {pushed}
+
+    # Helm: the single setting, with the chart's tag being the one built.
+    helm = [b for b in blocks if "helm install" in b]
+    assert helm and all(f"--set image.repository=$ACR.azurecr.io/{repository}" in b for b in helm), helm
+    assert str(values["tag"]) == tag
+
+
+def test_runtime_stage_installs_no_compiler_and_no_headers():
+    packages = runtime_packages()
+    assert packages, "no apt-get install in the runtime stage"
+    tools = {"gcc", "g++", "cpp", "clang", "llvm", "make", "cmake", "binutils", "build-essential", "bpftool"}
+    bad = {p for p in packages
+           if p.endswith("-dev") or p.split("-")[0] in tools or re.match(r"(gcc|g\+\+|clang|llvm)-[0-9]", p)}
+    assert not bad, f"the runtime stage installs build tools or headers: {sorted(bad)}"
+    copies = [args for stage, op, args in instructions() if stage == "final" and op == "COPY"]
+    assert all(a.startswith("--from=build /out/bin/") for a in copies), copies

@@ -767,3 +767,58 @@ def test_links_resolve():
                 if anchor not in anchors:
                     broken.append(f"{rel(doc)}: {target} (no such heading)")
     assert not broken, broken
+
+
+# ---- what the README names exists ---------------------------------------------------------------------------
+def usage_commands(binary: Path) -> Optional[set[str]]:
+    """The commands a binary's usage text lists (`podid-agent help`), or None when it is not built."""
+    if not binary.exists():
+        return None
+    text = subprocess.run([str(binary), "help"], capture_output=True, text=True, timeout=30).stdout
+    listed = re.search(r"^commands:\n(.*?)\n\n", text, re.M | re.S)
+    if listed:
+        return set(re.findall(r"^  ([a-z]+)\s", listed.group(1), re.M))
+    synopsis = re.search(r"^usage: \S+ \[([a-z|]+)\]", text, re.M)
+    return set(synopsis.group(1).split("|")) if synopsis else set()
+
+
+@pytest.mark.parametrize("name,binary", [("podid-agent", BUILD / "agent" / "podid-agent"),
+                                         ("podid-controller", BUILD / "controller" / "podid-controller")])
+def test_commands_the_readme_names_are_in_the_binaries_usage(name, binary):
+    named = set(re.findall(rf"^{name} ([a-z]+)\b", README.read_text(), re.M))
+    assert named, f"README shows no {name} command"
+    listed = usage_commands(binary)
+    if listed is None:
+        pytest.fail(f"{binary} missing: build {name} first", pytrace=False)
+    assert named <= listed, f"README names {sorted(named - listed)}, which `{name} help` does not list"
+
+
+def test_ctest_names_and_labels_the_docs_use_exist():
+    r = subprocess.run(["ctest", "-N", "--show-only=json-v1"], cwd=BUILD, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        pytest.fail(f"ctest -N in {BUILD} failed: configure the build first\n{r.stderr}", pytrace=False)
+    tests = json.loads(r.stdout)["tests"]
+    names = {t["name"] for t in tests}
+    labels = {label for t in tests for p in t.get("properties", []) if p["name"] == "LABELS" for label in p["value"]}
+    # Tests registered only on request (cmake -D...=ON), which the docs may name with how to turn them on.
+    optional = {"deploy_image_run": "PODID_IMAGE_TESTS"}
+    for doc in DOCS:
+        text = doc.read_text()
+        for label in re.findall(r"ctest[^`\n]*? -L ([\w-]+)", text):
+            assert label in labels, f"{rel(doc)}: ctest -L {label}: no test carries that label"
+        for regex in re.findall(r"ctest[^`\n]*? -R ([\w|]+)", text):
+            if regex in optional:
+                assert optional[regex] in text, f"{rel(doc)}: {regex} needs -D{optional[regex]}=ON, say so"
+                continue
+            assert any(re.search(regex, n) for n in names), f"{rel(doc)}: ctest -R {regex} selects no test"
+
+
+def test_repository_paths_the_readme_names_exist():
+    """Paths in backticks that point into the repository (not build output, not paths on a node)."""
+    missing = []
+    for path in re.findall(r"`((?:\.\./|[a-z]+/)[\w./-]*\.(?:md|yaml|py|sh|h|cpp|json))`", README.read_text()):
+        if path.startswith(("build", "/")):
+            continue
+        if not (ROOT / path).exists():
+            missing.append(path)
+    assert not missing, f"README.md names files that are not in the repository: {missing}"

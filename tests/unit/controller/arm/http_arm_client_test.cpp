@@ -5,14 +5,14 @@
 #include "controller/arm/http_arm_client.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <nlohmann/json.hpp>
 
 #include "loopback_server.h"
-#include "podid/metrics/counter.h"
-#include "podid/metrics/histogram.h"
 #include "run_until.h"
 
 namespace podid::controller::arm {
@@ -89,8 +89,8 @@ class HttpArmClientTest : public ::testing::Test {
   ArmOutcome get(const ResourceId& id) { return run_task(io, arm_client->get(id), 20s); }
   ArmOutcome patch(const ResourceId& id, const json& body) { return run_task(io, arm_client->patch(id, body), 20s); }
 
-  double counter(const std::string& name, const metrics::Labels& labels) {
-    return metrics::BuildCounter().Name(name).Register(registry).Add(labels).Value();
+  double counter(const std::string& name, const prometheus::Labels& labels) {
+    return prometheus::BuildCounter().Name(name).Register(registry).Add(labels).Value();
   }
   uint64_t observations(const std::string& operation) {
     for (const auto& family : registry.Collect()) {
@@ -114,7 +114,7 @@ class HttpArmClientTest : public ::testing::Test {
   asio::io_context io;
   LoopbackServer arm{io, nullptr};
   http::Client http_client{io.get_executor(), http::ClientOptions{.timeout = 5s}};
-  metrics::Registry registry;
+  prometheus::Registry registry;
   FixedClock clock;
   Result<std::string> bearer_result = std::string("tok-1");
   int bearer_calls = 0;
@@ -556,7 +556,7 @@ TEST_F(HttpArmClientTest, FinalGetFailureIsTheOutcome) {
 TEST(HttpArmClient, RefusesAnEmptyBearerSource) {
   asio::io_context io;
   http::Client client{io.get_executor(), {}};
-  metrics::Registry registry;
+  prometheus::Registry registry;
   HttpArmClientOptions o;
   o.endpoint = http::Url::parse("http://127.0.0.1:9/").value();
   EXPECT_THROW(HttpArmClient(client, std::move(o), registry), std::invalid_argument);

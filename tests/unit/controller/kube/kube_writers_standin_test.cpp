@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <prometheus/counter.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,7 +23,6 @@
 #include "controller/kube/metered_api.h"
 #include "kube_standin.h"
 #include "podid/http/client.h"
-#include "podid/metrics/counter.h"
 
 #include <map>
 #include <optional>
@@ -89,7 +89,7 @@ class KubeWritersStandIn : public ::testing::Test {
     return std::move(res.value());
   }
   double requests(const std::string& verb, const std::string& resource, const std::string& code) {
-    return metrics::BuildCounter()
+    return prometheus::BuildCounter()
         .Name("podid_controller_kube_requests_total")
         .Register(registry_)
         .Add({{"verb", verb}, {"resource", resource}, {"code", code}})
@@ -100,7 +100,7 @@ class KubeWritersStandIn : public ::testing::Test {
   }
 
   asio::io_context io_;
-  metrics::Registry registry_;
+  prometheus::Registry registry_;
   std::unique_ptr<KubeStandIn> standin_;
   std::unique_ptr<k8s::ApiClient> api_;
   std::unique_ptr<MeteredApi> metered_;
@@ -364,7 +364,7 @@ TEST_F(KubeWritersStandIn, SpamFilterCapsWrites) {
   for (int i = 0; i < 6; ++i) run(recorder.record(identity, EventType::kWarning, "r", std::string("m") + std::to_string(i)));
   auto list = raw(bhttp_verb::get, "/api/v1/namespaces/team-a/events?fieldSelector=involvedObject.name%3Dnoisy");
   EXPECT_EQ(list.body["items"].size(), 3u);
-  EXPECT_EQ(metrics::BuildCounter()
+  EXPECT_EQ(prometheus::BuildCounter()
                 .Name("podid_controller_events_total")
                 .Register(registry_)
                 .Add({{"type", "Warning"}, {"outcome", "spam_filtered"}})
@@ -414,7 +414,7 @@ TEST_F(KubeWritersStandIn, ConditionWrittenOnceThenNotRewritten) {
 
 TEST(EventRecorderFailure, AnUnreachableServerIsCountedNotThrown) {
   asio::io_context io;
-  metrics::Registry registry;
+  prometheus::Registry registry;
   k8s::ClusterConfig config;
   // A port nothing listens on: bind one, note it, close it.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -431,13 +431,13 @@ TEST(EventRecorderFailure, AnUnreachableServerIsCountedNotThrown) {
   EventRecorder recorder(metered, registry);
   ObjectRef ref{"v1", "Pod", "ns", "p", "u", "1"};
   EXPECT_TRUE(podid::testing::run_task(io, finished(recorder.record(ref, EventType::kWarning, "r", "m"))));
-  EXPECT_EQ(metrics::BuildCounter()
+  EXPECT_EQ(prometheus::BuildCounter()
                 .Name("podid_controller_events_total")
                 .Register(registry)
                 .Add({{"type", "Warning"}, {"outcome", "failed"}})
                 .Value(),
             1);
-  EXPECT_EQ(metrics::BuildCounter()
+  EXPECT_EQ(prometheus::BuildCounter()
                 .Name("podid_controller_kube_requests_total")
                 .Register(registry)
                 .Add({{"verb", "create"}, {"resource", "events"}, {"code", "error"}})

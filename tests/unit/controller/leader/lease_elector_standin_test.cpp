@@ -27,7 +27,7 @@ asio::awaitable<bool> finished(asio::awaitable<void> task) {
 }
 
 struct Replica {
-  Replica(asio::io_context& io, kube::MeteredApi& api, metrics::Registry& registry, const std::string& identity)
+  Replica(asio::io_context& io, kube::MeteredApi& api, prometheus::Registry& registry, const std::string& identity)
       : elector(io.get_executor(), api,
                 LeaseElectorOptions{.ns = "kube-system", .name = "podid-controller", .identity = identity,
                                     .lease_duration = kLease},
@@ -62,14 +62,14 @@ class LeaseElectorStandIn : public ::testing::Test {
     for (const auto& family : registry_.Collect()) {
       if (family.name == name && !family.metric.empty()) {
         const auto& m = family.metric.front();
-        return family.type == metrics::MetricType::Gauge ? m.gauge.value : m.counter.value;
+        return family.type == prometheus::MetricType::Gauge ? m.gauge.value : m.counter.value;
       }
     }
     return -1;
   }
 
   asio::io_context io_;
-  metrics::Registry registry_;
+  prometheus::Registry registry_;
   std::unique_ptr<KubeStandIn> standin_;
   std::unique_ptr<k8s::ApiClient> api_;
   std::unique_ptr<kube::MeteredApi> metered_;

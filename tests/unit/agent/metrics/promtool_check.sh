@@ -1,11 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# usage: promtool_check.sh <metrics_sample binary> <promtool path, or empty / *-NOTFOUND>
+# usage: promtool_check.sh <exposition_sample binary> <agent|controller> <promtool path, or empty / *-NOTFOUND>
 # Pipes the sample exposition through `promtool check metrics`. Fails on a non-zero exit and on any output:
 # promtool prints parse errors and lint problems (missing HELP, counter without _total, ...) one per line.
 set -u -o pipefail
 sample=$1
-promtool=${2:-}
+which=$2
+promtool=${3:-}
 
 if [[ -z "$promtool" || "$promtool" == *-NOTFOUND || ! -x "$promtool" ]]; then
   echo "FAIL: promtool was not found when CMake configured. Install the Debian package 'prometheus'" \
@@ -13,9 +14,9 @@ if [[ -z "$promtool" || "$promtool" == *-NOTFOUND || ! -x "$promtool" ]]; then
   exit 1
 fi
 
-exposition=$("$sample") || { echo "FAIL: $sample exited with status $?" >&2; exit 1; }
+exposition=$("$sample" "$which") || { echo "FAIL: $sample $which exited with status $?" >&2; exit 1; }
 if [[ -z "$exposition" ]]; then
-  echo "FAIL: $sample printed nothing" >&2
+  echo "FAIL: $sample $which printed nothing" >&2
   exit 1
 fi
 
@@ -28,4 +29,4 @@ if [[ $status -ne 0 || -n "$report" ]]; then
   echo "$exposition" >&2
   exit 1
 fi
-echo "promtool check metrics: $(printf '%s\n' "$exposition" | grep -c '^[^#]') samples, no problems"
+echo "promtool check metrics ($which): $(printf '%s\n' "$exposition" | grep -c '^[^#]') samples, no problems"
