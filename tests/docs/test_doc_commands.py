@@ -293,7 +293,8 @@ def _pod_after(api: KubeApiServer, out: subprocess.CompletedProcess) -> None:
 
 def _federated_after(api: KubeApiServer, out: subprocess.CompletedProcess) -> None:
     sa = api.get("serviceaccounts", "kv-reader", "demo")
-    assert sa["metadata"]["annotations"] == {"azure.workload.identity/client-id": FAKE_AZURE["IDENTITY_CLIENT_ID"]}
+    workload = {k: v for k, v in sa["metadata"]["annotations"].items() if k.startswith("azure.workload.identity/")}
+    assert workload == {"azure.workload.identity/client-id": FAKE_AZURE["IDENTITY_CLIENT_ID"]}, sa["metadata"]
     pod = api.get("pods", "kv-reader-federated", "demo")
     assert pod["metadata"]["labels"] == {"azure.workload.identity/use": "true"}
     assert pod["spec"]["serviceAccountName"] == "kv-reader"
