@@ -109,8 +109,10 @@ Kubernetes:
   --startup-taint KEY      remove this taint from the node once ready (default: none)
 
 identity choice:
-  --mode standard|managed  standard: serve once the AzureAssignedIdentity is Assigned (default);
-                           managed: identities pre-assigned to the VMSS
+  --mode standard|managed|federated
+                           standard: serve once the AzureAssignedIdentity is Assigned (default);
+                           managed: identities pre-assigned to the VMSS;
+                           federated: federated identities only (no controller, nothing on scale sets)
   --force-namespaced BOOL  only bindings and identities in the pod's namespace (default false)
   --strict-default-identity BOOL
                            several identities and none named: Azure's "Multiple user assigned identities"
@@ -125,6 +127,21 @@ tokens:
   --assignment-wait-ms N   wait up to N ms for an assignment before that answer (default 0, max 10000)
   --token-cache-entries N  (default 4096)
   --upstream-timeout-ms N  per upstream call (default 10000)
+
+federated identities (AzureIdentity annotated podid.io/federated: "true", or a pod labelled
+azure.workload.identity/use: "true" whose service account has azure.workload.identity/client-id):
+  --federated BOOL         serve them (default true; false also stops watching service accounts)
+  --token-request-credential kubelet|service-account
+                           who asks for pods' service-account tokens: the node's kubelet credential,
+                           confined to this node's pods (default), or the agent's own service account
+                           (needs create serviceaccounts/token, cluster-wide)
+  --kubelet-kubeconfig FILE  the kubelet's kubeconfig (default /var/lib/kubelet/kubeconfig), re-read when it
+                           or its certificate changes
+  --token-audience AUD     audience of those tokens (default api://AzureADTokenExchange)
+  --token-expiration-seconds N  their lifetime, 600 to 86400 (default 3600); renewed at 80%
+  --federated-authority URL  Entra ID authority when the identity names none (default
+                           https://login.microsoftonline.com/)
+  --federated-tenant-id ID tenant when neither the identity nor the service account names one
 
 other IMDS paths:
   --passthrough BOOL       forward allowed non-token paths to the real IMDS (default true)
@@ -225,7 +242,40 @@ const std::vector<FlagSpec>& flag_specs() {
       {"mode", false, last([](AgentConfig& c, S flag, S v) {
          if (v == "standard") c.mode = OperationMode::kStandard;
          else if (v == "managed") c.mode = OperationMode::kManaged;
-         else throw std::invalid_argument(flag + ": '" + v + "' is not standard or managed");
+         else if (v == "federated") c.mode = OperationMode::kFederated;
+         else throw std::invalid_argument(flag + ": '" + v + "' is not standard, managed or federated");
+       })},
+      {"federated", false, last([](AgentConfig& c, S flag, S v) { c.federated = parse_bool(flag, v); })},
+      {"token-request-credential", false, last([](AgentConfig& c, S flag, S v) {
+         if (v == "kubelet") c.token_request_identity = TokenRequestIdentity::kKubelet;
+         else if (v == "service-account") c.token_request_identity = TokenRequestIdentity::kServiceAccount;
+         else throw std::invalid_argument(flag + ": '" + v + "' is not kubelet or service-account");
+       })},
+      {"kubelet-kubeconfig", false, last([](AgentConfig& c, S flag, S v) {
+         if (v.empty()) throw std::invalid_argument(flag + " must name a file");
+         c.kubelet_kubeconfig = v;
+       })},
+      {"token-audience", false, last([](AgentConfig& c, S flag, S v) {
+         if (v.empty() || v.find_first_of(" \t\r\n") != std::string::npos)
+           throw std::invalid_argument(flag + ": '" + v + "' is not an audience (non-empty, no spaces)");
+         c.token_audience = v;
+       })},
+      {"token-expiration-seconds", false, last([](AgentConfig& c, S flag, S v) {
+         auto n = parse_uint(flag, v, 86400);
+         if (n < 600) throw std::invalid_argument(flag + ": " + v + " is below 600 (the API's minimum)");
+         c.token_expiration = std::chrono::seconds(n);
+       })},
+      {"federated-authority", false, last([](AgentConfig& c, S flag, S v) {
+         bool scheme = v.rfind("https://", 0) == 0 || v.rfind("http://", 0) == 0;
+         if (!scheme || v.find_first_of("?#") != std::string::npos)
+           throw std::invalid_argument(flag + ": '" + v + "' is not an https:// URL without query");
+         c.federated_authority = v;
+       })},
+      {"federated-tenant-id", false, last([](AgentConfig& c, S flag, S v) {
+         bool ok = !v.empty() && v.size() <= 256;
+         for (char ch : v) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.' || ch == '_');
+         if (!ok) throw std::invalid_argument(flag + ": '" + v + "' is not a tenant id (a GUID or a domain)");
+         c.federated_tenant_id = v;
        })},
       {"force-namespaced", false, last([](AgentConfig& c, S flag, S v) { c.force_namespaced = parse_bool(flag, v); })},
       {"strict-default-identity", false, last([](AgentConfig& c, S flag, S v) { c.strict_default_identity = parse_bool(flag, v); })},
@@ -294,6 +344,9 @@ Invocation parse_agent_args(int argc, const char* const argv[]) {
   AgentConfig& c = inv.config;
   config::apply_flags(flag_specs(), flags, c);
   if (c.listen_port == 0) throw std::invalid_argument("--listen: port 0 is not allowed (the kernel redirects to it)");
+  if (c.mode == OperationMode::kFederated && !c.federated) {
+    throw std::invalid_argument("--mode federated serves federated identities only: it cannot run with --federated false");
+  }
   if (inv.command == Command::kRun && c.kube_enabled && c.node_name.empty()) {
     throw std::invalid_argument("--node-name is required (or PODID_NODE_NAME; --kube off serves the kernel path only)");
   }

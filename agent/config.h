@@ -43,10 +43,11 @@ inline constexpr uint32_t kDefaultConnQuotaPerPod = 256;
 inline constexpr std::chrono::milliseconds kDefaultMaxEntryAge{5000};
 inline constexpr const char* kDefaultImdsUpstream = "http://169.254.169.254";
 
-// How identities are chosen (aad-pod-identity's --operation-mode).
+// How identities are chosen (aad-pod-identity's --operation-mode, plus federated).
 enum class OperationMode {
-  kStandard,  // the controller assigns identities; serve one once the pod's AzureAssignedIdentity is Assigned
-  kManaged,   // identities are pre-assigned to the VMSS; bindings in the pod's namespace only
+  kStandard,   // the controller assigns identities; serve one once the pod's AzureAssignedIdentity is Assigned
+  kManaged,    // identities are pre-assigned to the VMSS; bindings in the pod's namespace only
+  kFederated,  // federated identities only (no controller, nothing on scale sets); others are refused
 };
 
 // The frame hooks (docs/security.md): netfilter pre-routing (6.4+) and tcx on pod interfaces and the uplink
@@ -56,6 +57,15 @@ enum class HostHooksMode {
   kRequire,  // refuse to start unless every frame hook can be attached
   kOff,      // none (pods holding NET_RAW can then reach the metadata service with hand-made frames)
 };
+
+// Who the agent is when it asks the API server for a pod's service-account token (docs/security.md).
+enum class TokenRequestIdentity {
+  kKubelet,         // the node's own credential (--kubelet-kubeconfig): confined to this node's pods
+  kServiceAccount,  // the agent's own client, with create serviceaccounts/token: not confined (fallback)
+};
+
+inline constexpr const char* kDefaultKubeletKubeconfig = "/var/lib/kubelet/kubeconfig";
+inline constexpr const char* kDefaultTokenAudience = "api://AzureADTokenExchange";
 
 // The answer for "your identity exists but is not assigned yet" (standard mode): both are retried by every
 // SDK; 503 carries Retry-After, which @azure/identity needs to retry a 503.
@@ -128,6 +138,21 @@ struct AgentConfig {
   std::chrono::milliseconds assignment_wait{0};
   uint32_t token_cache_entries = 4096;
   std::chrono::milliseconds upstream_timeout{10000};
+
+  // --- Federated identities (AzureIdentity with podid.io/federated, and Azure Workload Identity's conventions) ---
+  // false: no federated identity is served and service accounts are not watched.
+  bool federated = true;
+  TokenRequestIdentity token_request_identity = TokenRequestIdentity::kKubelet;
+  std::filesystem::path kubelet_kubeconfig = kDefaultKubeletKubeconfig;
+  // The audience of the service-account tokens presented to Entra ID (what federated credentials name).
+  std::string token_audience = kDefaultTokenAudience;
+  // Their lifetime: at least 600 s (the API's minimum), at most 86400 s; renewed at 80%.
+  std::chrono::seconds token_expiration{3600};
+  // Entra ID authority for identities that do not name one (spec.adEndpoint); empty: public cloud.
+  std::string federated_authority;
+  // Tenant for identities that do not name one (spec.tenantID, annotation azure.workload.identity/tenant-id), as
+  // azwi's webhook falls back to its AZURE_TENANT_ID.
+  std::string federated_tenant_id;
 
   // --- Other IMDS paths ---
   bool passthrough = true;

@@ -39,7 +39,8 @@ k8s::ReflectorHandler identity_handler(IdentityStore& store, Replace replace, Ap
 }  // namespace
 
 ClusterWatch::ClusterWatch(boost::asio::any_io_executor executor, k8s::ApiClient& api, const AgentConfig& config,
-                           PodStore& pods, IdentityStore& identities, SecretStore& secrets)
+                           PodStore& pods, IdentityStore& identities, SecretStore& secrets,
+                           ServiceAccountStore* accounts)
     : executor_(std::move(executor)), api_(api), identities_(identities), secrets_(secrets) {
   add("pods", "/api/v1/pods", "spec.nodeName=" + config.node_name, "",
       {.replace = [&pods](const std::vector<nlohmann::json>& items) { pods.replace(items); },
@@ -52,6 +53,11 @@ ClusterWatch::ClusterWatch(boost::asio::any_io_executor executor, k8s::ApiClient
       identity_handler(identities, &IdentityStore::replace_bindings, &IdentityStore::apply_binding, nothing));
   add("azurepodidentityexceptions", std::string(kCrdPath) + "azurepodidentityexceptions", "", "",
       identity_handler(identities, &IdentityStore::replace_exceptions, &IdentityStore::apply_exception, nothing));
+  if (accounts != nullptr) {
+    add("serviceaccounts", "/api/v1/serviceaccounts", "", "",
+        {.replace = [accounts](const std::vector<nlohmann::json>& items) { accounts->replace(items); },
+         .event = [accounts](k8s::WatchEventType type, const nlohmann::json& object) { accounts->apply(type, object); }});
+  }
   if (config.mode == OperationMode::kStandard) {
     add("azureassignedidentities", std::string(kCrdPath) + "azureassignedidentities", "",
         "nodename=" + config.node_name,

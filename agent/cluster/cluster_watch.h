@@ -7,6 +7,7 @@
 //   AzureAssignedIdentity with label nodename=<node> (standard mode)  -> IdentityStore (the predecessor's
 //                                                                        --enableScaleFeatures selector)
 //   the Secrets that service-principal identities reference          -> SecretStore (one watch each)
+//   ServiceAccounts (cluster-wide; with --federated)                  -> ServiceAccountStore (annotated ones)
 // Nothing is fetched per request. While the API server is unreachable every store keeps its copy and the
 // agent keeps serving from it; connected() says so, for /metrics.
 #pragma once
@@ -19,6 +20,7 @@
 
 #include "agent/cluster/pod_store.h"
 #include "agent/cluster/secret_store.h"
+#include "agent/cluster/service_account_store.h"
 #include "agent/config.h"
 #include "agent/identity/identity_store.h"
 #include "podid/k8s/api_client.h"
@@ -28,8 +30,9 @@ namespace podid::agent {
 
 class ClusterWatch {
  public:
+  // `accounts` may be null: service accounts are then not watched (--federated false).
   ClusterWatch(boost::asio::any_io_executor executor, k8s::ApiClient& api, const AgentConfig& config,
-               PodStore& pods, IdentityStore& identities, SecretStore& secrets);
+               PodStore& pods, IdentityStore& identities, SecretStore& secrets, ServiceAccountStore* accounts);
   ~ClusterWatch();
 
   void start();

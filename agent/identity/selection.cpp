@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "podid/ascii.h"
+#include "podid/crd/workload_identity.h"
 
 namespace podid::agent {
 namespace {
@@ -77,6 +78,8 @@ const char* to_string(NoIdentity::Reason reason) {
       return "no_match_for_selector";
     case NoIdentity::kAmbiguous:
       return "ambiguous";
+    case NoIdentity::kServiceAccountNotAnnotated:
+      return "service_account_not_annotated";
   }
   return "?";
 }
@@ -91,43 +94,84 @@ bool is_excepted(const IdentityStore& store, const PodInfo& pod) {
   return false;
 }
 
-Selection select_identity(const IdentityStore& store, const PodInfo& pod, const IdentitySelector& selector,
-                          const SelectionPolicy& policy) {
-  if (is_excepted(store, pod)) return Excepted{};
+namespace {
 
+// Rule 2: the bindings' candidates, one per identity, in binding (namespace, name) order. `skipped` counts the
+// identities left out because the policy does not serve their kind (federated or not).
+std::vector<Candidate> binding_candidates(const IdentityStore& store, const PodInfo& pod, const SelectionPolicy& policy,
+                                          size_t& skipped) {
+  std::vector<Candidate> candidates;
   auto label = pod.labels.find(kBindingLabel);
-  if (label == pod.labels.end() || label->second.empty()) {
-    return no_identity(NoIdentity::kNoBinding,
-                       "pod " + pod_key(pod) + " has no " + std::string(kBindingLabel) + " label");
-  }
-
-  // Rule 2: candidates, one per identity, in binding (namespace, name) order.
+  if (label == pod.labels.end() || label->second.empty()) return candidates;
   const bool pod_namespace_only = policy.force_namespaced || policy.mode == Mode::kManaged;
   const auto bindings = store.bindings_with_selector(label->second);
   const auto assignments = store.assigned_to_pod(pod.ns, pod.name);
-  std::vector<Candidate> candidates;
   candidates.reserve(bindings.size());
   for (const AzureIdentityBinding* b : bindings) {
     if (pod_namespace_only && b->ns != pod.ns) continue;
     const AzureIdentity* identity = store.identity(b->ns, b->azure_identity);
     if (identity == nullptr) continue;
     if (identity->namespaced_behavior && identity->ns != pod.ns) continue;
+    if (identity->federated ? !policy.federated : policy.mode == Mode::kFederated) {
+      ++skipped;
+      continue;
+    }
     bool seen = false;
     for (const Candidate& c : candidates) seen = seen || c.identity == identity;
     if (seen) continue;
-    bool servable = policy.mode == Mode::kManaged || assigned_to(pod, *identity, assignments);
+    // Rule 3: a federated identity needs no assignment.
+    bool servable = identity->federated || policy.mode == Mode::kManaged || assigned_to(pod, *identity, assignments);
     candidates.push_back({identity, b, servable});
   }
+  return candidates;
+}
+
+std::string why_no_candidate(const PodInfo& pod, const SelectionPolicy& policy, size_t skipped) {
+  auto label = pod.labels.find(kBindingLabel);
+  if (label == pod.labels.end() || label->second.empty()) {
+    return "pod " + pod_key(pod) + " has no " + std::string(kBindingLabel) + " label";
+  }
+  std::string detail = "no AzureIdentityBinding with selector \"" + label->second + "\" gives pod " + pod_key(pod) +
+                       " an existing identity";
+  if (skipped > 0) {
+    detail += policy.mode == Mode::kFederated
+                  ? " (" + std::to_string(skipped) + " not federated, and this agent serves federated identities only)"
+                  : " (" + std::to_string(skipped) + " federated, and this agent runs with --federated false)";
+  }
+  return detail;
+}
+
+}  // namespace
+
+Selection select_identity(const IdentityStore& store, const PodInfo& pod, const IdentitySelector& selector,
+                          const SelectionPolicy& policy, const WorkloadIdentityClaim& claim) {
+  if (is_excepted(store, pod)) return Excepted{};
+
+  size_t skipped = 0;
+  std::vector<Candidate> candidates = binding_candidates(store, pod, policy, skipped);
+  const size_t from_bindings = candidates.size();
+  // Rule 2b: the service account's identity, after the bindings'; with nothing named, only when no binding applies.
+  const bool claim_usable = claim.requested && claim.identity != nullptr && policy.federated;
+  if (claim_usable && (selector.kind != SelectorKind::kNone || from_bindings == 0)) {
+    candidates.push_back({claim.identity, nullptr, true});
+  }
   if (candidates.empty()) {
-    return no_identity(NoIdentity::kNoBinding, "no AzureIdentityBinding with selector \"" + label->second +
-                                                   "\" gives pod " + pod_key(pod) + " an existing identity");
+    if (claim.requested && claim.identity == nullptr && policy.federated) {
+      return no_identity(NoIdentity::kServiceAccountNotAnnotated,
+                         "pod " + pod_key(pod) + " is labelled " + std::string(kWorkloadIdentityUseLabel) +
+                             "=true but its service account " + pod.ns + "/" + pod.service_account + " has no " +
+                             std::string(kWorkloadIdentityClientIdAnnotation) + " annotation");
+    }
+    return no_identity(NoIdentity::kNoBinding, why_no_candidate(pod, policy, skipped));
   }
 
-  // Rule 4: among the candidates the request names, the first servable one by identity (namespace, name).
+  // Rule 4: among the candidates the request names, the first servable one: bindings' by identity (namespace,
+  // name), then the service account's.
   const Candidate* best = nullptr;
   size_t matched = 0, servable = 0;
   NoIdentity unresolved{NoIdentity::kNoMatchForSelector, {}, {}};
-  for (const Candidate& c : candidates) {
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const Candidate& c = candidates[i];
     if (selector.kind == SelectorKind::kObjectId && c.identity->principal_id.empty()) {
       unresolved.unresolved_principals.push_back(c.identity);
       continue;
@@ -136,7 +180,8 @@ Selection select_identity(const IdentityStore& store, const PodInfo& pod, const 
     ++matched;
     if (!c.servable) continue;
     ++servable;
-    if (best == nullptr || ordered_before(c.identity, best->identity)) best = &c;
+    bool earlier = best == nullptr || (i < from_bindings && ordered_before(c.identity, best->identity));
+    if (earlier) best = &c;
   }
 
   if (best != nullptr) {

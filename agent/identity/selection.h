@@ -22,8 +22,19 @@
 //    Otherwise bindings from any namespace count, as they did in the predecessor's default mode. Several
 //    bindings naming the same identity make one candidate (its binding: the first by (namespace, name)).
 //
-// 3. Servable. kManaged: every candidate (identities are pre-assigned to the VMSS; no AzureAssignedIdentity
-//    exists). kStandard: a candidate is servable only when an AzureAssignedIdentity for (pod namespace, pod
+//    Federated identities (crd_types.h kFederatedAnnotation) are candidates only with policy.federated; in
+//    kFederated mode only they are.
+//
+// 2b. Azure Workload Identity. A pod labelled `azure.workload.identity/use: "true"` whose service account is
+//    annotated `azure.workload.identity/client-id` (WorkloadIdentityClaim, resolved by the caller) has that
+//    federated identity as one more candidate, after every binding's, with no binding (Chosen::binding null).
+//    The documented rule for a pod that has both: its bindings come first. With nothing named it gets a binding's
+//    identity whenever any binding applies to it, and the service account's only when none does; a request
+//    naming the service account's client id (or its object id) gets that one.
+//
+// 3. Servable. Federated: every candidate, in every mode (nothing is assigned to a scale set; the token comes
+//    from the exchange). kManaged: every candidate (identities are pre-assigned to the VMSS; no
+//    AzureAssignedIdentity exists). kStandard: a candidate is servable only when an AzureAssignedIdentity for (pod namespace, pod
 //    name) references that identity (namespace and name) with status Assigned or no status (legacy objects,
 //    which the predecessor served), with the same client id as the live identity (ignoring case: after an
 //    identity's client id changes, the old assignment does not count until MIC re-assigns), and, when both
@@ -31,7 +42,8 @@
 //    node yet). Created, Unassigned and unknown states are not servable.
 //
 // 4. Choice, by what the request named (IdentitySelector):
-//    - nothing: no candidates -> kNoBinding; none servable -> kNotAssignedYet; one servable -> it; several
+//    - nothing: no candidates -> kNoBinding, or kServiceAccountNotAnnotated when the pod asked for Azure
+//      Workload Identity and its service account names no client id; none servable -> kNotAssignedYet; one servable -> it; several
 //      -> kAmbiguous when policy.strict_default (Azure's answer when a VM has several identities and the
 //      request names none), else the first by (identity namespace, identity name) in byte order (unlike the
 //      predecessor's arbitrary informer order).
@@ -60,23 +72,31 @@ namespace podid::agent {
 
 using namespace podid::crd;  // the shared aadpodidentity.k8s.io types, read as the agent's own
 
-enum class Mode { kStandard, kManaged };
+enum class Mode { kStandard, kManaged, kFederated };
 
 struct SelectionPolicy {
   Mode mode = Mode::kStandard;
   bool force_namespaced = false;  // only bindings in the pod's namespace, for every identity
   bool strict_default = false;    // several servable identities and none named: refuse instead of choosing
+  bool federated = true;          // federated identities are served (agent --federated)
+};
+
+// What Azure Workload Identity's conventions give the pod (rule 2b), resolved by the caller from its service
+// account.
+struct WorkloadIdentityClaim {
+  bool requested = false;                   // the pod is labelled azure.workload.identity/use: "true"
+  const AzureIdentity* identity = nullptr;  // what its service account names; null: no client-id annotation
 };
 
 struct Chosen {
   const AzureIdentity* identity;
-  const AzureIdentityBinding* binding;
+  const AzureIdentityBinding* binding;  // null for the service account's identity (rule 2b)
 };
 
 struct Excepted {};
 
 struct NoIdentity {
-  enum Reason { kNoBinding, kNotAssignedYet, kNoMatchForSelector, kAmbiguous };
+  enum Reason { kNoBinding, kNotAssignedYet, kNoMatchForSelector, kAmbiguous, kServiceAccountNotAnnotated };
   Reason reason;
   std::string detail;  // one human line for logs and the error body; never a secret
   // object_id requests only: candidates whose principal id is unknown (see the contract above).
@@ -86,7 +106,7 @@ struct NoIdentity {
 using Selection = std::variant<Chosen, Excepted, NoIdentity>;
 
 Selection select_identity(const IdentityStore& store, const PodInfo& pod, const IdentitySelector& selector,
-                          const SelectionPolicy& policy);
+                          const SelectionPolicy& policy, const WorkloadIdentityClaim& claim = {});
 
 // True when an AzurePodIdentityException in the pod's namespace matches it (rule 1 above).
 bool is_excepted(const IdentityStore& store, const PodInfo& pod);

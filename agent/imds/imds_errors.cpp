@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "podid/azure/federated_errors.h"
+
 namespace podid::agent::imds {
 namespace {
 
@@ -89,6 +91,30 @@ ImdsError from_entra(const UpstreamFailure& f) {
   ImdsError e = make(static_cast<http::Status>(status), identity_body(code, description), upstream_reason(status));
   if (status == 429 || status >= 500) e.retry_after = f.retry_after;
   return e;
+}
+
+ImdsError from_federated(const UpstreamFailure& f, seconds unreachable_retry_after) {
+  const std::string_view r = f.reason;
+  const std::string description = f.explanation.empty() ? f.detail : f.explanation;
+  if (r == federated_reason::kTokenRequestRefused || r == federated_reason::kTokenRequestCredential) {
+    return make(http::Status::forbidden, identity_body("forbidden", description), f.reason);
+  }
+  if (r == federated_reason::kPodGone) {
+    return make(http::Status::not_found, identity_body("not_found", description), f.reason);
+  }
+  if (r == federated_reason::kTokenRequestUnavailable) {
+    ImdsError e = make(http::Status::service_unavailable, identity_body("service_unavailable", description), f.reason);
+    e.retry_after = f.retry_after.value_or(unreachable_retry_after);
+    return e;
+  }
+  if (f.explanation.empty()) return {};  // no federated reading: the caller maps it as Entra's
+  // An exchange Entra refused: 400, as every other non-retryable Entra refusal, with Entra's code kept.
+  std::string code = "invalid_request";
+  auto parsed = nlohmann::json::parse(f.body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_object()) {
+    if (auto it = parsed.find("error"); it != parsed.end() && it->is_string()) code = it->get<std::string>();
+  }
+  return make(http::Status::bad_request, identity_body(code, description), f.reason);
 }
 
 }  // namespace
@@ -189,6 +215,11 @@ ImdsError identity_not_assigned(PendingAnswer answer, seconds retry_after) {
 }
 
 ImdsError upstream_failure(const UpstreamFailure& failure, UpstreamKind kind, seconds unreachable_retry_after) {
+  if (kind == UpstreamKind::kFederated && !failure.reason.empty() && failure.status < 400) {
+    // A TokenRequest failure without an HTTP status (no answer, no credential): its reason decides.
+    ImdsError e = from_federated(failure, unreachable_retry_after);
+    if (!e.reason.empty()) return e;
+  }
   if (failure.status == 0) {
     ImdsError e = make(http::Status::service_unavailable,
                        R"({"error":"service_unavailable","error_description":)"
@@ -202,7 +233,23 @@ ImdsError upstream_failure(const UpstreamFailure& failure, UpstreamKind kind, se
                 R"({"error":"server_error","error_description":"The token service gave an unexpected answer"})",
                 "upstream_unexpected_status");
   }
+  if (kind == UpstreamKind::kFederated) {
+    ImdsError e = from_federated(failure, unreachable_retry_after);
+    if (!e.reason.empty()) return e;
+  }
   return kind == UpstreamKind::kImds ? from_imds(failure) : from_entra(failure);
+}
+
+ImdsError service_account_not_annotated(std::string_view detail) {
+  return make(http::Status::bad_request,
+              identity_body("invalid_request", "Identity not found: " + std::string(detail) +
+                                                   " (annotate it with the client id of the identity it should use)"),
+              "service_account_not_annotated");
+}
+
+ImdsError federated_identity_invalid(std::string_view detail) {
+  return make(http::Status::bad_request, identity_body("invalid_request", std::string(detail)),
+              "federated_identity_invalid");
 }
 
 ImdsError caller_refused(std::string_view reason) {

@@ -70,6 +70,12 @@ ImdsError malformed_token_path();
 ImdsError identity_not_found();
 // 400: several identities bound and no selector (IMDS's body for several UAMIs on a VM).
 ImdsError multiple_identities();
+// 400 `invalid_request`, reason service_account_not_annotated: the pod is labelled azure.workload.identity/use but
+// its service account names no client id. `detail` says which pod and which account.
+ImdsError service_account_not_annotated(std::string_view detail);
+// 400 `invalid_request`, reason federated_identity_invalid: a federated identity that cannot be used as it is
+// configured (no tenant anywhere, a refused authority); `detail` says what to set.
+ImdsError federated_identity_invalid(std::string_view detail);
 
 // How to say "your identity exists but is not assigned to this node yet". Both are retried by every SDK
 // (reference §3.8); 503 needs Retry-After for @azure/identity's throttling policy to retry it.
@@ -82,8 +88,9 @@ ImdsError identity_not_assigned(PendingAnswer answer, std::chrono::seconds retry
 // ---- upstream (IMDS or Entra ID) ---------------------------------------------------------------------------
 
 enum class UpstreamKind {
-  kImds,   // the node's IMDS (user-assigned identities): its answers are already in IMDS's format
-  kEntra,  // Entra ID's token endpoint (service principals): OAuth2 errors, reshaped into IMDS's format
+  kImds,       // the node's IMDS (user-assigned identities): its answers are already in IMDS's format
+  kEntra,      // Entra ID's token endpoint (service principals): OAuth2 errors, reshaped into IMDS's format
+  kFederated,  // the federated path: TokenRequest, then Entra ID; failures carry a reason and an explanation
 };
 
 // What the pod gets when the token source failed:
@@ -95,7 +102,12 @@ enum class UpstreamKind {
 //   secret, invalid_resource, ...) -> 400, which is what IMDS answers when Entra refuses it (AADSTS500011) and
 //   what SDKs treat as "not retryable, credential unavailable". NMI answered 403, a status IMDS does not document
 //   for tokens (nor 401). The body keeps only Entra's `error` and `error_description`;
-// - any other status (1xx-3xx) -> 502 `server_error`.
+// - any other status (1xx-3xx) -> 502 `server_error`;
+// - federated (failure.reason from the TokenRequest client or azure/federated_errors.h): a refused TokenRequest or
+//   an unreadable credential -> 403 `forbidden`; the pod gone -> 404 `not_found`; the API server unavailable ->
+//   503 + Retry-After; an Entra refusal -> 400 with Entra's code; throttling and 5xx as Entra's. The description
+//   is the failure's explanation (what to do: the missing federated credential's `az` command...), and the
+//   reason (metric label, audit) the failure's reason.
 ImdsError upstream_failure(const UpstreamFailure& failure, UpstreamKind kind,
                            std::chrono::seconds unreachable_retry_after = std::chrono::seconds{5});
 

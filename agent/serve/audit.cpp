@@ -42,6 +42,7 @@ void audit_token_decision(const TokenDecision& d) {
   member(m, "decision", d.decision);
   member(m, "reason", d.reason);
   member(m, "source", d.source);
+  if (!d.subject.empty()) member(m, "subject", d.subject);
   member(m, "status", d.status);
   member(m, "latency_us",
          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d.latency).count()));

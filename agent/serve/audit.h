@@ -2,7 +2,8 @@
 //
 // One JSON line per token decision, for security teams: who asked (namespace, pod, cgroup id), for what
 // (identity client id, resource), what the agent decided and why, how long it took and where the token came
-// from. Written through podid::log (stderr, one write per line) with "audit": true, the same shape as the
+// from; for a federated identity also the service account whose token was exchanged (`subject`, present only
+// then). Written through podid::log (stderr, one write per line) with "audit": true, the same shape as the
 // kernel's deny events, so one query finds both.
 #pragma once
 
@@ -21,6 +22,7 @@ struct TokenDecision {
   std::string_view decision;     // "served", "refused", "not_found", "not_ready", "upstream_error", "bad_request"
   std::string_view reason;       // machine-readable detail: "cache", "no_binding", "source_ip_mismatch"...
   std::string_view source;       // "cache", "upstream", "" when no token was involved
+  std::string_view subject;      // federated: the service account exchanged (system:serviceaccount:ns:sa)
   unsigned status = 0;           // HTTP status answered
   std::chrono::nanoseconds latency{0};
 };

@@ -10,7 +10,8 @@
 #include "agent/imds/token_request.h"
 #include "agent/imds/token_response.h"
 #include "agent/serve/audit.h"
-#include "agent/serve/jwt_claims.h"
+#include "podid/azure/jwt_claims.h"
+#include "podid/crd/workload_identity.h"
 #include "podid/log.h"
 
 namespace podid::agent {
@@ -38,6 +39,7 @@ struct ImdsService::Outcome {
   std::string reason;
   std::string_view source;
   std::string client_id;
+  std::string subject;  // the service account a federated token was exchanged for
 };
 
 ImdsService::ImdsService(ImdsServiceDeps deps, ImdsServiceSettings settings)
@@ -97,7 +99,20 @@ asio::awaitable<const PodInfo*> ImdsService::await_pod(Caller& caller) {
 void ImdsService::learn_principal(const AccessToken& token) {
   if (auto oid = unverified_jwt_claim(token.access_token, "oid"); oid && !token.client_id.empty()) {
     deps_.identities.learn_principal_id(token.client_id, *oid);
+    if (deps_.accounts) deps_.accounts->learn_principal_id(token.client_id, *oid);
   }
+}
+
+WorkloadIdentityClaim ImdsService::claim_of(const PodInfo& pod) const {
+  WorkloadIdentityClaim claim;
+  if (!deps_.accounts || !wants_workload_identity(pod)) return claim;
+  claim.requested = true;
+  claim.identity = deps_.accounts->workload_identity(pod.ns, pod.service_account);
+  return claim;
+}
+
+Result<std::shared_ptr<TokenSource>> ImdsService::source_for(const AzureIdentity& identity, const PodInfo& pod) {
+  return identity.federated ? deps_.sources.federated(identity, pod) : deps_.sources.for_identity(identity);
 }
 
 asio::awaitable<Selection> ImdsService::await_selection(const PodInfo& pod, const IdentitySelector& selector,
@@ -105,7 +120,7 @@ asio::awaitable<Selection> ImdsService::await_selection(const PodInfo& pod, cons
   auto deadline = Clock::now() + settings_.assignment_wait;
   bool learned = false;
   for (;;) {
-    Selection selection = select_identity(deps_.identities, pod, selector, settings_.selection);
+    Selection selection = select_identity(deps_.identities, pod, selector, settings_.selection, claim_of(pod));
     auto* none = std::get_if<NoIdentity>(&selection);
     if (!none) co_return selection;
     // object_id names an identity by its principal id, which the agent learns from a token's `oid` claim:
@@ -115,7 +130,7 @@ asio::awaitable<Selection> ImdsService::await_selection(const PodInfo& pod, cons
       std::vector<AzureIdentity> unresolved;
       for (const AzureIdentity* i : none->unresolved_principals) unresolved.push_back(*i);
       for (const AzureIdentity& identity : unresolved) {
-        auto made = deps_.sources.for_identity(identity);
+        auto made = source_for(identity, pod);
         if (!made) continue;
         std::shared_ptr<TokenSource> source = *made;
         Served served = co_await deps_.cache.get(source, resource, context);
@@ -168,8 +183,11 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
     out.response = imds::to_response(req, imds::caller_refused("source_ip_mismatch"));
     out.reason = "source_ip_mismatch";
   } else {
-    FetchContext context{.pod_namespace = pod->ns, .pod_name = pod->name, .service_account = pod->service_account};
-    Selection selection = select_identity(deps_.identities, *pod, request.selector, settings_.selection);
+    FetchContext context{.pod_namespace = pod->ns,
+                         .pod_name = pod->name,
+                         .pod_uid = pod->uid,
+                         .service_account = pod->service_account};
+    Selection selection = select_identity(deps_.identities, *pod, request.selector, settings_.selection, claim_of(*pod));
     if (auto* none = std::get_if<NoIdentity>(&selection);
         none && (!none->unresolved_principals.empty() ||
                  (none->reason == NoIdentity::kNotAssignedYet && settings_.assignment_wait.count() > 0))) {
@@ -191,6 +209,12 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
           out.decision = "not_found";
           out.reason = "ambiguous";
           break;
+        case NoIdentity::kServiceAccountNotAnnotated:
+          deps_.metrics.federated_failure("service_account_not_annotated");
+          out.response = imds::to_response(req, imds::service_account_not_annotated(none->detail));
+          out.decision = "not_found";
+          out.reason = "service_account_not_annotated";
+          break;
         default:
           out.response = imds::to_response(req, imds::identity_not_found());
           out.decision = "not_found";
@@ -205,17 +229,29 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
     } else {
       const AzureIdentity& identity = *std::get<Chosen>(selection).identity;
       out.client_id = identity.client_id;
-      auto made = deps_.sources.for_identity(identity);
+      if (identity.federated) out.subject = service_account_subject(pod->ns, pod->service_account);
+      auto made = source_for(identity, *pod);
       if (!made) {
         log::error("token source unusable", {{"identity", identity.ns + "/" + identity.name},
                                              {"error", made.error().message()}});
-        out.response = imds::to_response(req, imds::internal_error("token_source_invalid"));
-        out.decision = "upstream_error";
-        out.reason = "token_source_invalid";
+        if (identity.federated) {
+          deps_.metrics.federated_failure("federated_identity_invalid");
+          out.response = imds::to_response(req, imds::federated_identity_invalid(made.error().message()));
+          out.decision = "refused";
+          out.reason = "federated_identity_invalid";
+        } else {
+          out.response = imds::to_response(req, imds::internal_error("token_source_invalid"));
+          out.decision = "upstream_error";
+          out.reason = "token_source_invalid";
+        }
       } else {
         source = std::move(*made);
-        if (identity.type != IdentityType::kUserAssigned) upstream = imds::UpstreamKind::kEntra;
-        out.reason = "bound";
+        if (identity.federated) {
+          upstream = imds::UpstreamKind::kFederated;
+        } else if (identity.type != IdentityType::kUserAssigned) {
+          upstream = imds::UpstreamKind::kEntra;
+        }
+        out.reason = identity.federated ? "federated" : "bound";
       }
     }
 
@@ -235,6 +271,17 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
         out.response = imds::to_response(req, error);
         out.decision = "upstream_error";
         out.reason = failure.detail.empty() ? error.reason : failure.detail;
+        if (upstream == imds::UpstreamKind::kFederated) {
+          // One fixed reason per kind of failure, for the metric and the audit line; the log line has the rest.
+          out.reason = error.reason;
+          deps_.metrics.federated_failure(error.reason);
+          static log::Throttle throttle(20);
+          if (auto suppressed = throttle.admit()) {
+            log::warn("federated token failed", {{"pod", pod->ns + "/" + pod->name}, {"subject", out.subject},
+                                                 {"client_id", out.client_id}, {"reason", error.reason},
+                                                 {"detail", failure.detail}, {"suppressed", *suppressed}});
+          }
+        }
       }
     }
   }
@@ -248,7 +295,7 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
                               latency, status);
   audit_token_decision({.ns = ns, .pod = name, .cgroup_id = caller.cgroup_id(), .client_id = out.client_id,
                         .resource = request.resource, .decision = out.decision, .reason = out.reason,
-                        .source = out.source, .status = status, .latency = latency});
+                        .source = out.source, .subject = out.subject, .status = status, .latency = latency});
   co_return std::move(out.response);
 }
 

@@ -6,9 +6,12 @@
 //   2. the token request itself, checked as IMDS checks it (imds/token_request.h);
 //   3. the pod: from the cgroups the kernel recorded (CgroupIndex) to the pod object (PodStore); the
 //      source address must be one of the pod's IPs unless it uses hostNetwork;
-//   4. the identity (identity/selection.h): the bound one, the node's for exception pods, or Azure's answer
-//      for none / several / not yet assigned (fast, retryable; an optional short bounded wait);
-//   5. the token, from the cache (one upstream call per miss however many pods wait).
+//   4. the identity (identity/selection.h): the bound one, the one the pod's service account names (Azure
+//      Workload Identity's conventions), the node's for exception pods, or Azure's answer for none / several /
+//      not yet assigned (fast, retryable; an optional short bounded wait);
+//   5. the token, from the cache (one upstream call per miss however many pods wait); for a federated identity
+//      the cache is keyed by (identity, the pod's service account) and a miss exchanges the pod's own
+//      service-account token at Entra ID.
 // Every decision is counted (TokenMetrics) and written as one audit line.
 //
 // Single-threaded: runs on the agent's io thread, as do the stores it reads.
@@ -23,6 +26,7 @@
 
 #include "agent/cgroup/cgroup_index.h"
 #include "agent/cluster/pod_store.h"
+#include "agent/cluster/service_account_store.h"
 #include "agent/identity/identity_store.h"
 #include "agent/identity/selection.h"
 #include "agent/imds/imds_errors.h"
@@ -52,6 +56,7 @@ struct ImdsServiceDeps {
   const CgroupIndex& cgroups;
   const PodStore& pods;
   IdentityStore& identities;
+  ServiceAccountStore* accounts;  // null: Azure Workload Identity's conventions are not honoured (--federated false)
   TokenSources& sources;
   TokenCache& cache;
   http::Client& passthrough_client;
@@ -80,6 +85,8 @@ class ImdsService {
   boost::asio::awaitable<const PodInfo*> await_pod(Caller& caller);
   boost::asio::awaitable<Selection> await_selection(const PodInfo& pod, const IdentitySelector& selector,
                                                     const std::string& resource, const FetchContext& context);
+  WorkloadIdentityClaim claim_of(const PodInfo& pod) const;
+  Result<std::shared_ptr<TokenSource>> source_for(const AzureIdentity& identity, const PodInfo& pod);
   void learn_principal(const AccessToken& token);
 
   ImdsServiceDeps deps_;

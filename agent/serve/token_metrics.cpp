@@ -40,6 +40,9 @@ TokenMetrics::TokenMetrics(ScrapedRegistry& registry)
       passthrough_(BuildCounter().Name("podid_passthrough_requests_total")
                        .Help("Requests for other IMDS paths: forwarded, blocked by policy, or failed.")
                        .Register(registry)),
+      federated_failures_(BuildCounter().Name("podid_federated_failures_total")
+                              .Help("Federated tokens refused or failed, by reason (docs/troubleshooting.md).")
+                              .Register(registry)),
       cache_entries_(BuildGauge().Name("podid_token_cache_entries").Help("Tokens held in the cache.")
                          .Register(registry).Add({})),
       cache_events_(BuildCounter().Name("podid_token_cache_events_total")
@@ -70,6 +73,15 @@ TokenMetrics::TokenMetrics(ScrapedRegistry& registry)
     fixed(resolution_failures_, "reason", resolution_failure_series_, reason);
   }
   for (auto result : {"forwarded", "blocked", "error"}) fixed(passthrough_, "result", passthrough_series_, result);
+  for (auto reason : {"service_account_not_annotated", "federated_identity_invalid", "no_federated_credential",
+                      "assertion_rejected", "issuer_metadata_unreachable", "unknown_client_id", "token_request_refused",
+                      "token_request_unavailable", "token_request_credential_unavailable", "pod_gone"}) {
+    fixed(federated_failures_, "reason", federated_failure_series_, reason);
+  }
+}
+
+void TokenMetrics::federated_failure(std::string_view reason) {
+  fixed(federated_failures_, "reason", federated_failure_series_, reason).Increment();
 }
 
 prometheus::Counter& TokenMetrics::fixed(prometheus::Family<prometheus::Counter>& family, const std::string& label,

@@ -13,6 +13,8 @@
 //   podid_upstream_requests_total{upstream,status}              calls the cache made: imds or entra, HTTP
 //                                                                status or "error"
 //   podid_passthrough_requests_total{result}                    other IMDS paths: forwarded, blocked, error
+//   podid_federated_failures_total{reason}                      federated tokens refused or failed, by reason
+//                                                                (no_federated_credential, token_request_refused...)
 //   podid_token_cache_entries, podid_token_cache_events_total{event}
 //   podid_k8s_watch_connected{watch}, podid_k8s_watch_synced{watch}, podid_k8s_watch_failures_total{watch},
 //   podid_k8s_watch_relists_total{watch}
@@ -68,6 +70,7 @@ class TokenMetrics {
   void pod_resolution_failure(std::string_view reason);
   void upstream_request(std::string_view upstream, unsigned status);
   void passthrough(std::string_view result);
+  void federated_failure(std::string_view reason);
 
   // Drops every series of this pod (its token requests).
   void forget_pod(std::string_view pod_uid);
@@ -111,6 +114,7 @@ class TokenMetrics {
   prometheus::Family<prometheus::Counter>& resolution_failures_;
   prometheus::Family<prometheus::Counter>& upstream_;
   prometheus::Family<prometheus::Counter>& passthrough_;
+  prometheus::Family<prometheus::Counter>& federated_failures_;
   prometheus::Gauge& cache_entries_;
   prometheus::Family<prometheus::Counter>& cache_events_;
   prometheus::Family<prometheus::Gauge>& watch_connected_;
@@ -125,6 +129,7 @@ class TokenMetrics {
 
   FixedSeries resolution_failure_series_;
   FixedSeries passthrough_series_;
+  FixedSeries federated_failure_series_;
   std::unordered_map<std::string, std::vector<HeldSeries>, StringHash, std::equal_to<>> pods_;  // by pod UID
   // How many held series point at each request counter: a pod deleted and created again under the same name
   // (a StatefulSet's) shares its series with the new UID until both are gone.

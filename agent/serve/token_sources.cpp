@@ -4,6 +4,8 @@
 #include "podid/azure/entra_token_source.h"
 #include "podid/azure/imds_token_source.h"
 #include "podid/azure/sp_credential.h"
+#include "podid/crd/workload_identity.h"
+#include "podid/error.h"
 
 namespace podid::agent {
 namespace {
@@ -33,14 +35,15 @@ class CountedSource final : public TokenSource {
 
 TokenSources::TokenSources(http::Client& imds_client, http::Url imds_base, http::Client& entra_client,
                            const SecretStore& secrets, TokenCache& cache, TokenMetrics& metrics,
-                           const WallClock& clock)
+                           const WallClock& clock, FederatedSettings federated)
     : imds_client_(imds_client),
       imds_base_(std::move(imds_base)),
       entra_client_(entra_client),
       secrets_(secrets),
       cache_(cache),
       metrics_(metrics),
-      clock_(clock) {}
+      clock_(clock),
+      federated_settings_(std::move(federated)) {}
 
 Result<std::shared_ptr<TokenSource>> TokenSources::for_identity(const AzureIdentity& identity) {
   using View = std::pair<std::string_view, std::string_view>;
@@ -100,7 +103,43 @@ std::shared_ptr<TokenSource> TokenSources::node_identity(const std::string& clie
   return slot;
 }
 
+Result<std::shared_ptr<TokenSource>> TokenSources::federated(const AzureIdentity& identity, const PodInfo& pod) {
+  if (federated_settings_.assertions == nullptr) {
+    return invalid_argument("federated identities are disabled on this agent (--federated false)");
+  }
+  const std::string subject = service_account_subject(pod.ns, pod.service_account);
+  auto& by_subject = federated_[std::pair(identity.ns, identity.name)];
+  if (auto it = by_subject.find(subject); it != by_subject.end()) return it->second;
+
+  const bool from_account = is_service_account_identity(identity);
+  FederatedSourceOptions options{
+      .authority = identity.ad_endpoint.empty() ? federated_settings_.authority : identity.ad_endpoint,
+      .tenant_id = identity.tenant_id.empty() ? federated_settings_.tenant_id : identity.tenant_id,
+      .client_id = identity.client_id,
+      .subject = subject,
+      .identity_resource_id = identity.resource_id,
+      .app_registration = identity.type == IdentityType::kServicePrincipal,
+      .origin = from_account ? "the " + std::string(kWorkloadIdentityClientIdAnnotation) + " annotation of service account " +
+                                   identity.ns + "/" + identity.name.substr(identity.name.find('/') + 1)
+                             : "AzureIdentity " + identity.ns + "/" + identity.name};
+  if (options.tenant_id.empty()) {
+    return invalid_argument(
+        options.origin + " names no tenant: set " +
+        (from_account ? "the " + std::string(kWorkloadIdentityTenantIdAnnotation) + " annotation" : std::string("spec.tenantID")) +
+        ", or the agent's --federated-tenant-id");
+  }
+  auto made = FederatedTokenSource::make(entra_client_, std::move(options), *federated_settings_.assertions, clock_);
+  if (!made) return made.error().wrap("federated identity " + identity.ns + "/" + identity.name);
+  std::shared_ptr<TokenSource> source = std::make_shared<CountedSource>(std::move(*made), "entra", metrics_);
+  by_subject.emplace(subject, source);
+  return source;
+}
+
 void TokenSources::forget(const AzureIdentity& before) {
+  if (auto f = federated_.find(std::pair<std::string_view, std::string_view>(before.ns, before.name)); f != federated_.end()) {
+    for (const auto& [subject, source] : f->second) cache_.invalidate(source->cache_key());
+    federated_.erase(f);
+  }
   auto it = by_identity_.find(std::pair<std::string_view, std::string_view>(before.ns, before.name));
   if (it == by_identity_.end()) return;
   cache_.invalidate(it->second->cache_key());

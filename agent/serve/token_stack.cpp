@@ -4,11 +4,15 @@
 
 #include "agent/cluster/cluster_watch.h"
 #include "agent/cluster/pod_store.h"
+#include "agent/cluster/pod_tokens.h"
 #include "agent/cluster/secret_store.h"
+#include "agent/cluster/service_account_store.h"
+#include "agent/cluster/token_request_client.h"
 #include "agent/serve/token_metrics.h"
 #include "agent/serve/token_sources.h"
 #include "podid/k8s/api_client.h"
 #include "podid/k8s/cluster_config.h"
+#include "podid/log.h"
 
 namespace podid::agent {
 namespace asio = boost::asio;
@@ -21,11 +25,15 @@ struct TokenStack::Impl {
   PodStore pods;
   IdentityStore identities;
   std::unique_ptr<SecretStore> secrets;
+  std::unique_ptr<ServiceAccountStore> accounts;  // null unless --federated
   std::unique_ptr<ClusterWatch> watch;
   CgroupIndex& cgroups;
   std::unique_ptr<http::Client> imds_client;
   std::unique_ptr<http::Client> entra_client;
   std::unique_ptr<TokenCache> cache;
+  std::unique_ptr<TokenRequestCredential> token_credential;  // federated: who asks for pods' tokens
+  std::unique_ptr<TokenRequestClient> token_requests;
+  std::unique_ptr<PodServiceAccountTokens> pod_tokens;
   std::unique_ptr<TokenSources> sources;
   std::unique_ptr<TokenMetrics> metrics;
   std::unique_ptr<ImdsService> service;
@@ -48,15 +56,36 @@ Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, con
   Impl& m = *impl;
   m.api = std::make_unique<k8s::ApiClient>(io.get_executor(), std::move(*cluster), "podid-agent/" + config.node_name);
   m.secrets = std::make_unique<SecretStore>(io.get_executor(), *m.api);
-  m.watch = std::make_unique<ClusterWatch>(io.get_executor(), *m.api, m.config, m.pods, m.identities, *m.secrets);
+  if (config.federated) m.accounts = std::make_unique<ServiceAccountStore>();
+  m.watch = std::make_unique<ClusterWatch>(io.get_executor(), *m.api, m.config, m.pods, m.identities, *m.secrets,
+                                           m.accounts.get());
   http::ClientOptions upstream{.timeout = config.upstream_timeout, .user_agent = "podid-agent"};
   m.imds_client = std::make_unique<http::Client>(io.get_executor(), upstream);
   m.entra_client = std::make_unique<http::Client>(io.get_executor(), upstream);
   m.cache = std::make_unique<TokenCache>(io.get_executor(), m.clock,
                                          TokenCacheOptions{.max_entries = config.token_cache_entries});
   m.metrics = std::make_unique<TokenMetrics>(registry);
+  FederatedSettings federated;
+  if (config.federated) {
+    const std::string user_agent = "podid-agent/" + config.node_name;
+    if (config.token_request_identity == TokenRequestIdentity::kKubelet) {
+      m.token_credential = std::make_unique<KubeletCredential>(io.get_executor(), config.kubelet_kubeconfig, user_agent);
+    } else {
+      m.token_credential = std::make_unique<ClientCredential>(*m.api, "its own service account (--token-request-credential "
+                                                                      "service-account)");
+    }
+    m.token_requests = std::make_unique<TokenRequestClient>(
+        *m.token_credential, TokenRequestSettings{.audience = config.token_audience, .expiration = config.token_expiration},
+        m.clock);
+    TokenMetrics* metrics = m.metrics.get();
+    m.pod_tokens = std::make_unique<PodServiceAccountTokens>(
+        io.get_executor(), *m.token_requests, m.clock,
+        [metrics](unsigned status) { metrics->upstream_request("kubernetes", status); });
+    federated = {.assertions = m.pod_tokens.get(), .authority = config.federated_authority,
+                 .tenant_id = config.federated_tenant_id};
+  }
   m.sources = std::make_unique<TokenSources>(*m.imds_client, *imds_base, *m.entra_client, *m.secrets, *m.cache,
-                                             *m.metrics, m.clock);
+                                             *m.metrics, m.clock, std::move(federated));
 
   // Tokens of a changed identity, or of one a changed binding pointed at, are not served again.
   m.identities.on_identity_changed([&m](const AzureIdentity& before) { m.sources->forget(before); });
@@ -65,12 +94,20 @@ Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, con
       m.sources->forget(*identity);
     }
   });
-  m.pods.on_pod_removed([&m](const PodInfo& pod) { m.metrics->forget_pod(pod.uid); });
+  m.pods.on_pod_removed([&m](const PodInfo& pod) {
+    m.metrics->forget_pod(pod.uid);
+    if (m.pod_tokens) m.pod_tokens->forget_pod(pod.uid);
+  });
+  // A service account re-annotated to another client id (or no longer annotated): its tokens are not served again.
+  if (m.accounts) m.accounts->on_changed([&m](const AzureIdentity& before) { m.sources->forget(before); });
 
   ImdsServiceSettings settings{
-      .selection = {.mode = config.mode == OperationMode::kManaged ? Mode::kManaged : Mode::kStandard,
+      .selection = {.mode = config.mode == OperationMode::kManaged     ? Mode::kManaged
+                            : config.mode == OperationMode::kFederated ? Mode::kFederated
+                                                                       : Mode::kStandard,
                     .force_namespaced = config.force_namespaced,
-                    .strict_default = config.strict_default_identity},
+                    .strict_default = config.strict_default_identity,
+                    .federated = config.federated},
       .verify_source_ip = config.verify_source_ip,
       .pending_answer = config.not_ready_answer == NotReadyAnswer::k503 ? imds::PendingAnswer::kUnavailable503
                                                                          : imds::PendingAnswer::kNotFound404,
@@ -82,7 +119,8 @@ Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, con
   settings.passthrough.block_instance_metadata = config.block_instance_metadata;
   if (!config.passthrough_prefixes.empty()) settings.passthrough.allowed_prefixes = config.passthrough_prefixes;
   m.service = std::make_unique<ImdsService>(
-      ImdsServiceDeps{.cgroups = m.cgroups, .pods = m.pods, .identities = m.identities, .sources = *m.sources,
+      ImdsServiceDeps{.cgroups = m.cgroups, .pods = m.pods, .identities = m.identities, .accounts = m.accounts.get(),
+                      .sources = *m.sources,
                       .cache = *m.cache, .passthrough_client = *m.imds_client, .metrics = *m.metrics,
                       .clock = m.clock},
       std::move(settings));
@@ -105,6 +143,7 @@ Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, con
                           {"AzureIdentityBinding", counts.bindings},
                           {"AzureAssignedIdentity", counts.assigned_identities},
                           {"AzurePodIdentityException", counts.exceptions}};
+    if (m.accounts) s.identity_objects.emplace_back("ServiceAccount", m.accounts->size());
     s.identity_objects_rejected = counts.rejected;
     return s;
   });
@@ -113,6 +152,19 @@ Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, con
 
 Status TokenStack::start() {
   impl_->watch->start();
+  if (impl_->token_credential) {
+    // Not a reason to refuse to start (pods of other kinds need serving), but said at once rather than at the
+    // first federated pod's request.
+    auto client = impl_->token_credential->client();
+    if (client) {
+      log::info("federated identities: TokenRequests use " + impl_->token_credential->describe(),
+                {{"audience", impl_->config.token_audience},
+                 {"expiration_s", impl_->config.token_expiration.count()}});
+    } else {
+      log::warn("federated identities: TokenRequest credential unusable; federated pods get 403 until it is",
+                {{"error", client.error().message()}});
+    }
+  }
   return {};
 }
 

@@ -43,13 +43,10 @@ Result<std::shared_ptr<EntraTokenSource>> EntraTokenSource::make(http::Client& c
   bool has_getter = std::visit([](const auto& g) { return static_cast<bool>(g); }, credential);
   if (!has_getter)
     return invalid_argument("Entra ID credential getter is empty");
-  auto endpoint = entra_token_endpoint(options.authority, options.tenant_id);
-  if (!endpoint) return endpoint.error();
-  auto url = http::Url::parse(*endpoint);
-  if (!url) return url.error().wrap("Entra ID authority");
-  if (auto ok = check_entra_transport(url->scheme, url->host); !ok) return ok.error();
-  return std::shared_ptr<EntraTokenSource>(new EntraTokenSource(
-      client, std::move(options), std::move(url).value(), std::move(endpoint).value(), std::move(credential), clock));
+  auto at = entra_endpoint(options.authority, options.tenant_id);
+  if (!at) return at.error();
+  return std::shared_ptr<EntraTokenSource>(new EntraTokenSource(client, std::move(options), std::move(at->url),
+                                                                std::move(at->endpoint), std::move(credential), clock));
 }
 
 EntraTokenSource::EntraTokenSource(http::Client& client, EntraSourceOptions options, http::Url url,

@@ -71,7 +71,20 @@ Status check_entra_transport(std::string_view scheme, std::string_view host) {
                  " is not https: a client credential would travel in clear (http is allowed to loopback only)");
 }
 
-std::string entra_scope(std::string_view resource) { return std::string(resource) + "/.default"; }
+Result<EntraEndpoint> entra_endpoint(std::string_view authority, std::string_view tenant) {
+  auto endpoint = entra_token_endpoint(authority, tenant);
+  if (!endpoint) return endpoint.error();
+  auto url = http::Url::parse(*endpoint);
+  if (!url) return url.error().wrap("Entra ID authority");
+  if (auto ok = check_entra_transport(url->scheme, url->host); !ok) return ok.error();
+  return EntraEndpoint{std::move(endpoint).value(), std::move(url).value()};
+}
+
+std::string entra_scope(std::string_view resource) {
+  // As the azwi proxy builds it: a resource already given as a scope stays one.
+  if (resource.ends_with("/.default")) return std::string(resource);
+  return std::string(resource) + "/.default";
+}
 
 std::string entra_secret_form(std::string_view client_id, std::string_view resource, std::string_view secret) {
   return base_form(client_id, resource) + "&client_secret=" + encoding::percent_encode(secret);

@@ -179,7 +179,8 @@ AssignedState read_state(std::string_view s) {
 bool AzureIdentity::token_relevant_change_from(const AzureIdentity& before) const {
   return type != before.type || client_id != before.client_id || resource_id != before.resource_id ||
          tenant_id != before.tenant_id || ad_endpoint != before.ad_endpoint ||
-         client_password != before.client_password || auxiliary_tenant_ids != before.auxiliary_tenant_ids;
+         client_password != before.client_password || auxiliary_tenant_ids != before.auxiliary_tenant_ids ||
+         federated != before.federated;
 }
 
 std::string object_key(const nlohmann::json& object) {
@@ -241,7 +242,27 @@ Result<AzureIdentity> parse_azure_identity(const nlohmann::json& object) {
   if (auto it = meta.annotations.find(kPrincipalIdAnnotation); it != meta.annotations.end()) {
     id.principal_id = ascii::lowered(it->second);
   }
+  if (auto it = meta.annotations.find(kFederatedAnnotation); it != meta.annotations.end()) {
+    if (!ascii::iequals(it->second, "true") && !ascii::iequals(it->second, "false")) {
+      r.fail("metadata.annotations[" + std::string(kFederatedAnnotation) + "]",
+             "expected \"true\" or \"false\", got \"" + it->second + "\"");
+    }
+    id.federated = ascii::iequals(it->second, "true");
+  }
   if (r.failed()) return r.error();
+  if (id.federated) {
+    // The exchange needs the client id; the tenant may come from the agent's default (--federated-tenant-id),
+    // and no secret is involved.
+    if (id.client_id.empty()) r.fail("spec.clientID", "required for a federated identity");
+    if (id.type == IdentityType::kServicePrincipalCertificate) {
+      r.fail("spec.type", "a federated identity is type 0 (managed identity) or 1 (app registration), not 2");
+    }
+    if (!id.resource_id.empty() && !is_user_assigned_resource_id(id.resource_id)) {
+      r.fail("spec.resourceID", "not a user-assigned identity resource id: \"" + id.resource_id + "\"");
+    }
+    if (r.failed()) return r.error();
+    return id;
+  }
 
   switch (id.type) {
     case IdentityType::kUserAssigned:

@@ -147,12 +147,53 @@ def test_managed_mode_has_no_controller_and_no_assigned_identity_access():
     binding = rendered[("ClusterRoleBinding", "", "podid-agent")]
     assert binding["subjects"][0]["namespace"] == "kube-system"
     # The AKS exception stays: in managed mode the agents intercept AKS's pods just the same.
-    assert sorted(k[0] for k in rendered) == ["AzurePodIdentityException", "ClusterRole", "ClusterRoleBinding",
-                                              "DaemonSet", "Service", "ServiceAccount"]
+    assert sorted(k[0] for k in rendered) == ["AzurePodIdentityException", "ClusterRole", "ClusterRole",
+                                              "ClusterRoleBinding", "ClusterRoleBinding", "DaemonSet", "Service",
+                                              "ServiceAccount"]
     assert AKS_EXCEPTION in rendered
     # controller.enabled does not bring the controller back in managed mode.
     assert by_key(render_chart(CHART, "kube-system", {"mode": "managed", "agent": {"uninstallHook": False},
                                                       "controller": {"enabled": True}})) == rendered
+
+
+def test_federated_mode_has_no_controller_and_keeps_the_kubelet_credential():
+    rendered = by_key(render_chart(CHART, NAMESPACE, {"mode": "federated"}))
+    assert not [k for k in rendered if "controller" in k[2]]
+    agent = rendered[("DaemonSet", NAMESPACE, "podid-agent")]["spec"]["template"]["spec"]
+    args = agent["containers"][0]["args"]
+    assert "--mode=federated" in args and "--federated=true" in args and "--token-request-credential=kubelet" in args
+    mounts = {m["name"]: m for m in agent["containers"][0]["volumeMounts"]}
+    assert mounts["kubelet-pki"] == {"name": "kubelet-pki", "mountPath": "/var/lib/kubelet/pki", "readOnly": True}
+    rules = rendered[("ClusterRole", "", "podid-agent")]["rules"]
+    assert not [r for r in rules if "azureassignedidentities" in r["resources"]]
+    assert [r for r in rules if r["resources"] == ["serviceaccounts"]]
+    assert ("ClusterRoleBinding", "", "podid-kubelet-token-audience") in rendered
+
+
+def test_federated_off_leaves_out_the_kubelet_credential_and_the_account_watch():
+    rendered = by_key(render_chart(CHART, NAMESPACE, {"federated": {"enabled": False}}))
+    agent = rendered[("DaemonSet", NAMESPACE, "podid-agent")]["spec"]["template"]["spec"]
+    args = agent["containers"][0]["args"]
+    assert "--federated=false" in args and not [a for a in args if a.startswith("--token-")]
+    assert not [v for v in agent["volumes"] if v["name"].startswith("kubelet-")]
+    assert not [r for r in rendered[("ClusterRole", "", "podid-agent")]["rules"] if "serviceaccounts" in r["resources"]]
+    assert ("ClusterRole", "", "podid-kubelet-token-audience") not in rendered
+
+
+def test_service_account_credential_adds_exactly_its_optional_file():
+    rendered = render_chart(CHART, NAMESPACE, {"federated": {"tokenRequestCredential": "serviceAccount"}})
+    want = by_key(copy.deepcopy(base_manifests() + load_docs(MANIFESTS / "optional" / "agent-token-request-rbac.yaml")
+                                + [uninstall_daemonset(NAMESPACE)]))
+    for k in [k for k in want if k[2] == "podid-kubelet-token-audience"]:
+        del want[k]
+    spec = want[("DaemonSet", NAMESPACE, "podid-agent")]["spec"]["template"]["spec"]
+    args = spec["containers"][0]["args"]
+    args[args.index("--token-request-credential=kubelet")] = "--token-request-credential=service-account"
+    args.remove("--kubelet-kubeconfig=/var/lib/kubelet/kubeconfig")
+    spec["containers"][0]["volumeMounts"] = [m for m in spec["containers"][0]["volumeMounts"]
+                                             if not m["name"].startswith("kubelet-")]
+    spec["volumes"] = [v for v in spec["volumes"] if not v["name"].startswith("kubelet-")]
+    assert_same(rendered, list(want.values()))
 
 
 def test_lists_become_repeated_flags_and_values_reach_the_objects():
@@ -208,7 +249,9 @@ def test_every_flag_passed_is_a_flag_of_the_binary(container, config_cpp, comman
     known = flags_of(config_cpp)
     assert len(known) > 10, "the flag table was not found: update flags_of()"
     rendered = render_chart(CHART, NAMESPACE, {"agent": {"startupTaint": "t", "passthrough": {"prefixes": ["/metadata/x"]}},
-                                               "controller": {"immutableUserMSIs": ["x"]}})
+                                               "controller": {"immutableUserMSIs": ["x"]},
+                                               "federated": {"authority": "https://login.microsoftonline.us/",
+                                                             "tenantId": "t"}})
     rendered += render_chart(CHART, NAMESPACE, {"controller": {"cloudConfig": {"source": "secret"}}})
     seen = 0
     for obj in rendered:

@@ -36,7 +36,12 @@ AGENT = [
     *calls(["list", "watch"], "", ["pods"], where="agent/cluster/cluster_watch.cpp (fieldSelector spec.nodeName)"),
     *calls(["list", "watch"], CRD_GROUP, ["azureidentities", "azureidentitybindings", "azurepodidentityexceptions",
                                           "azureassignedidentities"], where="agent/cluster/cluster_watch.cpp"),
+    *calls(["list", "watch"], "", ["serviceaccounts"],
+           where="agent/cluster/cluster_watch.cpp (--federated: azure.workload.identity annotations)"),
 ]
+# With the default kubelet credential the TokenRequests are the kubelet's (system:nodes), not the agent account's.
+AGENT_TOKEN_REQUEST = calls(["create"], "", ["serviceaccounts/token"],
+                            where="agent/cluster/token_request_client.cpp (--token-request-credential service-account)")
 AGENT_SECRETS = calls(["list", "watch"], "", ["secrets"],
                       where="agent/cluster/secret_store.cpp (per Secret, fieldSelector metadata.name)")
 AGENT_STARTUP_TAINT = calls(["get", "patch"], "", ["nodes"], where="agent/serve/token_path.cpp (--startup-taint)")
@@ -183,6 +188,8 @@ CASES = {
     "agent-secrets": (AGENT_SECRETS, [MANIFESTS / "optional" / "agent-secrets-rbac.yaml"], "podid-agent"),
     "agent-startup-taint": (AGENT_STARTUP_TAINT, [MANIFESTS / "optional" / "agent-startup-taint-rbac.yaml"],
                             "podid-agent"),
+    "agent-token-request": (AGENT_TOKEN_REQUEST, [MANIFESTS / "optional" / "agent-token-request-rbac.yaml"],
+                            "podid-agent"),
     "controller": (CONTROLLER, [MANIFESTS / "20-controller-rbac.yaml"], "podid-controller"),
 }
 
@@ -205,15 +212,16 @@ def test_every_rule_is_needed_by_a_listed_call(case):
 
 
 @pytest.mark.parametrize("component, listed", [
-    ("agent", AGENT + AGENT_SECRETS + AGENT_STARTUP_TAINT),
+    ("agent", AGENT + AGENT_SECRETS + AGENT_STARTUP_TAINT + AGENT_TOKEN_REQUEST),
     ("controller", CONTROLLER),
 ])
 def test_sources_name_only_listed_resources(component, listed):
     named = resources_named(component)
-    assert named <= {c.resource for c in listed}, f"{component} code names {named}; list its calls here"
+    listed_resources = {c.resource.split("/")[0] for c in listed}     # serviceaccounts/token names serviceaccounts
+    assert named <= listed_resources, f"{component} code names {named}; list its calls here"
     if component == "agent":
         # The agent's list is complete: every listed resource is one its code names.
-        assert {c.resource for c in listed} == named
+        assert listed_resources == named
 
 
 def test_controller_calls_are_exactly_the_listed_ones():
@@ -251,3 +259,14 @@ def test_the_agent_daemonset_and_controller_run_as_their_accounts():
     deploy = next(d for d in docs if d["kind"] == "Deployment")
     assert ds["spec"]["template"]["spec"]["serviceAccountName"] == "podid-agent"
     assert deploy["spec"]["template"]["spec"]["serviceAccountName"] == "podid-controller"
+
+
+def test_kubelets_may_request_only_the_exchange_audience():
+    """The one grant the default federated path adds, and to whom: every node, for one audience, nothing else."""
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in load_docs(MANIFESTS / "10-agent-rbac.yaml")}
+    role = docs[("ClusterRole", "podid-kubelet-token-audience")]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["api://AzureADTokenExchange"],
+                              "verbs": ["request-serviceaccounts-token-audience"]}]
+    binding = docs[("ClusterRoleBinding", "podid-kubelet-token-audience")]
+    assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:nodes"}]
+    assert binding["roleRef"]["name"] == "podid-kubelet-token-audience"

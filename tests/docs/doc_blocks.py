@@ -55,7 +55,7 @@ def blocks(doc: Path) -> list[Block]:
         if not m:
             i += 1
             continue
-        start, lang = i, m.group("lang")
+        start, lang, indent = i, m.group("lang"), len(m.group("indent"))
         check = None
         j = start - 1
         while j >= 0 and not lines[j].strip():
@@ -65,7 +65,10 @@ def blocks(doc: Path) -> list[Block]:
         i += 1
         body = []
         while i < len(lines) and not re.match(r"^ *```\s*$", lines[i]):
-            body.append(lines[i])
+            # A fence indented inside a list item: its lines lose up to as many spaces (CommonMark), so a
+            # here-document's closing word is found where the shell looks for it.
+            line = lines[i]
+            body.append(line[min(indent, len(line) - len(line.lstrip(" "))):])
             i += 1
         if i == len(lines):
             raise ValueError(f"{doc.relative_to(ROOT)}:{start + 1}: unclosed code fence")

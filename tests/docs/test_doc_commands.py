@@ -291,6 +291,15 @@ def _pod_after(api: KubeApiServer, out: subprocess.CompletedProcess) -> None:
     assert f"--vault-name {FAKE_AZURE['VAULT']} " in script, script
 
 
+def _federated_after(api: KubeApiServer, out: subprocess.CompletedProcess) -> None:
+    sa = api.get("serviceaccounts", "kv-reader", "demo")
+    workload = {k: v for k, v in sa["metadata"]["annotations"].items() if k.startswith("azure.workload.identity/")}
+    assert workload == {"azure.workload.identity/client-id": FAKE_AZURE["IDENTITY_CLIENT_ID"]}, sa["metadata"]
+    pod = api.get("pods", "kv-reader-federated", "demo")
+    assert pod["metadata"]["labels"] == {"azure.workload.identity/use": "true"}
+    assert pod["spec"]["serviceAccountName"] == "kv-reader"
+
+
 def _cleanup_after(api: KubeApiServer, out: subprocess.CompletedProcess) -> None:
     assert api.find("namespaces", "demo", "") is None or \
         api.get("namespaces", "demo", "")["metadata"].get("deletionTimestamp")
@@ -345,6 +354,7 @@ CHECKS: dict[str, tuple[Optional[Callable], Optional[Callable]]] = {
     "host-network-pods": (_host_network_before, _host_network_after),
     "quickstart-identity": (None, _identity_after),
     "quickstart-pod": (None, _pod_after),
+    "quickstart-federated": (None, _federated_after),
     "quickstart-cleanup": (None, _cleanup_after),
 }
 
@@ -574,6 +584,12 @@ def audit_fields_in_code() -> dict[str, set[str]]:
     return {"token decision": token, "denied": denied}
 
 
+def optional_audit_fields() -> set[str]:
+    """Token-decision fields written only in some cases (`if (...) member(m, "subject", ...)`)."""
+    audit = (ROOT / "agent" / "serve" / "audit.cpp").read_text()
+    return set(re.findall(r'if \([^;]*\) member\(m, "([a-z_]+)"', audit))
+
+
 def test_json_examples_are_lines_the_agent_writes():
     fields = audit_fields_in_code()
     assert {"namespace", "pod", "cgroup_id", "decision", "latency_us"} <= fields["token decision"], fields
@@ -584,7 +600,7 @@ def test_json_examples_are_lines_the_agent_writes():
         assert line.get("audit") is True, b.where
         if line["msg"] in fields:
             optional = {"pid", "netns_cookie", "source", "source_mac", "interface", "pod_addresses"}
-            required = fields[line["msg"]] - (optional if line["msg"] == "denied" else set())
+            required = fields[line["msg"]] - (optional if line["msg"] == "denied" else optional_audit_fields())
             assert set(line) - fields[line["msg"]] == set(), f"{b.where}: fields the agent never writes"
             assert required - set(line) == set(), f"{b.where}: fields missing: {sorted(required - set(line))}"
         else:

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The decoders of bytes from outside (common/encoding): base64 (Secret data, kubeconfig *-data), base64url (JWT
-// segments, and the `oid` claim the agent reads from an upstream's token, agent/serve/jwt_claims.h), and the
+// segments, and the `oid` claim the agent reads from an upstream's token, podid/azure/jwt_claims.h), and the
 // percent-encoder of values sent upstream. Input: any bytes, used as text to decode and as data to encode.
 //
 // Properties: encoding then decoding gives the bytes back (both alphabets); what decodes re-encodes to text of
@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "agent/serve/jwt_claims.h"
+#include "podid/azure/jwt_claims.h"
 #include "fuzz_check.h"
 #include "podid/encoding/base64.h"
 #include "podid/encoding/percent.h"
@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(unreserved, "percent_encode left a reserved character");
   }
 
-  if (auto oid = podid::agent::unverified_jwt_claim(bytes, "oid")) {
+  if (auto oid = podid::azure::unverified_jwt_claim(bytes, "oid")) {
     FUZZ_CHECK(bytes.find('.') != std::string_view::npos, "a claim read from text that is no JWT");
   }
   return 0;

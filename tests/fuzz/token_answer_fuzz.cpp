@@ -21,7 +21,7 @@
 
 #include "agent/imds/imds_errors.h"
 #include "agent/imds/token_response.h"
-#include "agent/serve/jwt_claims.h"
+#include "podid/azure/jwt_claims.h"
 #include "fuzz_check.h"
 #include "podid/azure/token_response.h"
 #include "read_response.h"
@@ -53,7 +53,7 @@ void check_token(const podid::azure::AccessToken& token, const podid::azure::Tok
   FUZZ_CHECK(decimal(body.value("expires_in", "")), "expires_in is not a non-negative integer");
   auto expires_on = std::chrono::floor<seconds>(token.expires_on.time_since_epoch()).count();
   FUZZ_CHECK(body.value("expires_on", "") == std::to_string(expires_on), "expires_on is not the token's expiry");
-  (void)podid::agent::unverified_jwt_claim(token.access_token, "oid");
+  (void)podid::azure::unverified_jwt_claim(token.access_token, "oid");
 }
 
 void check_failure(const podid::http::Response& upstream) {

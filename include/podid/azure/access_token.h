@@ -31,15 +31,21 @@ struct UpstreamFailure {
   std::string content_type;
   std::optional<std::chrono::seconds> retry_after;
   std::string detail;   // for logs and audit: what failed, never a secret
+  // Set by a source that knows more than the status says (the federated source): a fixed token naming the
+  // failure for metrics and audit ("no_federated_credential", "token_request_refused"...), and one sentence for
+  // the caller saying what to do about it. Both empty otherwise; never a secret.
+  std::string reason;
+  std::string explanation;
 };
 
 using TokenOutcome = std::variant<AccessToken, UpstreamFailure>;
 
-// Who a token is for, when the credential depends on the caller (the federated source, later: the pod's
-// service account). The sources of this issue ignore it.
+// Who a token is for, when the credential depends on the caller: the federated source exchanges a token of the
+// calling pod's own service account, bound to that pod (name and uid). Other sources ignore it.
 struct FetchContext {
   std::string pod_namespace;
   std::string pod_name;
+  std::string pod_uid;
   std::string service_account;
 };
 

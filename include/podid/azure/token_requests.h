@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "podid/http/client.h"  // Url
 #include "podid/http/server.h"  // Request
 #include "podid/result.h"
 
@@ -31,8 +32,16 @@ Result<std::string> entra_token_endpoint(std::string_view authority, std::string
 // test emulators). `host` as http::Url holds it (IPv6 without brackets).
 Status check_entra_transport(std::string_view scheme, std::string_view host);
 
+// Both of the above for one identity: the endpoint as text (also a client assertion's `aud`) and as a URL.
+struct EntraEndpoint {
+  std::string endpoint;
+  http::Url url;
+};
+Result<EntraEndpoint> entra_endpoint(std::string_view authority, std::string_view tenant);
+
 // The scope for a resource: "<resource>/.default", slash kept ("https://management.azure.com/" ->
-// "https://management.azure.com//.default"), which is how SDKs map back and forth.
+// "https://management.azure.com//.default"), which is how SDKs map back and forth; a resource already ending in
+// "/.default" is kept as it is (the azwi proxy's getScope).
 std::string entra_scope(std::string_view resource);
 
 // The form bodies: client_id, scope, grant_type=client_credentials, then the credential.

@@ -32,6 +32,12 @@ inline constexpr std::string_view kBehaviorAnnotation = "aadpodidentity.k8s.io/B
 // podid extension: the identity's Entra object (principal) id, so requests naming `object_id` can be matched
 // before any token for the identity has been fetched (the token layer also learns it from the `oid` claim).
 inline constexpr std::string_view kPrincipalIdAnnotation = "podid.io/principal-id";
+// podid extension: the identity is federated. Its tokens come from Entra ID in exchange for a token of the calling
+// pod's own service account (the identity needs a federated identity credential for that service account);
+// nothing is assigned to scale sets, so podid-controller leaves it alone. An annotation, not a new spec.type, so
+// the predecessor's CRD schema, its validation and the objects of clusters migrating from it stay valid. Value
+// "true" (any ASCII case); types 0 (a managed identity) and 1 (an app registration) may carry it.
+inline constexpr std::string_view kFederatedAnnotation = "podid.io/federated";
 // What adEndpoint means when empty, for types 1 and 2 (public cloud; sovereign clouds set it explicitly).
 inline constexpr std::string_view kDefaultAdEndpoint = "https://login.microsoftonline.com/";
 
@@ -63,6 +69,9 @@ struct AzureIdentity {
   // Entra object id, lower-case; empty when unknown. From kPrincipalIdAnnotation, or learned by the store
   // from a token (IdentityStore::learn_principal_id), which wins over the annotation when both exist.
   std::string principal_id;
+  // kFederatedAnnotation is "true": tokens by exchanging the calling pod's service-account token (client_id,
+  // tenant_id and ad_endpoint say where); a type 1 identity then needs no clientPassword.
+  bool federated = false;
   // adResourceID, replicas and status are accepted and ignored, as they were by the predecessor.
 
   // True when a token minted for `before` may differ from one minted for this: the fields a TokenSource and

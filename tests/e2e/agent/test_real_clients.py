@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import assert_no_token, bound_pod
+from helpers import PY_SDK, assert_no_token, az_logged_in, bound_pod
 
 from podid_harness.token_cluster import PYTHON, VAULT, decode_jwt
 
@@ -74,34 +74,17 @@ def test_npm_unbound_pod_gets_no_token(cluster, uniq, npm):
 
 
 # ---- Debian python3-azure ------------------------------------------------------------------------------------
-PY_TOKEN = """
-import json, sys
-from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-kind, client_id = sys.argv[1], sys.argv[2] or None
-try:
-    if kind == "default":
-        cred = DefaultAzureCredential(exclude_shared_token_cache_credential=True,
-                                      exclude_visual_studio_code_credential=True, exclude_cli_credential=True,
-                                      exclude_powershell_credential=True)
-    else:
-        cred = ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
-    print(json.dumps({"ok": True, "token": cred.get_token("https://vault.azure.net/.default").token}))
-except Exception as e:
-    print(json.dumps({"ok": False, "error": f"{type(e).__name__}: {e}"}))
-"""
-
-
 @pytest.mark.parametrize("kind", ["managed", "default"])
 def test_python_azure_identity(cluster, uniq, kind):
     pytest.importorskip("azure.identity")
     pod, ids = bound_pod(cluster, uniq, identities=2)
     first = min(ids, key=lambda i: (i.namespace, i.name))
-    out = pod.run([PYTHON, "-c", PY_TOKEN, kind, ""], env=cluster.pod_env(), timeout=90)
+    out = pod.run([PYTHON, "-c", PY_SDK, kind, ""], env=cluster.pod_env(), timeout=90)
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["ok"], (got, out.stderr[-2000:])
     _assert_claims(got["token"], first)
     if kind == "managed":
-        out = pod.run([PYTHON, "-c", PY_TOKEN, kind, ids[1].client_id], env=cluster.pod_env(), timeout=90)
+        out = pod.run([PYTHON, "-c", PY_SDK, kind, ids[1].client_id], env=cluster.pod_env(), timeout=90)
         got = json.loads(out.stdout.strip().splitlines()[-1])
         assert got["ok"], (got, out.stderr[-2000:])
         _assert_claims(got["token"], ids[1])
@@ -109,27 +92,10 @@ def test_python_azure_identity(cluster, uniq, kind):
 
 # ---- azure-cli -----------------------------------------------------------------------------------------------
 def test_az_login_identity_inside_a_pod(cluster, uniq, tmp_path):
-    if shutil.which("az") is None:
-        pytest.fail("azure-cli missing: scripts/install-deps", pytrace=False)
     pod, (ident,) = bound_pod(cluster, uniq)
     sub = cluster.cloud.default_subscription
     cluster.cloud.assign_role(ident.principal_id, "Reader", f"/subscriptions/{sub}")
-    env = cluster.pod_env(AZURE_CONFIG_DIR=str(tmp_path / "azure"), AZURE_CORE_COLLECT_TELEMETRY="false",
-                          AZURE_CORE_OUTPUT="json")
-
-    def az(*args: str) -> str:
-        out = pod.run(["az", *args], env=env, timeout=180)
-        assert out.returncode == 0, f"az {' '.join(args)}: {out.stderr[-3000:]}"
-        return out.stdout
-
-    az("cloud", "register", "-n", "PodidE2E", "--profile", "2020-09-01-hybrid",
-       "--endpoint-resource-manager", cluster.arm_server.url + "/",
-       "--endpoint-active-directory", "https://login.microsoftonline.com",
-       "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
-       "--endpoint-active-directory-graph-resource-id", "https://graph.windows.net/",
-       "--endpoint-management", "https://management.core.windows.net/")
-    az("cloud", "set", "-n", "PodidE2E")
-    login = json.loads(az("login", "--identity"))
+    az, login = az_logged_in(cluster, pod, tmp_path / "azure")
     assert [a["id"] for a in login] == [sub], login
     token = json.loads(az("account", "get-access-token", "--resource", VAULT))
     _assert_claims(token["accessToken"], ident)

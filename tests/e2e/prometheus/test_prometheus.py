@@ -173,6 +173,10 @@ def _make_traffic(s: Stack) -> None:
 
     # After.
     requests(SERVED_AFTER, NOT_FOUND_AFTER, SPOOFS_AFTER)
+    # Under Azure Workload Identity's label, with a service account that names no client id: a federated failure.
+    a.service_account("shop", "unannotated")
+    wi = a.add_pod("wi", "shop", labels={"azure.workload.identity/use": "true"}, service_account="unannotated")
+    assert a.token(wi).status == 400
     # Straight to the agent's address: no kernel record, refused at accept().
     direct = a.http(intruder, f"/metadata/identity/oauth2/token?api-version=2018-02-01&resource={VAULT}",
                     host=a.node.agent_addr, port=a.agent.port, client_timeout=2)
@@ -184,6 +188,7 @@ def _make_traffic(s: Stack) -> None:
     prom.wait_value('podid_bpf_deny_events_total{reason="udp_sendmsg",hook="sendmsg4"}', 2)
     prom.wait_value('podid_upstream_requests_total{upstream="imds",status="500"}', 2)
     prom.wait_value('podid_agent_connections_total{outcome="no_kernel_record"}', 1)
+    prom.wait_value('podid_federated_failures_total{reason="service_account_not_annotated"}', 1)
     # The controller keeps retrying the identity ARM refuses: its error counter moves between scrapes.
     prom.wait(lambda: prom.query('increase(podid_controller_arm_errors_total[1m]) > 0'), 30,
               "ARM errors seen increasing")
@@ -210,6 +215,7 @@ def test_per_pod_token_counts_are_the_requests_made(stack):
     assert counts == {("app", "served", "upstream"): 1,
                       ("app", "served", "cache"): SERVED_BEFORE + SERVED_AFTER,
                       ("intruder", "not_found", ""): NOT_FOUND_BEFORE + NOT_FOUND_AFTER,
+                      ("wi", "not_found", ""): 1,
                       ("spoofer", "refused", ""): SPOOFS_BEFORE + SPOOFS_AFTER,
                       ("batch", "upstream_error", "upstream"): 2}, got
     for m, _ in got:
@@ -246,6 +252,7 @@ def _refused_by_pod(s: Stack, q):
     assert _labels(got, "namespace", "pod", "result") == [("shop", "batch", "upstream_error"),
                                                           ("shop", "intruder", "not_found"),
                                                           ("shop", "spoofer", "refused")], got
+    # wi's one request created its series: a rate needs two samples, so it is not here.
 
 
 def _kernel_denials(s: Stack, q):
@@ -261,6 +268,11 @@ def _not_through_kernel(s: Stack, q):
 def _spoofers(s: Stack, q):
     got = s.prom.query(q)
     assert _labels(got, "instance") == [(s.node,)] and got[0][1] >= SPOOFS_AFTER, got
+
+
+def _federated_failures(s: Stack, q):
+    got = s.prom.query(q)
+    assert _labels(got, "instance", "reason") == [(s.node, "service_account_not_annotated")], got
 
 
 def _empty(why: str):
@@ -299,6 +311,7 @@ EXPECTED = {
     "podid_k8s_api_reachable == 0": _empty("every watch is healthy"),
     "histogram_quantile(0.99, sum by (le) (rate(podid_token_request_duration_seconds_bucket[5m])))": _p99,
     "sum by (upstream, status) (rate(podid_upstream_requests_total{status!=\"200\"}[5m]))": _upstream_errors,
+    "sum by (instance, reason) (increase(podid_federated_failures_total[1h])) > 0": _federated_failures,
 }
 
 

@@ -85,6 +85,7 @@ class Request:
     body: bytes
     client: tuple[str, int]
     raw_path: str = ""            # path with query, as on the request line
+    peer_cert: Optional[dict] = None   # the verified TLS client certificate (ssl getpeercert() form), if any
 
     def header(self, name: str, default: Optional[str] = None) -> Optional[str]:
         return self.headers.get(name.lower(), default)
@@ -219,7 +220,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         req = Request(method=self.command, path=split.path,
                       query=parse_qs(split.query, keep_blank_values=True),
                       headers={k.lower(): v for k, v in self.headers.items()}, body=body,
-                      client=self.client_address[:2], raw_path=self.path)
+                      client=self.client_address[:2], raw_path=self.path,
+                      peer_cert=self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket)
+                      else None)
         resp = self.server.emulator.handle(req)  # type: ignore[attr-defined]
         if resp.delay_s:
             time.sleep(resp.delay_s)

@@ -23,6 +23,13 @@ What it builds (all inside the node's network namespace, which has no route off 
       podid-agent in <node cgroup>/kubepods.slice/podid-agent (exempt from its own redirect), with
              --node-name, --kubeconfig (the stand-in above), --mode, SSL_CERT_FILE=<test CA>
 
+Federated identities: the agent asks for pods' service-account tokens with the node's kubelet credential (a client
+certificate of the API stand-in, `token_credential="kubelet"`, with the audience grant deploy/ gives system:nodes) or
+with its own service account (`"service-account"`, granted create serviceaccounts/token); Entra ID checks those
+tokens against the API stand-in's OIDC documents, fetched from inside the node's namespace. `add_federated_identity`
+makes the identity (a UAMI registered with Entra, its federated credentials, optionally the AzureIdentity CR),
+`service_account` annotates a service account as Azure Workload Identity does.
+
 The Azure side is one AzureState/TokenIssuer: the node is instance 0 of a VMSS with a system-assigned identity;
 `assign()` puts an identity on the VMSS as MIC would (and writes the AzureAssignedIdentity), `add_identity(...,
 on_vmss=True)` pre-assigns it as managed mode expects. Requests from pods go through `imds_client.py`, run in
@@ -70,11 +77,14 @@ IDENTITY_RG = "podid-workloads"
 BINDING_LABEL = "aadpodidbinding"
 AAI_FINALIZER = "azureassignedidentity.finalizers.aadpodidentity.k8s.io"
 AGENT_USER = "system:serviceaccount:kube-system:podid-agent"
+TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 
 # What the chart's ClusterRole grants the agent: the node's pods, the four CRDs, Secrets of service-principal
-# identities, its Node (startup taint) and Events. Anything else it asks for is a 403 in api.request_log.
+# identities, service accounts (federated), its Node (startup taint) and Events. Anything else it asks for is a
+# 403 in api.request_log.
 AGENT_RULES = [
     (["get", "list", "watch"], [""], ["pods"]),
+    (["list", "watch"], [""], ["serviceaccounts"]),
     (["get", "list", "watch", "patch", "update"], [""], ["nodes"]),
     (["get", "list", "watch"], [""], ["secrets"]),
     (["create", "patch", "update"], ["", "events.k8s.io"], ["events"]),
@@ -206,9 +216,12 @@ class TokenCluster(BuiltOnEnter):
     def __init__(self, tmp: Path, *, node_name: str = "node-a", mode: str = "standard",
                  agent_args: Iterable[str] = (), start_agent: bool = True, system_assigned: bool = True,
                  agent_rules: Optional[list] = None, imds_options: Optional[dict] = None, arm: bool = False,
-                 node_taints: Iterable[dict] = ()) -> None:
-        if mode not in ("standard", "managed"):
-            raise ValueError(f"mode {mode!r} is not standard or managed")
+                 node_taints: Iterable[dict] = (), token_credential: str = "kubelet") -> None:
+        if mode not in ("standard", "managed", "federated"):
+            raise ValueError(f"mode {mode!r} is not standard, managed or federated")
+        if token_credential not in ("kubelet", "service-account"):
+            raise ValueError(f"token_credential {token_credential!r} is not kubelet or service-account")
+        self.token_credential = token_credential
         self.tmp = Path(tmp)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.node_name, self.mode = node_name, mode
@@ -262,16 +275,27 @@ class TokenCluster(BuiltOnEnter):
         self.api.create_node(node_obj)
         for c in CRDS:
             self.api.create(c)
-        self.agent_token = self.api.add_token(AGENT_USER, self._agent_rules)
+        rules = list(self._agent_rules)
+        if self.token_credential == "service-account":
+            rules.append((["create"], [""], ["serviceaccounts/token"]))    # the fallback's grant (docs/security.md)
+        self.agent_token = self.api.add_token(AGENT_USER, rules)
         self.kubeconfig = self.api.kubeconfig(self.tmp / "agent.kubeconfig", token=self.agent_token,
                                               user=AGENT_USER, namespace="kube-system")
+        # The kubelet's credential, laid out as on a node, and the grant deploy/ gives system:nodes for the audience.
+        self.kubelet_kubeconfig = self.api.node_kubeconfig(self.tmp / "kubelet" / "kubeconfig", self.node_name)
+        self.api.grant_group("system:nodes", [(["request-serviceaccounts-token-audience"], [""], [TOKEN_AUDIENCE])])
+        # Entra ID reads the cluster's OIDC issuer (the API stand-in) from where the stand-in listens.
+        self.entra.oidc.netns = netns
+        self.entra.oidc.ssl_context = self.ca.client_context()
         st.callback(self._stop_agent)
         if self._start_agent:
             self.start_agent()
 
     def agent_command_args(self) -> list[str]:
         return ["--node-name", self.node_name, "--kubeconfig", str(self.kubeconfig), "--mode", self.mode,
-                *self.agent_args]
+                "--token-request-credential", self.token_credential, "--kubelet-kubeconfig",
+                str(self.kubelet_kubeconfig), "--federated-authority", self.entra_server.url + "/",
+                "--federated-tenant-id", self.issuer.tenant_id, *self.agent_args]
 
     def start_agent(self, timeout: float = 30) -> Agent:
         if self.agent is None:
@@ -370,6 +394,53 @@ class TokenCluster(BuiltOnEnter):
                          "metadata": {"name": name, "namespace": namespace, "annotations": annotations},
                          "spec": spec})
         return ref
+
+    def add_federated_identity(self, namespace: str, name: str, *, subjects: Iterable[tuple[str, str]] = (),
+                               crd: bool = True, app_registration: bool = False,
+                               annotations: Optional[dict] = None) -> IdentityRef:
+        """A federated identity: a user-assigned identity (or, with `app_registration`, an app registration) known
+        to Entra ID with one federated credential per (namespace, service account) in `subjects`, issuer the API
+        stand-in. Nothing is put on the scale set. With `crd`, also its AzureIdentity, annotated
+        podid.io/federated: "true" (type 0 with resourceID and clientID as the predecessor's objects had them)."""
+        if app_registration:
+            app = self.entra.register_app(display_name=f"{namespace}-{name}")
+            ref = IdentityRef(namespace, name, 1, app.client_id, app.object_id, "", app=app)
+            spec = {"type": 1, "clientID": app.client_id, "tenantID": self.issuer.tenant_id}
+        else:
+            ident = self.cloud.add_identity(IDENTITY_RG, f"{namespace}-{name}")
+            app = self.entra.register_app(client_id=ident.client_id, object_id=ident.principal_id,
+                                          display_name=ident.name)
+            ref = IdentityRef(namespace, name, 0, ident.client_id, ident.principal_id, ident.resource_id,
+                              azure=ident, app=app)
+            spec = {"type": 0, "resourceID": ident.resource_id, "clientID": ident.client_id}
+        for ns, sa in subjects:
+            self.federate(ref, ns, sa)
+        if crd:
+            meta = {"name": name, "namespace": namespace,
+                    "annotations": {"podid.io/federated": "true", **(annotations or {})}}
+            self.api.create({"apiVersion": f"{GROUP}/v1", "kind": "AzureIdentity", "metadata": meta, "spec": spec})
+        return ref
+
+    def federate(self, ident: IdentityRef, namespace: str, service_account: str, issuer: Optional[str] = None):
+        """A federated identity credential for system:serviceaccount:<namespace>:<service_account>."""
+        return self.entra.add_federated_credential(ident.app, issuer or self.api.issuer,
+                                                   f"system:serviceaccount:{namespace}:{service_account}",
+                                                   TOKEN_AUDIENCE, name=f"{namespace}-{service_account}")
+
+    def service_account(self, namespace: str, name: str, client_id: Optional[str] = None,
+                        tenant_id: Optional[str] = None) -> dict:
+        """Create (or re-annotate) a service account as Azure Workload Identity's users write them."""
+        annotations = {}
+        if client_id is not None:
+            annotations["azure.workload.identity/client-id"] = client_id
+        if tenant_id is not None:
+            annotations["azure.workload.identity/tenant-id"] = tenant_id
+        existing = self.api.find("serviceaccounts", name, namespace)
+        if existing is None:
+            return self.api.create({"apiVersion": "v1", "kind": "ServiceAccount",
+                                    "metadata": {"name": name, "namespace": namespace, "annotations": annotations}})
+        existing["metadata"]["annotations"] = annotations
+        return self.api.update(existing)
 
     def retarget_identity(self, ident: IdentityRef) -> IdentityRef:
         """Point the AzureIdentity CR at a new Azure identity (new clientID and resourceID), already on the
@@ -565,4 +636,4 @@ def promtool_check(text: str) -> subprocess.CompletedProcess:
 
 __all__ = ["TokenCluster", "IdentityRef", "HttpResult", "PodConnection", "token_path", "decode_jwt",
            "parse_samples", "promtool_check", "VAULT", "ARM_RESOURCE", "TOKEN_PATH", "AGENT", "CRDS", "NODE_RG",
-           "NODE_VMSS"]
+           "NODE_VMSS", "TOKEN_AUDIENCE"]

@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from entra_kv_support import ca, call, ctx, entra, entra_url, issuer, server_tls  # noqa: F401 (fixtures)
+from podid_harness.azure.entra import FederatedCredentialRefused
 from podid_harness.azure.oidc_issuer import FakeOidcIssuer
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -60,22 +61,46 @@ def test_plain_http_issuer_and_es256_keys_work_too(entra, entra_url, ctx, issuer
         assert _exchange(entra_url, ctx, issuer, uami.client_id, fake.token("apps", "workload")).status == 200
 
 
-@pytest.mark.parametrize("namespace,sa,audience", [
-    ("apps", "other", "api://AzureADTokenExchange"),
-    ("other", "workload", "api://AzureADTokenExchange"),
-    ("apps", "workload", "api://SomethingElse"),
-    ("Apps", "workload", "api://AzureADTokenExchange"),     # matching is case-sensitive
+@pytest.mark.parametrize("namespace,sa,audience,code", [
+    ("apps", "other", "api://AzureADTokenExchange", 700213),
+    ("other", "workload", "api://AzureADTokenExchange", 700213),
+    ("Apps", "workload", "api://AzureADTokenExchange", 700213),     # matching is case-sensitive
+    ("apps", "workload", "api://SomethingElse", 700212),
 ])
-def test_no_matching_federated_record_is_70021(entra_url, ctx, issuer, oidc, app, namespace, sa, audience):
+def test_no_matching_federated_record(entra_url, ctx, issuer, oidc, app, namespace, sa, audience, code):
     r = _exchange(entra_url, ctx, issuer, app.client_id, oidc.token(namespace, sa, audience=audience))
-    text = _error(r, 400, "invalid_request", 70021)
-    assert f"Assertion Subject: 'system:serviceaccount:{namespace}:{sa}'" in text
-    assert f"Assertion Issuer: '{oidc.url}'" in text and f"Assertion Audience: '{audience}'" in text
+    text = _error(r, 401, "invalid_client", code)
+    shown = f"subject 'system:serviceaccount:{namespace}:{sa}'" if code == 700213 else f"audience '{audience}'"
+    assert f"No matching federated identity record found for presented assertion {shown}." in text, text
 
 
-def test_other_issuer_is_70021(entra_url, ctx, issuer, oidc, app):
+def test_other_issuer_is_700211(entra_url, ctx, issuer, oidc, app):
     token = oidc.token("apps", "workload", iss="https://oidc.example.invalid/")
-    _error(_exchange(entra_url, ctx, issuer, app.client_id, token), 400, "invalid_request", 70021)
+    text = _error(_exchange(entra_url, ctx, issuer, app.client_id, token), 401, "invalid_client", 700211)
+    assert "assertion issuer 'https://oidc.example.invalid/'" in text
+
+
+def test_legacy_wording_is_one_70021(entra, entra_url, ctx, issuer, oidc, app):
+    entra.federated_errors = "legacy"
+    r = _exchange(entra_url, ctx, issuer, app.client_id, oidc.token("apps", "other"))
+    text = _error(r, 400, "invalid_request", 70021)
+    assert "Assertion Subject: 'system:serviceaccount:apps:other'" in text
+    assert f"Assertion Issuer: '{oidc.url}'" in text and "Assertion Audience: 'api://AzureADTokenExchange'" in text
+
+
+def test_at_most_twenty_credentials_each_pair_once(entra, oidc):
+    uami = entra.register_app()
+    for i in range(20):
+        entra.add_federated_credential(uami, oidc.url, f"system:serviceaccount:apps:sa{i}")
+    with pytest.raises(FederatedCredentialRefused) as refused:
+        entra.add_federated_credential(uami, oidc.url, "system:serviceaccount:apps:sa20")
+    assert refused.value.status == 400 and "A maximum of 20" in refused.value.message
+    other = entra.register_app()
+    entra.add_federated_credential(other, oidc.url, SUBJECT)
+    with pytest.raises(FederatedCredentialRefused) as twice:
+        entra.add_federated_credential(other, oidc.url, SUBJECT, name="again")
+    assert twice.value.status == 409
+    assert len(uami.federated) == 20 and len(other.federated) == 1
 
 
 def test_token_signed_by_an_unpublished_key_is_700027(entra_url, ctx, issuer, oidc, app):

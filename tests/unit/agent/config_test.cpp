@@ -79,7 +79,14 @@ TEST(AgentConfig, bad_input_is_refused_with_the_flag_named) {
   refused({"run", "--frobnicate", "1"}, "unknown flag");
   refused({"explode"}, "unknown command");
   refused({"run", "--listen"}, "needs a value");
-  refused({"run", "--mode", "federated"}, "--mode");
+  refused({"run", "--mode", "tenant"}, "--mode");
+  refused({"run", "--mode", "federated", "--federated", "false"}, "--federated false");
+  refused({"run", "--token-request-credential", "root"}, "--token-request-credential");
+  refused({"run", "--token-expiration-seconds", "599"}, "--token-expiration-seconds");
+  refused({"run", "--token-expiration-seconds", "86401"}, "--token-expiration-seconds");
+  refused({"run", "--token-audience", "api://a b"}, "--token-audience");
+  refused({"run", "--federated-authority", "ftp://login"}, "--federated-authority");
+  refused({"run", "--federated-tenant-id", "a/b"}, "--federated-tenant-id");
   refused({"run", "--node-name", "Node_1"}, "--node-name");
   refused({"run", "--kube", "on", "--listen", "169.254.1.1:80"}, "--node-name is required");
   refused({"run", "--force-namespaced", "maybe"}, "--force-namespaced");
@@ -132,6 +139,27 @@ TEST(AgentConfig, token_path_defaults_are_the_documented_ones) {
   EXPECT_EQ(c.assignment_wait.count(), 0);
   EXPECT_TRUE(c.passthrough);
   EXPECT_FALSE(c.block_instance_metadata);
+}
+
+TEST(AgentConfig, federated_defaults_and_flags) {
+  auto d = parse({"run"}).config;
+  EXPECT_TRUE(d.federated);
+  EXPECT_EQ(d.token_request_identity, TokenRequestIdentity::kKubelet);
+  EXPECT_EQ(d.kubelet_kubeconfig, "/var/lib/kubelet/kubeconfig");
+  EXPECT_EQ(d.token_audience, "api://AzureADTokenExchange");
+  EXPECT_EQ(d.token_expiration, std::chrono::seconds{3600});
+  auto c = parse({"run", "--mode", "federated", "--token-request-credential", "service-account", "--kubelet-kubeconfig",
+                  "/etc/kubernetes/kubelet.conf", "--token-audience", "api://Other", "--token-expiration-seconds",
+                  "600", "--federated-authority", "https://login.microsoftonline.us/", "--federated-tenant-id",
+                  "72f988bf-86f1-41af-91ab-2d7cd011db47"})
+               .config;
+  EXPECT_EQ(c.mode, OperationMode::kFederated);
+  EXPECT_EQ(c.token_request_identity, TokenRequestIdentity::kServiceAccount);
+  EXPECT_EQ(c.kubelet_kubeconfig, "/etc/kubernetes/kubelet.conf");
+  EXPECT_EQ(c.token_audience, "api://Other");
+  EXPECT_EQ(c.token_expiration, std::chrono::seconds{600});
+  EXPECT_EQ(c.federated_authority, "https://login.microsoftonline.us/");
+  EXPECT_EQ(c.federated_tenant_id, "72f988bf-86f1-41af-91ab-2d7cd011db47");
 }
 
 TEST(AgentConfig, kube_off_needs_no_node_name) {

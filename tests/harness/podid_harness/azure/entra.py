@@ -29,9 +29,24 @@ from .faulted import answer
 from .faults import FaultPlan, RequestLog
 from .tokens import TokenIssuer
 
-__all__ = ["App", "EntraEmulator", "FederatedCredential", "TokenRequest"]
+__all__ = ["App", "EntraEmulator", "FederatedCredential", "FederatedCredentialRefused", "TokenRequest",
+           "MAX_FEDERATED_CREDENTIALS"]
 
 _TENANT = r"/(?P<tenant>[^/]+)"
+# Entra's limit per app registration or user-assigned identity (workload-identity-federation-considerations).
+MAX_FEDERATED_CREDENTIALS = 20
+
+
+class FederatedCredentialRefused(Exception):
+    """ARM's (or Graph's) refusal to create a federated identity credential: `status`, `code`, `message` as the
+    error envelope carries them (the texts are [A]: the limits are documented, the wording is not)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+    def body(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message}}
 
 
 @dataclass
@@ -75,7 +90,12 @@ class EntraEmulator:
     """One tenant (the TokenIssuer's). Register apps, then `serve(tls=...)`; see README-entra-keyvault.md."""
 
     def __init__(self, issuer: TokenIssuer, *, token_ttl_s: int = 3599,
-                 resources: Optional[Iterable[str]] = None) -> None:
+                 resources: Optional[Iterable[str]] = None, federated_errors: str = "split") -> None:
+        """`federated_errors`: "split" answers a federated assertion no credential matches as Entra does today
+        (700211 issuer, 700212 audience, 700213 subject); "legacy" with the single 70021 of older reports."""
+        if federated_errors not in ("split", "legacy"):
+            raise ValueError(f"federated_errors {federated_errors!r} is not split or legacy")
+        self.federated_errors = federated_errors
         self.issuer = issuer
         self.tenant_id = issuer.tenant_id
         self.token_ttl_s = token_ttl_s
@@ -122,10 +142,27 @@ class EntraEmulator:
 
     def add_federated_credential(self, app: App, issuer_url: str, subject: str,
                                  audience: str = "api://AzureADTokenExchange", name: str = "") -> FederatedCredential:
-        cred = FederatedCredential(issuer_url, subject, audience, name or f"fic-{len(app.federated)}")
+        """What `az identity federated-credential create` (ARM) or Graph's POST does, with their refusals:
+        FederatedCredentialRefused for a 21st credential or an (issuer, subject) pair already present."""
         with self._lock:
+            cred = FederatedCredential(issuer_url, subject, audience, name or f"fic-{len(app.federated)}")
+            if any(c.issuer == issuer_url and c.subject == subject for c in app.federated):
+                raise FederatedCredentialRefused(409, "FederatedIdentityCredentialAlreadyExists",
+                                                 f"A federated identity credential with issuer '{issuer_url}' and "
+                                                 f"subject '{subject}' already exists.")
+            if len(app.federated) >= MAX_FEDERATED_CREDENTIALS:
+                raise FederatedCredentialRefused(400, "BadRequest",
+                                                 f"Too many federated identity credentials are configured for "
+                                                 f"'{app.client_id}'. A maximum of {MAX_FEDERATED_CREDENTIALS} "
+                                                 "federated identity credentials is allowed per application or "
+                                                 "user-assigned managed identity.")
             app.federated.append(cred)
         return cred
+
+    def remove_federated_credential(self, app: App, subject: str, issuer_url: Optional[str] = None) -> None:
+        with self._lock:
+            app.federated = [c for c in app.federated
+                             if not (c.subject == subject and (issuer_url is None or c.issuer == issuer_url))]
 
     def remove_app(self, app: Union[App, str]) -> None:
         client_id = app.client_id if isinstance(app, App) else app
@@ -223,7 +260,7 @@ class EntraEmulator:
                                          audiences=token_endpoint_audiences(self._base_url(req), tenant), now=now)
         else:
             record.credential = "federated"
-            match_federated(list(app.federated), claims)
+            match_federated(list(app.federated), claims, legacy_error=self.federated_errors == "legacy")
             check_time(claims, now)
             self.oidc.verify(assertion, header, claims["iss"])
         return app

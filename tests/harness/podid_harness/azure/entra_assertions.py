@@ -26,6 +26,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ..httpbase import thread_in_netns
 from . import entra_errors as err
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -117,14 +118,25 @@ def token_endpoint_audiences(base_url: str, tenant: str) -> set[str]:
             f"{base}/{tenant}", f"{base}/{tenant}/v2.0"}
 
 
-def match_federated(credentials: Iterable[FederatedCredential], claims: dict) -> FederatedCredential:
+def match_federated(credentials: Iterable[FederatedCredential], claims: dict,
+                    legacy_error: bool = False) -> FederatedCredential:
+    """The credential matching issuer, subject and audience exactly (case-sensitive, as Entra has matched since
+    2025). Otherwise what Entra answers today: 700211 when no credential names the issuer, 700213 when none names
+    the subject under it, 700212 when only the audience differs; or the single 70021 of older reports."""
     iss, sub, aud = claims.get("iss", ""), claims.get("sub", ""), claims.get("aud", "")
     auds = aud if isinstance(aud, list) else [aud]
-    # Matching is exact and case-sensitive, as Entra has done since 2025.
+    credentials = list(credentials)
     for cred in credentials:
         if cred.issuer == iss and cred.subject == sub and cred.audience in auds:
             return cred
-    raise err.no_federated_match(str(iss), str(sub), ",".join(str(a) for a in auds))
+    if legacy_error:
+        raise err.no_federated_match(str(iss), str(sub), ",".join(str(a) for a in auds))
+    same_issuer = [c for c in credentials if c.issuer == iss]
+    if not same_issuer:
+        raise err.no_federated_issuer(str(iss))
+    if not any(c.subject == sub for c in same_issuer):
+        raise err.no_federated_subject(str(sub))
+    raise err.no_federated_audience(",".join(str(a) for a in auds))
 
 
 class OidcKeyFetcher:
@@ -132,14 +144,22 @@ class OidcKeyFetcher:
     -> `jwks_uri`. Only addresses on this machine are ever contacted."""
 
     def __init__(self, ssl_context: Optional[ssl.SSLContext] = None, timeout_s: float = 5.0,
-                 cache_s: float = 60.0) -> None:
+                 cache_s: float = 60.0, netns: Optional[str] = None) -> None:
         self.ssl_context = ssl_context
+        # Where Entra reaches issuers from: a named network namespace (a simulated node's, where a Kubernetes
+        # stand-in listens on the node's loopback), or this process's own.
+        self.netns = netns
         # Loopback is always allowed; a test namespace's own address (say a Kubernetes stand-in on 10.x inside
         # a namespace the test made) must be added here explicitly, so that no guess ever reaches the LAN.
         self.allowed_addresses: set[str] = set()
         self._timeout_s, self._cache_s = timeout_s, cache_s
         self._cache: dict[str, tuple[float, list[jwt.PyJWK]]] = {}
         self._lock = threading.Lock()
+
+    def forget(self) -> None:
+        """Drop every cached key set: the next assertion makes Entra fetch the issuer's keys again."""
+        with self._lock:
+            self._cache.clear()
 
     def verify(self, token: str, header: dict, issuer: str) -> None:
         if header.get("alg") not in FEDERATED_ALGORITHMS:
@@ -184,13 +204,14 @@ class OidcKeyFetcher:
         return keys
 
     def _get_json(self, url: str):
-        _require_local(url, self.allowed_addresses)
         # No proxies from the environment and no redirects: either could lead off the machine.
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect,
                                              urllib.request.HTTPSHandler(context=self.ssl_context))
         req = urllib.request.Request(url, headers={"Accept": "application/json"})
-        with opener.open(req, timeout=self._timeout_s) as resp:
-            return json.loads(resp.read())
+        with thread_in_netns(self.netns):
+            _require_local(url, self.allowed_addresses)
+            with opener.open(req, timeout=self._timeout_s) as resp:
+                return json.loads(resp.read())
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -163,7 +163,29 @@ def not_in_time_range(now: float, nbf: Optional[float], exp: Optional[float]) ->
                       "documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .")
 
 
+_FIC_HINT = ("Check your federated identity credential Subject, Audience and Issuer against the presented "
+             "assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation")
+
+
+def no_federated_issuer(issuer: str) -> EntraError:
+    """No credential of the app names the assertion's issuer (Entra's wording since 2024, as 401)."""
+    return EntraError("invalid_client", 700211, f"No matching federated identity record found for presented "
+                                                f"assertion issuer '{issuer}'. {_FIC_HINT}")
+
+
+def no_federated_audience(audience: str) -> EntraError:
+    return EntraError("invalid_client", 700212, f"No matching federated identity record found for presented "
+                                                f"assertion audience '{audience}'. {_FIC_HINT}")
+
+
+def no_federated_subject(subject: str) -> EntraError:
+    """The issuer is known but no credential names this subject: the usual "create the FIC" case (azwi#1200)."""
+    return EntraError("invalid_client", 700213, f"No matching federated identity record found for presented "
+                                                f"assertion subject '{subject}'. {_FIC_HINT}")
+
+
 def no_federated_match(issuer: str, subject: str, audience: str) -> EntraError:
+    """The single older code (2022-2023 reports), kept for EntraEmulator(federated_errors="legacy")."""
     return EntraError("invalid_request", 70021,
                       f"No matching federated identity record found for presented assertion. Assertion Issuer: "
                       f"'{issuer}'. Assertion Subject: '{subject}'. Assertion Audience: '{audience}'. "

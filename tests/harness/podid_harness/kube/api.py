@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import os
 import ssl
+import time
 from typing import Iterable, Optional
 
 from ..azure.tlsca import TestCA
@@ -36,6 +37,8 @@ class KubeApiServer:
         self._own_ca = tls and ca is None
         self.ca: Optional[TestCA] = (ca or TestCA(common_name="podid kube stand-in CA")) if tls else None
         ctx = self.ca.server_context((host, "localhost")) if self.ca else None
+        if ctx is not None:
+            self.emulator.client_ca.accept_on(ctx)     # client certificates (kubelets), besides bearer tokens
         self._server = EmulatorServer(self.emulator, host, port, tls=ctx, netns=netns)
 
     @classmethod
@@ -126,18 +129,65 @@ class KubeApiServer:
     def grant(self, user: str, rules: Iterable[RuleLike]) -> None:
         self.emulator.auth.grant(user, rules)
 
+    def grant_group(self, group: str, rules: Iterable[RuleLike]) -> None:
+        """Rules for every member of a group, as a ClusterRoleBinding to a Group subject (system:nodes...)."""
+        self.emulator.auth.grant_group(group, rules)
+
+    def rotate_signing_key(self, keep_old: bool = True) -> None:
+        """A new service-account signing key (and `kid`); the old one stays in the JWKS only if `keep_old`."""
+        self.emulator.signer.rotate(keep_old)
+
+    def client_certificate(self, user: str, groups: Iterable[str] = ()):
+        """A client certificate (CN user, O groups) of the stand-in's client CA: `.cert_pem`, `.key_pem`."""
+        return self.emulator.client_ca.issue(user, groups)
+
+    def node_kubeconfig(self, path, node: str) -> str:
+        """A kubelet's kubeconfig for `node` (user system:node:<node>, group system:nodes), laid out as on a node:
+        `client-certificate` and `client-key` name one PEM file, `pki/kubelet-client-current.pem` beside the
+        kubeconfig, a symlink to the dated file that `rotate_node_certificate` replaces."""
+        path = os.fspath(path)
+        pki = os.path.join(os.path.dirname(os.path.abspath(path)), "pki")
+        current = self._write_node_certificate(pki, node)
+        return self._write_kubeconfig(path, "default-auth", f"    client-certificate: {current}\n"
+                                                            f"    client-key: {current}\n")
+
+    def rotate_node_certificate(self, kubeconfig_path, node: str) -> None:
+        """What kubelet certificate rotation does: a new dated PEM, and the `current` symlink moved to it."""
+        pki = os.path.join(os.path.dirname(os.path.abspath(os.fspath(kubeconfig_path))), "pki")
+        self._write_node_certificate(pki, node)
+
+    def _write_node_certificate(self, pki: str, node: str) -> str:
+        os.makedirs(pki, mode=0o700, exist_ok=True)
+        issued = self.emulator.client_ca.issue(f"system:node:{node}", ["system:nodes"])
+        dated = os.path.join(pki, f"kubelet-client-{time.strftime('%Y-%m-%d-%H-%M-%S')}-{os.urandom(3).hex()}.pem")
+        fd = os.open(dated, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(issued.cert_pem + issued.key_pem)
+        current = os.path.join(pki, "kubelet-client-current.pem")
+        tmp = current + ".tmp"
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.symlink(dated, tmp)
+        os.replace(tmp, current)
+        return current
+
     def kubeconfig(self, path, token: Optional[str] = None, user: str = "podid-test",
                    namespace: str = "default") -> str:
         """Write a kubeconfig (plain block YAML, no anchors or flow style) and return its path."""
-        token = token or self.admin_token
+        return self._write_kubeconfig(path, user, f'    token: "{token or self.admin_token}"\n', namespace)
+
+    def _write_kubeconfig(self, path, user: str, credential: str, namespace: Optional[str] = None) -> str:
+        """One cluster (this server, its CA inline), one user with `credential` (its indented YAML lines), one
+        context; plain block YAML (no anchors or flow style), mode 0600."""
         ca = ""
         if self.ca is not None:
             with open(self.ca.bundle_path, "rb") as f:
                 ca = f'    certificate-authority-data: "{base64.b64encode(f.read()).decode()}"\n'
+        ns = f'    namespace: "{namespace}"\n' if namespace else ""
         text = (f'apiVersion: v1\nkind: Config\nclusters:\n- name: podid-standin\n  cluster:\n'
-                f'    server: "{self.url}"\n{ca}users:\n- name: "{user}"\n  user:\n    token: "{token}"\n'
+                f'    server: "{self.url}"\n{ca}users:\n- name: "{user}"\n  user:\n{credential}'
                 f'contexts:\n- name: podid-standin\n  context:\n    cluster: podid-standin\n    user: "{user}"\n'
-                f'    namespace: "{namespace}"\ncurrent-context: podid-standin\npreferences: {{}}\n')
+                f'{ns}current-context: podid-standin\npreferences: {{}}\n')
         path = os.fspath(path)
         with open(path, "w") as f:
             f.write(text)

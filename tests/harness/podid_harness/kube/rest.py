@@ -250,19 +250,31 @@ class Resources:
         return listed
 
     def token_request(self, ns: str, name: str, body) -> dict:
-        sa = self.store.get(self.lookup("", "v1", "serviceaccounts"), ns, name)
+        """TokenRequest as pkg/registry/core/serviceaccount/storage/token.go serves it: the lifetime validated
+        first (422), then the service account (404), the bound object's kind, the pod (404), the pod's own
+        service account (400) and its uid (409). A node user's request has been through NodeRestriction
+        (node_auth.py) before it gets here."""
         spec = (body or {}).get("spec") or {}
-        ref, pod = spec.get("boundObjectRef"), None
+        self.signer.validate_expiration(spec)
+        sa = self.store.get(self.lookup("", "v1", "serviceaccounts"), ns, name)
+        ref, pod, node = spec.get("boundObjectRef"), None, None
         if ref:
             if ref.get("kind") != "Pod":
                 raise ApiError(422, f'TokenRequest.authentication.k8s.io "{name}" is invalid: '
                                     f'spec.boundObjectRef.kind: Unsupported value: "{ref.get("kind")}"', "Invalid")
             pod = self.store.get(self.lookup("", "v1", "pods"), ns, ref.get("name", ""))
+            if (pod.get("spec") or {}).get("serviceAccountName", "default") != name:
+                raise errors.bad_request(f'cannot bind token for serviceaccount "{name}" to pod running with '
+                                         f'different serviceaccount name.')
             if ref.get("uid") and ref["uid"] != pod["metadata"]["uid"]:
                 raise ApiError(409, f'the UID in the bound object reference ({ref["uid"]}) does not match the '
                                     f'UID in record. The object might have been deleted and then recreated',
                                "Conflict")
-        token, exp = self.signer.issue(ns, sa, spec, pod)
+            # ServiceAccountTokenPodNodeInfo: the pod's node goes into the token too.
+            node_name = (pod.get("spec") or {}).get("nodeName")
+            if node_name:
+                node = self.store.find(self.lookup("", "v1", "nodes"), "", node_name)
+        token, exp = self.signer.issue(ns, sa, spec, pod, node)
         ts = datetime.datetime.fromtimestamp(exp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         out_spec = dict(spec)
         out_spec["audiences"] = list(spec.get("audiences") or [self.signer.issuer])

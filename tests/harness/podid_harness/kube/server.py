@@ -12,8 +12,10 @@ from typing import Optional
 from ..httpbase import Request, Response
 from . import discovery, tables
 from .auth import Authorizer, unauthorized
+from .client_certs import ClientCA, identity_of
 from .errors import ApiError, bad_request
 from .faults import Faults
+from .node_auth import AUDIENCE_VERB, admit_node_token_request, no_relationship, node_may_create_token, node_of
 from .rest import Resources
 from .store import Store, Watcher
 from .tokens import ServiceAccountSigner
@@ -47,6 +49,9 @@ class KubeEmulator:
                  expired_watch_as_event: bool = True) -> None:
         self.store = Store(history_window)
         self.auth = Authorizer()
+        self.client_ca = ClientCA.shared()
+        # ServiceAccountNodeAudienceRestriction (beta, on by default from Kubernetes 1.33).
+        self.node_audience_restriction = True
         self.faults = Faults(lambda: self.store.end_watches("DROP"))
         self.bookmark_interval_s = bookmark_interval_s
         self.expired_watch_as_event = expired_watch_as_event
@@ -84,16 +89,23 @@ class KubeEmulator:
         path = req.path.rstrip("/") or "/"
         if path in _PUBLIC:
             return self._public(path)
-        user = self._authenticate(req)
-        entry["user"] = user
+        user, groups = self._authenticate(req)
+        entry["user"], entry["groups"] = user, list(groups)
         if path in ("/version", "/api", "/apis", "/openapi/v2", "/openapi/v3") or path.count("/") <= 3 and \
                 path.startswith("/apis/") or path == "/api/v1":
             return self._nonresource(req, path)
         t = self._parse(req, path)
         entry.update(verb=t.verb, group=t.group, resource=t.plural, subresource=t.subresource,
                      namespace=t.namespace, name=t.name)
-        self.auth.check(user, t.verb, t.group, t.plural, t.subresource, t.namespace, t.name)
-        return self._dispatch(req, t)
+        node = node_of(user, groups)
+        node_token = node is not None and (t.group, t.plural, t.subresource, t.verb) == ("", "serviceaccounts",
+                                                                                        "token", "create")
+        if node_token and node_may_create_token(self._pods_on, node, t.namespace, t.name):
+            pass    # the Node authorizer allows it; NodeRestriction admission follows in _dispatch
+        else:
+            self.auth.check(user, t.verb, t.group, t.plural, t.subresource, t.namespace, t.name, groups,
+                            no_relationship(node) if node_token else "")
+        return self._dispatch(req, t, user, groups)
 
     def _public(self, path: str) -> Response:
         if path == "/.well-known/openid-configuration":
@@ -102,14 +114,23 @@ class KubeEmulator:
             return Response.json(200, self.signer.jwks(), content_type="application/jwk-set+json")
         return Response.text(200, "ok")
 
-    def _authenticate(self, req: Request) -> str:
+    def _authenticate(self, req: Request) -> tuple[str, tuple[str, ...]]:
+        """(user, groups): a client certificate of the client CA first (as the x509 authenticator runs before
+        the token authenticators), then a bearer token."""
+        cert = identity_of(req.peer_cert)
+        if cert is not None:
+            return cert
         authz = req.header("authorization") or ""
         if authz.lower().startswith("bearer "):
             token = authz[7:].strip()
             user = self.auth.user_for(token) or self.signer.user_of(token)
             if user:
-                return user
+                return user, ()
         raise unauthorized()
+
+    def _pods_on(self, node: str) -> list[dict]:
+        rt = self.resources.lookup("", "v1", "pods")
+        return self.store.list(rt, "", lambda o: (o.get("spec") or {}).get("nodeName") == node)[0]
 
     def _nonresource(self, req: Request, path: str) -> Response:
         types = self.resources.types()
@@ -167,7 +188,7 @@ class KubeEmulator:
         return Target(verb, group, version, plural, ns, name, sub)
 
     # ---- verbs -------------------------------------------------------------------------------------------
-    def _dispatch(self, req: Request, t: Target) -> Response:
+    def _dispatch(self, req: Request, t: Target, user: str = "", groups: tuple[str, ...] = ()) -> Response:
         res = self.resources
         rt = res.lookup(t.group, t.version, t.plural)
         if _q(req, "dryRun"):
@@ -196,6 +217,14 @@ class KubeEmulator:
         body = self._body(req) if t.verb in ("create", "update", "delete") else None
         if t.verb == "create":
             if t.subresource == "token":
+                node = node_of(user, groups)
+                if node is not None:
+                    pods = res.lookup("", "v1", "pods")
+                    admit_node_token_request(
+                        node, t.namespace, t.name, (body or {}).get("spec") or {},
+                        lambda pod: res.get(pods, t.namespace, pod),
+                        lambda aud: self.auth.allows(user, groups, AUDIENCE_VERB, "", aud, t.namespace),
+                        self.node_audience_restriction)
                 return Response.json(201, res.token_request(t.namespace, t.name, body))
             return Response.json(201, res.create(rt, t.namespace, body))
         if t.verb == "update":

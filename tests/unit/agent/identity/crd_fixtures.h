@@ -41,6 +41,7 @@ struct IdentitySpec {
   int type = 0;
   std::string behavior;   // annotation value; empty: no annotation
   std::string principal;  // podid.io/principal-id; empty: none
+  std::string federated;  // podid.io/federated; empty: none
   std::string rv = "1";
 };
 
@@ -52,6 +53,7 @@ inline json identity_json(const IdentitySpec& s) {
   if (!s.resource_id.empty()) o["spec"]["resourceID"] = s.resource_id;
   if (!s.behavior.empty()) o["metadata"]["annotations"]["aadpodidentity.k8s.io/Behavior"] = s.behavior;
   if (!s.principal.empty()) o["metadata"]["annotations"]["podid.io/principal-id"] = s.principal;
+  if (!s.federated.empty()) o["metadata"]["annotations"]["podid.io/federated"] = s.federated;
   return o;
 }
 

@@ -155,6 +155,29 @@ TEST(ParseAzureIdentity, AnnotationsNamespacedAndPrincipal) {
   EXPECT_FALSE(r->namespaced_behavior);
 }
 
+TEST(ParseAzureIdentity, FederatedMarker) {
+  // The predecessor's type 0 object, unchanged but for the annotation.
+  auto r = parse_azure_identity(
+      identity_json({.name = "f", .client_id = kCidA, .resource_id = resource_id("f"), .federated = "True"}));
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_TRUE(r->federated);
+  // An app registration (type 1) needs neither secret nor tenant when federated.
+  r = parse_azure_identity(identity_json({.name = "app", .client_id = kCidA, .type = 1, .federated = "true"}));
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_TRUE(r->federated);
+  // "false" is no marker; anything else is a mistake worth naming; a certificate is not federated.
+  r = parse_azure_identity(identity_json({.name = "f", .client_id = kCidA, .federated = "false"}));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->federated);
+  expect_invalid(parse_azure_identity(identity_json({.name = "f", .client_id = kCidA, .federated = "yes"})).error(),
+                 "AzureIdentity app/f", "metadata.annotations[podid.io/federated]");
+  expect_invalid(
+      parse_azure_identity(identity_json({.name = "f", .client_id = kCidA, .type = 2, .federated = "true"})).error(),
+      "AzureIdentity app/f", "spec.type");
+  expect_invalid(parse_azure_identity(identity_json({.name = "f", .client_id = "", .federated = "true"})).error(),
+                 "AzureIdentity app/f", "spec.clientID");
+}
+
 TEST(ParseAzureIdentity, TokenRelevantChange) {
   AzureIdentity a = parse_azure_identity(identity_json({.name = "a", .client_id = kCidA, .rv = "1"})).value();
   AzureIdentity b = a;
@@ -169,6 +192,9 @@ TEST(ParseAzureIdentity, TokenRelevantChange) {
   EXPECT_TRUE(b.token_relevant_change_from(a));
   b = a;
   b.auxiliary_tenant_ids = {"t"};
+  EXPECT_TRUE(b.token_relevant_change_from(a));
+  b = a;
+  b.federated = true;
   EXPECT_TRUE(b.token_relevant_change_from(a));
 }
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "crd_fixtures.h"
+#include "podid/crd/workload_identity.h"
 
 using namespace podid::agent;
 using namespace podid::agent::testing;
@@ -36,6 +37,9 @@ struct Row {
   IdentitySelector selector;
   SelectionPolicy policy;
   Expect expect;
+  // Azure Workload Identity: the pod's label, and what its service account names ("" = not annotated).
+  bool wi_requested = false;
+  std::string wi_client_id;
 };
 
 // gtest prints a failing row by its name, not as bytes.
@@ -67,6 +71,23 @@ json aai_a(std::string state = "Assigned") {
 }
 json aai_b(std::string state = "Assigned") {
   return assigned_json({.identity = "id-b", .client_id = kCidB, .state = std::move(state)});
+}
+// A federated identity bound like the others.
+json id_f() { return identity_json({.name = "id-f", .client_id = kCidX, .resource_id = resource_id("id-f"), .federated = "true"}); }
+json bind_f() { return binding_json({.name = "bind-f", .identity = "id-f"}); }
+PodInfo wi_pod(Labels more = {}) {
+  Labels labels{{"azure.workload.identity/use", "true"}};
+  labels.insert(more.begin(), more.end());
+  PodInfo p = pod("app", "wi", labels);
+  p.service_account = "workload";
+  return p;
+}
+const SelectionPolicy kFederatedOnly{.mode = Mode::kFederated};
+const SelectionPolicy kNoFederated{.federated = false};
+Row wi(std::string name, std::vector<json> ids, std::vector<json> binds, PodInfo p, IdentitySelector sel,
+       SelectionPolicy policy, Expect expect, std::string client = kCidB) {
+  return {std::move(name), std::move(ids), std::move(binds), {}, {}, std::move(p), std::move(sel), policy,
+          std::move(expect), true, std::move(client)};
 }
 
 // One row per case reads as a table; the formatter would spread each row over nine lines.
@@ -205,6 +226,28 @@ std::vector<Row> rows() {
                {id_b(), id_a()}, {bind_b(), bind_a()}, {}, {}, web(), any(), kManaged, chosen("app/id-a")});
   t.push_back({"ManagedStrictAmbiguous",
                {id_b(), id_a()}, {bind_b(), bind_a()}, {}, {}, web(), any(), {.mode = Mode::kManaged, .strict_default = true}, none(R::kAmbiguous)});
+  // --- Federated identities: served in every mode without an assignment, only with --federated.
+  t.push_back({"FederatedNeedsNoAssignment",
+               {id_f()}, {bind_f()}, {}, {}, web(), any(), kStandard, chosen("app/id-f", "app/bind-f")});
+  t.push_back({"FederatedModeServesFederatedOnly",
+               {id_a(), id_f()}, {bind_a(), bind_f()}, {aai_a()}, {}, web(), any(), kFederatedOnly, chosen("app/id-f")});
+  t.push_back({"FederatedModeRefusesOthers",
+               {id_a()}, {bind_a()}, {aai_a()}, {}, web(), any(), kFederatedOnly, none(R::kNoBinding)});
+  t.push_back({"FederatedOffSkipsFederated",
+               {id_f()}, {bind_f()}, {}, {}, web(), any(), kNoFederated, none(R::kNoBinding)});
+  // --- Azure Workload Identity's conventions (rule 2b); the "wi" pod runs as service account app/workload.
+  t.push_back(wi("WorkloadIdentityFromServiceAccount", {}, {}, wi_pod(), any(), kStandard, chosen("app/serviceaccount/workload")));
+  t.push_back(wi("WorkloadIdentityAnyMode", {}, {}, wi_pod(), any(), kFederatedOnly, chosen("app/serviceaccount/workload")));
+  t.push_back(wi("WorkloadIdentityNotAnnotated", {}, {}, wi_pod(), any(), kStandard, none(R::kServiceAccountNotAnnotated), ""));
+  t.push_back(wi("WorkloadIdentityOff", {}, {}, wi_pod(), any(), kNoFederated, none(R::kNoBinding)));
+  t.push_back(wi("WorkloadIdentityByClientId", {}, {}, wi_pod(), client(upper(kCidB)), kStandard, chosen("app/serviceaccount/workload")));
+  t.push_back(wi("WorkloadIdentityOtherClientId", {}, {}, wi_pod(), client(kCidA), kStandard, none(R::kNoMatchForSelector)));
+  // Both a binding and the label: the binding first; the service account's only when named.
+  t.push_back(wi("BothBindingFirst", {id_f()}, {bind_f()}, wi_pod({{"aadpodidbinding", "web"}}), any(), kStandard, chosen("app/id-f")));
+  t.push_back(wi("BothBindingNotAssignedYetWins", {id_a()}, {bind_a()}, wi_pod({{"aadpodidbinding", "web"}}), any(), kStandard, none(R::kNotAssignedYet)));
+  t.push_back(wi("BothServiceAccountByClientId", {id_f()}, {bind_f()}, wi_pod({{"aadpodidbinding", "web"}}), client(kCidB), kStandard, chosen("app/serviceaccount/workload")));
+  t.push_back(wi("BothStrictCountsOnlyTheBinding", {id_f()}, {bind_f()}, wi_pod({{"aadpodidbinding", "web"}}), any(), kStrict, chosen("app/id-f")));
+  t.push_back(wi("LabelWithoutTrueIsIgnored", {}, {}, pod("app", "wi", {{"azure.workload.identity/use", "True"}}), any(), kStandard, none(R::kNoBinding)));
   // --- hostNetwork pods are not special here.
   t.push_back({"HostNetworkPodIsNotSpecial",
                {id_a()}, {bind_a()}, {aai_a()}, {}, pod("app", "web", {{"aadpodidbinding", "web"}}, true), any(), kStandard, chosen("app/id-a")});
@@ -223,7 +266,16 @@ TEST_P(SelectionTable, Contract) {
   store.replace_exceptions(row.exceptions);
   ASSERT_TRUE(store.rejected().empty()) << "fixture error: " << store.rejected()[0].error.message();
 
-  auto got = select_identity(store, row.pod, row.selector, row.policy);
+  std::optional<AzureIdentity> account;
+  WorkloadIdentityClaim claim;
+  if (row.wi_requested) {
+    claim.requested = wants_workload_identity(row.pod);
+    if (!row.wi_client_id.empty()) {
+      account = workload_identity_of({.ns = row.pod.ns, .name = row.pod.service_account, .client_id = row.wi_client_id});
+      claim.identity = &*account;
+    }
+  }
+  auto got = select_identity(store, row.pod, row.selector, row.policy, claim);
   switch (row.expect.kind) {
     case Expect::kChosen: {
       auto* c = std::get_if<Chosen>(&got);
@@ -232,6 +284,11 @@ TEST_P(SelectionTable, Contract) {
                                           std::get<NoIdentity>(got).detail
                                     : std::string("Excepted"));
       EXPECT_EQ(c->identity->ns + "/" + c->identity->name, row.expect.identity);
+      if (is_service_account_identity(*c->identity)) {
+        EXPECT_EQ(c->binding, nullptr);
+        EXPECT_TRUE(c->identity->federated);
+        break;
+      }
       ASSERT_NE(c->binding, nullptr);
       EXPECT_EQ(c->binding->azure_identity, c->identity->name);
       if (!row.expect.binding.empty()) {

@@ -244,6 +244,58 @@ TEST(UpstreamFailure, InvalidUtf8InEntraDescriptionStillGivesValidJson) {
   EXPECT_TRUE(nlohmann::json::parse(e.body, nullptr, false).is_object()) << e.body;
 }
 
+// ---- federated: the failure's reason decides, its explanation is the description -----------------------------
+
+UpstreamFailure federated(unsigned status, std::string_view reason, std::string body = "{}") {
+  UpstreamFailure f = failure(status, std::move(body));
+  f.reason = std::string(reason);
+  f.explanation = "what to do about " + std::string(reason);
+  return f;
+}
+
+TEST(UpstreamFailure, FederatedReasonsPickTheAnswer) {
+  struct Case {
+    UpstreamFailure failure;
+    http::Status status;
+    std::string code;
+  };
+  const Case cases[] = {
+      {federated(403, "token_request_refused"), http::Status::forbidden, "forbidden"},
+      {federated(0, "token_request_credential_unavailable"), http::Status::forbidden, "forbidden"},
+      {federated(409, "pod_gone"), http::Status::not_found, "not_found"},
+      {federated(500, "token_request_unavailable"), http::Status::service_unavailable, "service_unavailable"},
+      {federated(0, "token_request_unavailable"), http::Status::service_unavailable, "service_unavailable"},
+      {federated(401, "no_federated_credential", R"({"error":"invalid_client","error_codes":[700213]})"),
+       http::Status::bad_request, "invalid_client"},
+      {federated(400, "unknown_client_id", R"({"error":"unauthorized_client"})"), http::Status::bad_request,
+       "unauthorized_client"},
+  };
+  for (const Case& c : cases) {
+    ImdsError e = upstream_failure(c.failure, UpstreamKind::kFederated);
+    EXPECT_EQ(e.status, c.status) << c.failure.reason;
+    EXPECT_EQ(e.reason, c.failure.reason);
+    auto body = nlohmann::json::parse(e.body);
+    EXPECT_EQ(body["error"], c.code) << e.body;
+    EXPECT_EQ(body["error_description"], "what to do about " + c.failure.reason);
+    EXPECT_EQ(e.retry_after.has_value(), c.status == http::Status::service_unavailable) << c.failure.reason;
+  }
+  // Throttling and transient Entra failures carry no explanation: answered as Entra's.
+  UpstreamFailure throttled = failure(429, R"({"error":"temporarily_unavailable"})");
+  throttled.retry_after = seconds{7};
+  ImdsError e = upstream_failure(throttled, UpstreamKind::kFederated);
+  EXPECT_EQ(e.status, http::Status::too_many_requests);
+  EXPECT_EQ(e.retry_after, seconds{7});
+  EXPECT_EQ(e.reason, "upstream_throttled");
+}
+
+TEST(ImdsErrors, FederatedConfigurationAnswers) {
+  ImdsError e = service_account_not_annotated("pod a/p is labelled ... has no annotation");
+  EXPECT_EQ(e.status, http::Status::bad_request);
+  EXPECT_EQ(e.reason, "service_account_not_annotated");
+  EXPECT_NE(e.body.find("Identity not found: pod a/p"), std::string::npos) << e.body;
+  EXPECT_EQ(federated_identity_invalid("no tenant").reason, "federated_identity_invalid");
+}
+
 // ---- HTTP framing --------------------------------------------------------------------------------------------
 
 TEST(ToResponse, Framing) {

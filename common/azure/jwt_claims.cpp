@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/serve/jwt_claims.h"
+#include "podid/azure/jwt_claims.h"
 
 #include <nlohmann/json.hpp>
 
 #include "podid/encoding/base64.h"
 
-namespace podid::agent {
+namespace podid::azure {
 
 std::optional<std::string> unverified_jwt_claim(std::string_view jwt, std::string_view claim) {
   auto first = jwt.find('.');
@@ -21,4 +21,4 @@ std::optional<std::string> unverified_jwt_claim(std::string_view jwt, std::strin
   return it->get<std::string>();
 }
 
-}  // namespace podid::agent
+}  // namespace podid::azure
