@@ -123,7 +123,7 @@ class DesiredIndex {
     std::shared_ptr<const BindingRecord> binding;
     Interned node, compute;
     bool operator==(const Winner&) const = default;
-    bool needs_arm() const { return identity->object.type == crd::IdentityType::kUserAssigned; }
+    bool needs_arm() const { return identity_needs_compute(identity->object); }
   };
 
   // Everything about one AAI name: who claims it (sorted; the first wins) and the winner, as resolved.

@@ -170,9 +170,11 @@ class Builder {
 
 }  // namespace
 
-bool DesiredAssignment::needs_arm() const {
-  return identity != nullptr && identity->object.type == crd::IdentityType::kUserAssigned;
+bool identity_needs_compute(const crd::AzureIdentity& identity) {
+  return identity.type == crd::IdentityType::kUserAssigned && !identity.federated;
 }
+
+bool DesiredAssignment::needs_arm() const { return identity != nullptr && identity_needs_compute(identity->object); }
 
 DesiredState compute_desired_state(const ClusterSnapshot& snapshot) { return Builder(snapshot).build(); }
 
@@ -226,7 +228,7 @@ DesiredProblem identity_not_found_problem(const crd::AzureIdentityBinding& b) {
 }
 
 std::optional<DesiredProblem> invalid_resource_id_problem(const crd::AzureIdentity& o) {
-  if (o.type != crd::IdentityType::kUserAssigned || crd::is_user_assigned_resource_id(o.resource_id))
+  if (!identity_needs_compute(o) || crd::is_user_assigned_resource_id(o.resource_id))
     return std::nullopt;
   return DesiredProblem{"AzureIdentity", o.ns, o.name, std::string(kReasonInvalidResourceId),
                         o.resource_id.empty()

@@ -63,6 +63,12 @@ struct ClusterSnapshot {
   bool force_namespaced = false;
 };
 
+// Whether an identity must be on the pod's scale set or VM: a user-assigned identity (type 0) whose token
+// the agent asks IMDS for. A federated one (podid.io/federated) is exchanged at Entra ID for the pod's own
+// service-account token, so it is never put on a compute (and needs no Managed Identity Operator there);
+// app registrations (type 1, 2) never are either.
+bool identity_needs_compute(const crd::AzureIdentity& identity);
+
 // One AzureAssignedIdentity that should exist.
 struct DesiredAssignment {
   std::string name;  // <pod>-<podNamespace>-<identityName>, as MIC names it
@@ -72,7 +78,7 @@ struct DesiredAssignment {
   std::shared_ptr<const BindingRecord> binding;
   std::string compute_key;  // arm::ResourceId::key() of the node's scale set or VM; "" if the node's
                             // providerID is missing or not an Azure VM (then never Assigned)
-  bool needs_arm() const;   // a user-assigned identity (type 0): Assigned only once it is on the compute
+  bool needs_arm() const;   // identity_needs_compute: Assigned only once it is on the compute
   bool operator==(const DesiredAssignment&) const = default;
 };
 

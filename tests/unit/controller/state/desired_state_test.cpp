@@ -205,6 +205,24 @@ TEST(DesiredState, ServicePrincipalsNeedNoArm) {
   EXPECT_THAT(s.computes.at(vmss_key("pool1")).identity_ids, IsEmpty());
 }
 
+TEST(DesiredState, FederatedIdentitiesAreNeverPutOnTheCompute) {
+  World w;
+  w.node("node-1", vmss_instance("pool1", 0))
+      .pod({})
+      .identity({.name = "fed", .client_id = kCidB, .resource_id = resource_id("fed"), .federated = "true"})
+      .identity({.name = "fed-bare", .client_id = kCidX, .federated = "true"})  // no resourceID: none needed
+      .binding({.ns = "app", .name = "b", .identity = "fed"})
+      .binding({.ns = "app", .name = "b2", .identity = "fed-bare"})
+      .bound_identity("app", "standard");
+  auto s = w.desired();
+  EXPECT_THAT(s.problems, IsEmpty());
+  ASSERT_EQ(s.assignments.size(), 3u);
+  for (const auto& a : s.assignments) {
+    EXPECT_EQ(a.needs_arm(), a.identity->object.name == "standard") << a.name;
+  }
+  EXPECT_THAT(s.computes.at(vmss_key("pool1")).identity_ids, ElementsAre(resource_id("standard")));
+}
+
 TEST(DesiredState, ProviderIdsOfUniformVmssStandaloneVmAndFlex) {
   World w;
   w.node("vmss-b", vmss_instance("pool1", 3))
