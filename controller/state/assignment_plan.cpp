@@ -59,7 +59,7 @@ json trimmed_copy(const json& raw, std::string_view kind, const std::string& ns,
 
 // What ARM must hold for an AAI standing for this identity: its resource id, or "" for types 1 and 2.
 std::string arm_resource_id(const crd::AzureIdentity& id) {
-  return id.type == crd::IdentityType::kUserAssigned ? id.resource_id : std::string();
+  return identity_needs_compute(id) ? id.resource_id : std::string();
 }
 
 bool differs(const AssignedRecord& existing, const DesiredAssignment& d) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "controller/state/records.h"
 
+#include "controller/state/desired_state.h"
+
 #include <openssl/evp.h>
 
 #include <cstring>
@@ -151,7 +153,7 @@ Result<AssignedRecord> assigned_record(const json& object) {
   if (identity) {
     r.identity_parsed = true;
     r.identity_type = identity->type;
-    r.identity_resource_id = intern(identity->type == crd::IdentityType::kUserAssigned ? identity->resource_id : "");
+    r.identity_resource_id = intern(identity_needs_compute(*identity) ? identity->resource_id : "");
   } else {
     r.identity_resource_id = intern(parsed->identity_resource_id);  // whatever it names: a removal waits for ARM
   }

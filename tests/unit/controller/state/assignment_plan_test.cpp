@@ -383,6 +383,23 @@ TEST(PlanAssignments, ServicePrincipalItemsNameNoResourceId) {
   EXPECT_EQ(plan.create[0].identity_resource_id, "");
 }
 
+TEST(PlanAssignments, FederatedItemsNameNoResourceIdSoTheyAreAssignedAtOnce) {
+  World w;
+  w.node("node-1", vmss_instance("pool1", 0))
+      .pod({})
+      .identity({.name = "fed", .client_id = kCidB, .resource_id = resource_id("fed"), .federated = "true"})
+      .binding({.name = "b", .identity = "fed"});
+  auto s = w.desired();
+  auto plan = plan_assignments(s, {});
+  ASSERT_EQ(plan.create.size(), 1u);
+  EXPECT_EQ(plan.create[0].identity_resource_id, "");
+  // As the controller stored it: the embedded copy keeps the annotation, so a re-read AAI still names nothing.
+  json stored = as_stored(build_assigned_identity(s.assignments[0], kStateAssigned));
+  auto again = plan_assignments(s, {existing(stored)});
+  ASSERT_EQ(again.keep.size(), 1u) << "create " << again.create.size() << " update " << again.update.size();
+  EXPECT_EQ(again.keep[0].identity_resource_id, "");
+}
+
 TEST(PlanAssignments, ListsAreSorted) {
   World w;
   w.node("node-1", vmss_instance("pool1", 0))
