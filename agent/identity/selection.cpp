@@ -10,12 +10,6 @@
 namespace podid::agent {
 namespace {
 
-struct Candidate {
-  const AzureIdentity* identity;
-  const AzureIdentityBinding* binding;
-  bool servable;
-};
-
 bool ordered_before(const AzureIdentity* a, const AzureIdentity* b) {
   return std::tie(a->ns, a->name) < std::tie(b->ns, b->name);
 }
@@ -81,6 +75,29 @@ const char* to_string(NoIdentity::Reason reason) {
   return "?";
 }
 
+std::vector<Candidate> bound_identities(const IdentityStore& store, const PodInfo& pod, const SelectionPolicy& policy) {
+  std::vector<Candidate> candidates;
+  auto label = pod.labels.find(kBindingLabel);
+  if (label == pod.labels.end() || label->second.empty()) return candidates;
+  // Rule 2: candidates, one per identity, in binding (namespace, name) order.
+  const bool pod_namespace_only = policy.force_namespaced || policy.mode == Mode::kManaged;
+  const auto bindings = store.bindings_with_selector(label->second);
+  const auto assignments = store.assigned_to_pod(pod.ns, pod.name);
+  candidates.reserve(bindings.size());
+  for (const AzureIdentityBinding* b : bindings) {
+    if (pod_namespace_only && b->ns != pod.ns) continue;
+    const AzureIdentity* identity = store.identity(b->ns, b->azure_identity);
+    if (identity == nullptr) continue;
+    if (identity->namespaced_behavior && identity->ns != pod.ns) continue;
+    bool seen = false;
+    for (const Candidate& c : candidates) seen = seen || c.identity == identity;
+    if (seen) continue;
+    bool servable = policy.mode == Mode::kManaged || assigned_to(pod, *identity, assignments);
+    candidates.push_back({identity, b, servable});
+  }
+  return candidates;
+}
+
 bool is_excepted(const IdentityStore& store, const PodInfo& pod) {
   for (const AzurePodIdentityException* e : store.exceptions_in(pod.ns)) {
     for (const auto& [key, value] : e->pod_labels) {
@@ -101,23 +118,7 @@ Selection select_identity(const IdentityStore& store, const PodInfo& pod, const 
                        "pod " + pod_key(pod) + " has no " + std::string(kBindingLabel) + " label");
   }
 
-  // Rule 2: candidates, one per identity, in binding (namespace, name) order.
-  const bool pod_namespace_only = policy.force_namespaced || policy.mode == Mode::kManaged;
-  const auto bindings = store.bindings_with_selector(label->second);
-  const auto assignments = store.assigned_to_pod(pod.ns, pod.name);
-  std::vector<Candidate> candidates;
-  candidates.reserve(bindings.size());
-  for (const AzureIdentityBinding* b : bindings) {
-    if (pod_namespace_only && b->ns != pod.ns) continue;
-    const AzureIdentity* identity = store.identity(b->ns, b->azure_identity);
-    if (identity == nullptr) continue;
-    if (identity->namespaced_behavior && identity->ns != pod.ns) continue;
-    bool seen = false;
-    for (const Candidate& c : candidates) seen = seen || c.identity == identity;
-    if (seen) continue;
-    bool servable = policy.mode == Mode::kManaged || assigned_to(pod, *identity, assignments);
-    candidates.push_back({identity, b, servable});
-  }
+  const std::vector<Candidate> candidates = bound_identities(store, pod, policy);
   if (candidates.empty()) {
     return no_identity(NoIdentity::kNoBinding, "no AzureIdentityBinding with selector \"" + label->second +
                                                    "\" gives pod " + pod_key(pod) + " an existing identity");
