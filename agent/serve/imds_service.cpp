@@ -10,7 +10,7 @@
 #include "agent/imds/token_request.h"
 #include "agent/imds/token_response.h"
 #include "agent/serve/audit.h"
-#include "agent/serve/jwt_claims.h"
+#include "podid/encoding/jwt_claims.h"
 #include "podid/log.h"
 
 namespace podid::agent {
@@ -95,7 +95,7 @@ asio::awaitable<const PodInfo*> ImdsService::await_pod(Caller& caller) {
 }
 
 void ImdsService::learn_principal(const AccessToken& token) {
-  if (auto oid = unverified_jwt_claim(token.access_token, "oid"); oid && !token.client_id.empty()) {
+  if (auto oid = encoding::unverified_jwt_claim(token.access_token, "oid"); oid && !token.client_id.empty()) {
     deps_.identities.learn_principal_id(token.client_id, *oid);
   }
 }
