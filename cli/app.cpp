@@ -90,15 +90,9 @@ struct Outcome {
   std::string error;  // for stderr, "" when the run went through
 };
 
-asio::awaitable<Outcome> doctor(const CliOptions& o, k8s::ApiClient& api, asio::io_context& io, bool colour) {
+asio::awaitable<Outcome> doctor(const CliOptions& o, const ClusterView& view, const DoctorPolicy& policy,
+                                asio::io_context& io, bool colour) {
   Outcome result;
-  auto listed = co_await read_cluster(api);
-  if (!listed) {
-    result.error = listed.error().message();
-    co_return result;
-  }
-  DoctorPolicy policy{o.selection, o.podid_namespace};
-  const ClusterView view = build_view(*listed, o.podid_namespace);
   std::vector<Finding> findings = cluster_findings(view, policy);
   RunSummary summary{view.identities.size(), view.bindings.size(), view.pods.size(), view.nodes.size()};
 
@@ -130,15 +124,9 @@ asio::awaitable<Outcome> doctor(const CliOptions& o, k8s::ApiClient& api, asio::
   co_return result;
 }
 
-asio::awaitable<Outcome> explain(const CliOptions& o, k8s::ApiClient& api, asio::io_context& io, bool colour) {
+asio::awaitable<Outcome> explain(const CliOptions& o, const ClusterView& view, const DoctorPolicy& policy,
+                                 asio::io_context& io, bool colour) {
   Outcome result;
-  auto listed = co_await read_cluster(api);
-  if (!listed) {
-    result.error = listed.error().message();
-    co_return result;
-  }
-  DoctorPolicy policy{o.selection, o.podid_namespace};
-  const ClusterView view = build_view(*listed, o.podid_namespace);
   Explanation e = explain_pod(view, o.pod_namespace, o.pod_name, policy);
   if (!e.found) {
     result.error = "pod " + o.pod_namespace + "/" + o.pod_name + " not found";
@@ -159,6 +147,24 @@ asio::awaitable<Outcome> explain(const CliOptions& o, k8s::ApiClient& api, asio:
   co_return result;
 }
 
+// Both commands start from the same read of the cluster.
+asio::awaitable<Outcome> run_command(const CliOptions& o, k8s::ApiClient& api, asio::io_context& io, bool colour) {
+  auto listed = co_await read_cluster(api);
+  if (!listed) {
+    Outcome failed;
+    failed.error = listed.error().message();
+    co_return failed;
+  }
+  const DoctorPolicy policy{o.selection, o.podid_namespace};
+  const ClusterView view = build_view(*listed, o.podid_namespace);
+  if (o.command == Command::kExplain) {
+    Outcome explained = co_await explain(o, view, policy, io, colour);
+    co_return explained;
+  }
+  Outcome diagnosed = co_await doctor(o, view, policy, io, colour);
+  co_return diagnosed;
+}
+
 }  // namespace
 
 int run(const CliOptions& o, std::ostream& out, std::ostream& err) {
@@ -174,14 +180,7 @@ int run(const CliOptions& o, std::ostream& out, std::ostream& err) {
   Outcome outcome;
   asio::co_spawn(
       io,
-      [&]() -> asio::awaitable<Outcome> {
-        if (o.command == Command::kExplain) {
-          Outcome explained = co_await explain(o, api, io, colour);
-          co_return explained;
-        }
-        Outcome diagnosed = co_await doctor(o, api, io, colour);
-        co_return diagnosed;
-      },
+      run_command(o, api, io, colour),
       [&](std::exception_ptr e, Outcome result) {
         if (e) {
           outcome.error = "internal error";
