@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Test registration. Every test carries two labels: a kind (unit, bpf, e2e, real-client) and a component
-# (agent, controller, harness, deploy), so `ctest -L bpf` or `ctest -L agent` selects a slice.
+# (agent, controller, cli, harness, deploy), so `ctest -L bpf` or `ctest -L agent` selects a slice.
 #
 # Privileged tests (bpf, e2e) skip with exit code 77 when not root; CI sets PODID_REQUIRE_PRIVILEGED=1, which
 # turns that skip into a failure (see tests/README.md).
@@ -9,7 +9,7 @@
 include(GoogleTest)
 
 set(PODID_KINDS unit bpf e2e real-client)
-set(PODID_COMPONENTS agent controller harness deploy)
+set(PODID_COMPONENTS agent controller cli harness deploy)
 
 function(_podid_check_labels kind component)
   if(NOT kind IN_LIST PODID_KINDS)

@@ -11,12 +11,6 @@
 namespace podid::agent {
 namespace {
 
-struct Candidate {
-  const AzureIdentity* identity;
-  const AzureIdentityBinding* binding;
-  bool servable;
-};
-
 bool ordered_before(const AzureIdentity* a, const AzureIdentity* b) {
   return std::tie(a->ns, a->name) < std::tie(b->ns, b->name);
 }
@@ -142,6 +136,11 @@ std::string why_no_candidate(const PodInfo& pod, const SelectionPolicy& policy, 
 }
 
 }  // namespace
+
+std::vector<Candidate> bound_identities(const IdentityStore& store, const PodInfo& pod, const SelectionPolicy& policy) {
+  size_t skipped = 0;
+  return binding_candidates(store, pod, policy, skipped);
+}
 
 Selection select_identity(const IdentityStore& store, const PodInfo& pod, const IdentitySelector& selector,
                           const SelectionPolicy& policy, const WorkloadIdentityClaim& claim) {

@@ -105,6 +105,20 @@ struct NoIdentity {
 
 using Selection = std::variant<Chosen, Excepted, NoIdentity>;
 
+// One identity a pod is bound to (rule 2), and whether rule 3 lets it be served now. Several bindings naming
+// one identity make one candidate (its binding: the first by (namespace, name)).
+struct Candidate {
+  const AzureIdentity* identity;
+  const AzureIdentityBinding* binding;
+  bool servable;
+};
+
+// Rules 2 and 3 alone, in binding (namespace, name) order: the bindings' candidates select_identity chooses
+// from (before the service account's identity of rule 2b, which it may add). Empty for a pod without the label.
+// For tools that explain a choice (podid explain, podid doctor); the token path calls select_identity, which
+// uses exactly this.
+std::vector<Candidate> bound_identities(const IdentityStore& store, const PodInfo& pod, const SelectionPolicy& policy);
+
 Selection select_identity(const IdentityStore& store, const PodInfo& pod, const IdentitySelector& selector,
                           const SelectionPolicy& policy, const WorkloadIdentityClaim& claim = {});
 

@@ -97,7 +97,7 @@ asio::awaitable<const PodInfo*> ImdsService::await_pod(Caller& caller) {
 }
 
 void ImdsService::learn_principal(const AccessToken& token) {
-  if (auto oid = unverified_jwt_claim(token.access_token, "oid"); oid && !token.client_id.empty()) {
+  if (auto oid = azure::unverified_jwt_claim(token.access_token, "oid"); oid && !token.client_id.empty()) {
     deps_.identities.learn_principal_id(token.client_id, *oid);
     if (deps_.accounts) deps_.accounts->learn_principal_id(token.client_id, *oid);
   }

@@ -2,7 +2,8 @@
 """Every command in the user documentation is either run here or marked `# azure-only` (doc_blocks.py says
 how blocks are marked). What runs, and against what:
 
-  - ```sh blocks of kubectl commands: bash -euo pipefail, with only kubectl on PATH, against the harness's
+  - ```sh blocks of kubectl (and podid doctor / explain) commands: bash -euo pipefail, with only kubectl and
+    the built podid on PATH, against the harness's
     Kubernetes API stand-in holding podid's deploy manifests (README.md applies them itself, as a user
     would); Azure values the quickstart gets from `az` are fake here (FAKE_AZURE);
   - the README's set-up commands: scripts/demo runs its scenario (root), scripts/test is CI's entry point;
@@ -37,6 +38,7 @@ from podid_harness.kube.resources import ResourceType
 
 README = ROOT / "README.md"
 BUILD = Path(os.environ.get("PODID_BUILD_DIR", ROOT / "build"))
+PODID = BUILD / "cli" / "podid"
 METRICS_DOC = ROOT / "docs" / "metrics.md"
 MIGRATION_DOC = ROOT / "docs" / "migrating-from-aad-pod-identity.md"
 POLICIES = ROOT / "deploy" / "network-policies"
@@ -56,7 +58,7 @@ FAKE_AZURE = {
 SHELL_BUILTIN_VARIABLES = {"RANDOM", "HOME", "PATH"}
 
 # First words of commands a runnable block may use; anything else must be marked azure-only.
-RUNNABLE_WORDS = {"kubectl", "while", "read", "do", "done", "for", "in", "if", "then", "else", "fi", "echo",
+RUNNABLE_WORDS = {"kubectl", "podid", "while", "read", "do", "done", "for", "in", "if", "then", "else", "fi", "echo",
                   "test", "[", "true", "false"}
 SCRIPTS = {"scripts/demo", "scripts/test"}
 
@@ -203,6 +205,8 @@ class Shell:
         bindir.mkdir()
         self.work.mkdir()
         (bindir / "kubectl").symlink_to(kubectl)
+        if PODID.exists():                       # docs/doctor.md's `podid doctor` / `podid explain`
+            (bindir / "podid").symlink_to(PODID.resolve())
         (self.work / "deploy").symlink_to(ROOT / "deploy")
         real = Path(os.path.realpath(kubectl)).parent   # a dispatcher (gcloud's) finds its versions beside it
         self.env = {"PATH": f"{bindir}:{real}", "HOME": str(tmp), "KUBECONFIG": api.kubeconfig(tmp / "kubeconfig"),
@@ -347,7 +351,58 @@ def _keep_after(api: KubeApiServer, out: subprocess.CompletedProcess) -> None:
         assert annotations.get("helm.sh/resource-policy") == "keep", (plural, annotations)
 
 
+# docs/doctor.md: the quickstart's cluster made whole (its node on a scale set, a Ready agent, the pod's
+# AzureAssignedIdentity Assigned), then one mistake; each block's output must be the `text` block after it.
+DEMO_NODE = "aks-nodepool1-0"
+DEMO_VMSS = (f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/{FAKE_AZURE['NODE_RG']}/providers/"
+             "Microsoft.Compute/virtualMachineScaleSets/aks-nodepool1-vmss")
+
+
+def _documented_output(check: str) -> str:
+    for doc in DOCS:
+        bs = blocks(doc)
+        for i, b in enumerate(bs):
+            if b.check == check:
+                assert i + 1 < len(bs) and bs[i + 1].lang == "text", f"{b.where}: no ```text output after it"
+                return bs[i + 1].text
+    raise AssertionError(f"no block marked {check}")
+
+
+def _same_output(check: str) -> Callable:
+    def after(api: KubeApiServer, out: subprocess.CompletedProcess) -> None:
+        assert out.stdout == _documented_output(check), f"the output differs from the doc's:\n{out.stdout}"
+    return after
+
+
+def _doctor_healthy_before(api: KubeApiServer) -> None:
+    if not PODID.exists():
+        pytest.fail(f"{PODID} is not built (cmake --build <build> --target podid)", pytrace=False)
+    api.create_node({"apiVersion": "v1", "kind": "Node", "metadata": {"name": DEMO_NODE},
+                     "spec": {"providerID": f"azure://{DEMO_VMSS}/virtualMachines/0"},
+                     "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+    api.create_pod({"metadata": {"name": f"podid-agent-{DEMO_NODE}", "namespace": "podid-system",
+                                 "labels": {"app.kubernetes.io/name": "podid", "app.kubernetes.io/component": "agent"}},
+                    "spec": {"nodeName": DEMO_NODE, "containers": [{"name": "agent", "image": "podid"}]},
+                    "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+    identity = api.get("azureidentities", "reader", "demo")
+    api.create({"apiVersion": "aadpodidentity.k8s.io/v1", "kind": "AzureAssignedIdentity",
+                "metadata": {"name": "kv-reader-demo-reader", "namespace": "default"},
+                "spec": {"pod": "kv-reader", "podNamespace": "demo", "nodename": DEMO_NODE,
+                         "azureIdentityRef": identity,
+                         "azureBindingRef": api.get("azureidentitybindings", "reader", "demo")},
+                "status": {"status": "Assigned", "availableReplicas": 1}})
+
+
+def _doctor_selector_case_before(api: KubeApiServer) -> None:
+    api.create({"apiVersion": "aadpodidentity.k8s.io/v1", "kind": "AzureIdentityBinding",
+                "metadata": {"name": "reader-upper", "namespace": "demo"},
+                "spec": {"azureIdentity": "reader", "selector": "Reader"}})
+
+
 CHECKS: dict[str, tuple[Optional[Callable], Optional[Callable]]] = {
+    "doctor-healthy": (_doctor_healthy_before, _same_output("doctor-healthy")),
+    "doctor-selector-case": (_doctor_selector_case_before, _same_output("doctor-selector-case")),
+    "doctor-explain": (None, _same_output("doctor-explain")),
     "keep-identities": (None, _keep_after),
     "controller-conditions": (_conditions_before, _conditions_after),
     "stuck-aais": (_stuck_before, _stuck_after),

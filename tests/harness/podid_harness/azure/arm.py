@@ -30,6 +30,7 @@ COMPUTE_SINCE = "2018-06-01"   # first version with the userAssignedIdentities d
 _API = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
 _S, _RG = r"/subscriptions/(?P<sub>[^/]+)", r"/resourcegroups/(?P<rg>[^/]+)"
 _ROUTES = [  # (method, regex, operation name); operation names are what counters and the log use
+    ("GET", _S + r"(?P<under>(/[^/]+)*?)/providers/microsoft\.authorization/permissions", "GET permissions"),
     ("GET", r"/subscriptions", "GET subscriptions"),
     ("GET", _S, "GET subscription"),
     ("GET", _S + _RG, "GET resourcegroup"),
@@ -160,6 +161,8 @@ class ArmEmulator:
                            f"The api-version '{version}' is invalid. The supported versions are '2025-04-01'.")
         if op == "GET operation":
             return self._poll(m.group("op"))
+        if op == "GET permissions":
+            return self._permissions(req, m, claims)
         if op == "GET subscriptions":
             subs = self.cloud.visible_subscriptions(claims["oid"]) if self.enforce_roles else \
                 list(self.cloud.subscriptions)
@@ -235,6 +238,20 @@ class ArmEmulator:
                            f"to perform action '{action}' on scope '{scope}'; however, it does not have permission "
                            f"to perform action '{ASSIGN_ACTION}' on the linked scope(s) '{','.join(denied)}' or the "
                            "linked scope(s) are invalid.")
+
+    def _permissions(self, req: Request, m: re.Match, claims: dict) -> Response:
+        """ARM's permissions API (Microsoft.Authorization/permissions, 2022-04-01): the caller's own role
+        assignments in force at a subscription, resource group or resource, as actions and notActions. Any
+        authenticated caller may list its own; an unknown subscription or resource group is a 404, a resource that
+        does not exist in a known group is not looked up ([A])."""
+        scope = req.path.rstrip("/")[:-len("/providers/Microsoft.Authorization/permissions")]
+        sub = m.group("sub").lower()
+        if sub not in self.cloud.subscriptions:
+            raise ArmError(404, "SubscriptionNotFound", f"The subscription '{m.group('sub')}' could not be found.")
+        rg = re.match(r"/resourcegroups/([^/]+)", m.group("under") or "", re.I)
+        if rg and key(rg_id(sub, rg.group(1))) not in self.cloud.resource_groups:
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{rg.group(1)}' could not be found.")
+        return Response.json(200, {"value": self.cloud.permissions(claims["oid"], scope)}, content_type=JSON)
 
     # ---- updates and long-running operations ----------------------------------------------------------------
     def _update(self, req: Request, c: Compute, claims: dict, scope: str, *, replace: bool) -> Response:

@@ -31,6 +31,13 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
                                   "Microsoft.Resources/subscriptions/resourceGroups/read"),
 }
 
+# What each role withholds from its actions (notActions subtract within their own role only, as in ARM).
+ROLE_NOT_ACTIONS: dict[str, tuple[str, ...]] = {
+    "Contributor": ("Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write",
+                    "Microsoft.Authorization/elevateAccess/Action", "Microsoft.Blueprint/blueprintAssignments/write",
+                    "Microsoft.Blueprint/blueprintAssignments/delete", "Microsoft.Compute/galleries/share/action"),
+}
+
 VMSS_TYPE = "Microsoft.Compute/virtualMachineScaleSets"
 VM_TYPE = "Microsoft.Compute/virtualMachines"
 UAMI_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
@@ -39,6 +46,10 @@ UAMI_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
 def key(resource_id: str) -> str:
     """The comparison form of an ARM id: case-insensitive, no trailing slash."""
     return resource_id.rstrip("/").lower()
+
+
+def _matches_any(action: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in patterns)
 
 
 def rg_id(sub: str, rg: str) -> str:
@@ -294,9 +305,21 @@ class AzureState:
             for r in self.roles:
                 if r.principal_id.lower() != principal_id.lower() or not target.startswith(key(r.scope) + "/"):
                     continue
-                if any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in ROLE_ACTIONS[r.role]):
+                if _matches_any(action, ROLE_ACTIONS[r.role]) and \
+                        not _matches_any(action, ROLE_NOT_ACTIONS.get(r.role, ())):
                     return True
         return False
+
+    def permissions(self, principal_id: str, scope: str) -> list[dict]:
+        """What ARM's permissions API lists for the principal at `scope`: one entry per role assignment in force
+        there (at the scope or above), the role's actions and notActions. Built from the same assignments
+        `allowed` reads, so the two never disagree."""
+        target = key(scope) + "/"
+        with self.lock:
+            return [{"actions": list(ROLE_ACTIONS[r.role]), "notActions": list(ROLE_NOT_ACTIONS.get(r.role, ())),
+                     "dataActions": [], "notDataActions": []}
+                    for r in self.roles
+                    if r.principal_id.lower() == principal_id.lower() and target.startswith(key(r.scope) + "/")]
 
     def visible_subscriptions(self, principal_id: str) -> list[str]:
         """Subscriptions where the principal holds any role, at or below the subscription (ARM's list rule)."""
