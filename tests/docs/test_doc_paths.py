@@ -60,12 +60,17 @@ def _as_path(token: str) -> str | None:
     return None
 
 
+def diagram_words(text: str) -> list[str]:
+    """The words of a diagram, split at spaces and at the box drawing around them (`│agent/x.h│`)."""
+    return re.findall(r"[\w./*:-]+", text, re.ASCII)
+
+
 def named_paths(doc: Path) -> list[str]:
     """Every repository path the document names, in order of appearance, without repeats."""
     tokens = _CODE_SPAN.findall(_prose(doc))
     for b in blocks(doc):
         if b.lang == "text":
-            tokens += b.text.split()
+            tokens += diagram_words(b.text)
     paths = [p for t in tokens if (p := _as_path(t.strip()))]
     return list(dict.fromkeys(paths))
 
@@ -88,6 +93,8 @@ def test_the_rule_tells_paths_from_other_slashed_names():
                        "<bpffs>/podid/v<ABI>/", "--federated", "kubectl get pods", "169.254.169.254:80", "build/compile_commands.json", "build-demo/build.log"):
         assert _as_path(not_a_path) is None, not_a_path
     assert not exists("agnet/serve/admission.h") and not exists("common/azure/no_such_*")
+    assert diagram_words("│ accept ─ agent/serve/admission.h│──▶ IMDS") == \
+        ["accept", "agent/serve/admission.h", "IMDS"]
 
 
 def test_the_architecture_page_names_the_files_it_walks_through():
