@@ -10,7 +10,8 @@ how blocks are marked). What runs, and against what:
   - ```yaml blocks and deploy/network-policies/*.yaml: parsed, applied to the stand-in;
   - ```json blocks (audit lines): the fields the agent's code writes;
   - ```promql blocks: promtool checks the syntax, and every metric they name exists in the code;
-  - flag, Helm value, metric and test names the docs mention exist, and links resolve.
+  - flag, Helm value, metric and test names the docs mention exist, and links resolve (repository paths:
+    test_doc_paths.py).
 
 Types the stand-in does not serve (apps/v1 DaemonSet, core Services, networking.k8s.io NetworkPolicy,
 Calico, Cilium...) are registered with it first, so kubectl can apply them; the stand-in checks names,
@@ -869,14 +870,3 @@ def test_ctest_names_and_labels_the_docs_use_exist():
                 assert optional[regex] in text, f"{rel(doc)}: {regex} needs -D{optional[regex]}=ON, say so"
                 continue
             assert any(re.search(regex, n) for n in names), f"{rel(doc)}: ctest -R {regex} selects no test"
-
-
-def test_repository_paths_the_readme_names_exist():
-    """Paths in backticks that point into the repository (not build output, not paths on a node)."""
-    missing = []
-    for path in re.findall(r"`((?:\.\./|[a-z]+/)[\w./-]*\.(?:md|yaml|py|sh|h|cpp|json))`", README.read_text()):
-        if path.startswith(("build", "/")):
-            continue
-        if not (ROOT / path).exists():
-            missing.append(path)
-    assert not missing, f"README.md names files that are not in the repository: {missing}"
