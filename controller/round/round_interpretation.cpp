@@ -5,6 +5,7 @@
 #include <set>
 
 #include "podid/ascii.h"
+#include "podid/crd/workload_identity.h"
 
 namespace podid::controller {
 namespace {
@@ -258,9 +259,17 @@ ConditionPlan plan_conditions(const ComputeSlice& slice, const ComputeObservatio
   // Identities by (namespace, name), each with its bindings, as the slice's desired AAIs name them.
   std::map<std::pair<std::string, std::string>, const IdentityRecord*> identities;
   std::map<const IdentityRecord*, std::map<std::pair<std::string, std::string>, const BindingRecord*>> bindings;
+  // Federated identities this compute's pods use: never on a compute, and their condition says why.
+  std::map<std::pair<std::string, std::string>, const IdentityRecord*> federated;
   for (const auto& a : slice.desired) {
-    if (a.compute_key != key || !a.needs_arm() || !a.identity) continue;
-    identities.try_emplace({a.identity->object.ns, a.identity->object.name}, a.identity.get());
+    if (a.compute_key != key || !a.identity) continue;
+    if (a.identity->object.federated) {
+      federated.try_emplace({a.identity->object.ns, a.identity->object.name}, a.identity.get());
+    } else if (!a.needs_arm()) {
+      continue;
+    } else {
+      identities.try_emplace({a.identity->object.ns, a.identity->object.name}, a.identity.get());
+    }
     if (a.binding)
       bindings[a.identity.get()].try_emplace({a.binding->object.ns, a.binding->object.name}, a.binding.get());
   }
@@ -305,6 +314,16 @@ ConditionPlan plan_conditions(const ComputeSlice& slice, const ComputeObservatio
       write(kube::ConditionTarget::kAzureIdentityBinding, binding->raw, condition);
     }
     plan.identity_errors[id_key] = std::move(errors);
+  }
+  for (const auto& [id_name, identity] : federated) {
+    const kube::Condition condition{.type = "Assigned",
+                                    .status = true,
+                                    .reason = "Federated",
+                                    .message = crd::federated_condition_message(identity->object)};
+    write(kube::ConditionTarget::kAzureIdentity, identity->raw, condition);
+    for (const auto& [b_name, binding] : bindings[identity]) {
+      write(kube::ConditionTarget::kAzureIdentityBinding, binding->raw, condition);
+    }
   }
   return plan;
 }

@@ -23,8 +23,10 @@
 //   plan_conditions         the observation and memory -> the "Assigned" condition of every identity (and its
 //                           bindings) this compute's pods need, over every compute it is on: False with ARM's
 //                           reason, the missing role, scope, principal and the command that fixes it; True once
-//                           it lands. Only after a sync; a condition already written on the version of the object
-//                           the cache still shows is not written again.
+//                           it lands; a federated identity's: True, reason Federated, saying it is never put on
+//                           a compute and what each pod's service account needs instead. Only after a sync; a
+//                           condition already written on the version of the object the cache still shows is not
+//                           written again.
 // ARM first and the AzureAssignedIdentities after, so an AAI says what Azure holds, never what podid hopes.
 //
 // Errors: none; failures are data (ComputeObservation::error, the steps' errors, Outcome).

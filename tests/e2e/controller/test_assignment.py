@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from podid_harness.controller_cluster import AAI, NODE_RG, ControllerCluster, wait_for
 
-from helpers import assert_assigned_identity_shape, bound_identity, messages, on_compute, settle
+from helpers import assert_assigned_identity_shape, bound_identity, conditions, messages, on_compute, settle
 
 
 def test_bound_pod_gets_its_identity_and_loses_it_with_the_last_pod(cluster, controller):
@@ -44,6 +44,31 @@ def test_bound_pod_gets_its_identity_and_loses_it_with_the_last_pod(cluster, con
     wait_for(lambda: messages(c, reason="binding removed"), 10, "a 'binding removed' event")
     wait_for(lambda: all(web.key not in str(cm.get("data", {})).lower() for cm in c.ledgers()), 10,
              "the ledger to forget the removed identity")
+    assert c.forbidden() == []
+
+
+def test_a_federated_identity_is_never_put_on_a_scale_set_and_says_why(cluster, controller):
+    """Its token is exchanged for the pod's service-account token: no PATCH, no role needed on it, Assigned at once,
+    and the identity's and binding's condition name what each service account needs instead."""
+    c = cluster
+    pool = c.add_scale_set(NODE_RG, "aks-pool1", nodes=1)
+    standard = bound_identity(c, "shop", "web-id", selector="web")
+    fed = c.add_identity("shop", "orders-id", grant_operator=False, federated=True)
+    c.bind("shop", fed, "orders")
+    orders = c.add_pod("shop", "orders-0", pool.nodes[0], selector="orders")
+    web = c.add_pod("shop", "web-0", pool.nodes[0], selector="web")
+    c.wait_assigned(orders, web, timeout=30)
+    settle(c, 1.5)
+    assert on_compute(c, pool, standard) and not on_compute(c, pool, fed)
+    assert len(c.arm_calls("PATCH vmss", pool)) == 1       # the standard identity's only
+
+    def federated_condition():
+        found = [x for x in conditions(c.identity_cr(fed)) if x.get("type") == "Assigned"]
+        return found if found and found[0].get("reason") == "Federated" else None
+    [cond] = wait_for(federated_condition, 10, "the federated identity's Assigned condition")
+    assert cond["status"] == "True" and "is federated" in cond["message"], cond
+    binding = [x for x in conditions(c.binding_cr("shop", "orders-id-binding")) if x.get("type") == "Assigned"]
+    assert binding and binding[0]["reason"] == "Federated", binding
     assert c.forbidden() == []
 
 

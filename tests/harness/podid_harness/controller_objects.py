@@ -137,17 +137,20 @@ class ClusterObjects:
 
     # ---- identities and bindings -------------------------------------------------------------------------
     def add_identity(self, ns: str, name: str, rg: str = IDENTITY_RG, grant_operator: bool = True,
-                     create_cr: bool = True) -> IdentityRef:
+                     create_cr: bool = True, federated: bool = False) -> IdentityRef:
         """A user-assigned identity in Azure and its AzureIdentity (type 0) in `ns`; the controller gets Managed
-        Identity Operator on it unless grant_operator=False."""
+        Identity Operator on it unless grant_operator=False. federated=True annotates it podid.io/federated."""
         ident = self.cloud.add_identity(rg, name)
         if grant_operator:
             self.grant(MI_OPERATOR, ident.resource_id)
         ref = IdentityRef(ns, name, ident)
         self.identities[(ns, name)] = ref
         if create_cr:
+            metadata: dict = {"name": name, "namespace": ns}
+            if federated:
+                metadata["annotations"] = {"podid.io/federated": "true"}
             self.api.create({"apiVersion": f"{GROUP}/v1", "kind": "AzureIdentity",
-                             "metadata": {"name": name, "namespace": ns},
+                             "metadata": metadata,
                              "spec": {"type": 0, "resourceID": ident.resource_id, "clientID": ident.client_id}})
         return ref
 

@@ -365,6 +365,28 @@ TEST(Conditions, IdentityRefusedOnOneComputeSaysWhyAndOnHowManyMore) {
   EXPECT_EQ(plan.identity_errors.count("app/id-b"), 0u);  // not on pool1: not this round's to judge
 }
 
+TEST(Conditions, AFederatedIdentitySaysItIsNeverOnAComputeAndWhatItNeeds) {
+  World w = two_pools();
+  w.identity({.name = "fed", .client_id = kCidB, .resource_id = resource_id("fed"), .federated = "true"})
+      .binding({.ns = "app", .name = "fed-binding", .identity = "fed", .selector = "orders"})
+      .pod({.name = "orders-0", .selector = "orders"});
+  auto c = caches_of(w);
+  RoundMemory memory;
+  ComputeObservation seen{.observed = true, .present = {resource_id("id-a")}};
+  auto plan = plan_conditions(c->slice(kPool1), seen, converged({resource_id("id-a")}, {}), memory);
+  std::vector<const ConditionToWrite*> fed;
+  for (const auto& wr : plan.writes) {
+    if (wr.condition.reason == "Federated") fed.push_back(&wr);
+  }
+  ASSERT_EQ(fed.size(), 2u);  // the identity, then its binding
+  EXPECT_EQ(fed[0]->target, kube::ConditionTarget::kAzureIdentity);
+  EXPECT_EQ(fed[1]->target, kube::ConditionTarget::kAzureIdentityBinding);
+  EXPECT_TRUE(fed[0]->condition.status);
+  EXPECT_THAT(fed[0]->condition.message, HasSubstr("is federated"));
+  EXPECT_THAT(fed[0]->condition.message, HasSubstr(kCidB));
+  EXPECT_EQ(plan.identity_errors.count("app/fed"), 0u);  // never judged against a compute
+}
+
 TEST(Conditions, IdentityOnTheComputeClearsThatComputesError) {
   World w = two_pools();
   auto c = caches_of(w);
