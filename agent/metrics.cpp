@@ -28,6 +28,11 @@ AgentMetrics::AgentMetrics()
                        .Name("podid_bpf_deny_events_total")
                        .Help("Refusals reported by the kernel programs, by reason and hook.")
                        .Register(registry_)),
+      sessions_(BuildGauge()
+                    .Name("podid_agent_http_sessions")
+                    .Help("Connections the agent's HTTP server is serving now, by state: open (each one "
+                          "coroutine), busy (a request read, its answer not yet written).")
+                    .Register(registry_)),
       attached_(BuildGauge()
                     .Name("podid_bpf_programs_attached")
                     .Help("1 while every pinned link holds this agent's program on the kubepods cgroup.")
@@ -94,6 +99,15 @@ void AgentMetrics::track_kernel_stats(std::function<Result<StatsSnapshot>()> rea
       }
       last_stats_[i] = now;
     }
+  });
+}
+
+void AgentMetrics::track_http_sessions(std::function<size_t()> open, std::function<size_t()> busy) {
+  auto& open_gauge = sessions_.Add({{"state", "open"}});
+  auto& busy_gauge = sessions_.Add({{"state", "busy"}});
+  registry_.AddCollectCallback([&open_gauge, &busy_gauge, open = std::move(open), busy = std::move(busy)] {
+    open_gauge.Set(static_cast<double>(open()));
+    busy_gauge.Set(static_cast<double>(busy()));
   });
 }
 

@@ -14,6 +14,7 @@
 //                                                                status or "error"
 //   podid_passthrough_requests_total{result}                    other IMDS paths: forwarded, blocked, error
 //   podid_token_cache_entries, podid_token_cache_events_total{event}
+//   podid_token_fetches_in_flight                               upstream calls under way (one coroutine each)
 //   podid_k8s_watch_connected{watch}, podid_k8s_watch_synced{watch}, podid_k8s_watch_failures_total{watch},
 //   podid_k8s_watch_relists_total{watch}
 //   podid_k8s_api_reachable                                     0 while any watch is failing: the agent is
@@ -44,6 +45,7 @@ struct TokenRequestLabels {
 // What the agent's components report at each scrape.
 struct TokenPathSnapshot {
   size_t cache_entries = 0;
+  size_t fetches_in_flight = 0;
   std::vector<std::pair<std::string, uint64_t>> cache_events;  // monotonic: hits, misses, refreshes...
   std::vector<std::pair<std::string, k8s::ReflectorStats>> watches;
   size_t pods_known = 0;
@@ -79,6 +81,7 @@ class TokenMetrics {
   metrics::Family<metrics::Counter>& upstream_;
   metrics::Family<metrics::Counter>& passthrough_;
   metrics::Gauge& cache_entries_;
+  metrics::Gauge& fetches_in_flight_;
   metrics::Family<metrics::Counter>& cache_events_;
   metrics::Family<metrics::Gauge>& watch_connected_;
   metrics::Family<metrics::Gauge>& watch_synced_;

@@ -91,6 +91,7 @@ Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, con
     TokenPathSnapshot s;
     auto cs = m.cache->stats();
     s.cache_entries = cs.entries;
+    s.fetches_in_flight = cs.in_flight;
     s.cache_events = {{"hit", cs.hits},           {"miss", cs.misses},
                       {"refresh", cs.refreshes},  {"refresh_failure", cs.refresh_failures},
                       {"coalesced", cs.coalesced}, {"eviction", cs.evictions},
