@@ -80,6 +80,12 @@ asio::awaitable<http::Response> ImdsService::handle(const http::Request& req, co
   co_return imds::to_response(req, imds::internal_error("unknown_path_kind"));
 }
 
+bool ImdsService::caches_synced() {
+  // Latched: once every watch has listed, a later outage serves from the last copy (podid_k8s_api_reachable).
+  if (!synced_once_) synced_once_ = !deps_.caches_synced || deps_.caches_synced();
+  return synced_once_;
+}
+
 const PodInfo* ImdsService::find_pod(Caller& caller) const {
   if (caller.pod_uid.empty()) caller.pod_uid = pod_uid_of(caller.ident.caller);
   return caller.pod_uid.empty() ? nullptr : deps_.pods.by_uid(caller.pod_uid);
@@ -140,9 +146,10 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
   const imds::TokenRequest& request = std::get<imds::TokenRequest>(parsed);
 
   Outcome out{.decision = "refused"};
+  const bool synced = caches_synced();
   // The usual case needs no waiting: look up synchronously, and enter the waiting coroutine only if needed.
   const PodInfo* pod = find_pod(caller);
-  if (!pod && settings_.assignment_wait.count() > 0) pod = co_await await_pod(caller);
+  if (!pod && synced && settings_.assignment_wait.count() > 0) pod = co_await await_pod(caller);
   auto pending = [&](std::string reason) {
     out.response = imds::to_response(req, imds::identity_not_assigned(settings_.pending_answer,
                                                                        settings_.pending_retry_after));
@@ -150,7 +157,9 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
     out.reason = std::move(reason);
   };
 
-  if (!pod) {
+  if (!synced) {
+    pending("caches_not_synced");
+  } else if (!pod) {
     if (caller.pod_uid.empty()) {
       // The kernel vouched for the cgroup but no pod owns it: a process outside any pod's cgroup under
       // kubepods. Nothing to serve it.

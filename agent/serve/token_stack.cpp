@@ -84,7 +84,7 @@ Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, con
   m.service = std::make_unique<ImdsService>(
       ImdsServiceDeps{.cgroups = m.cgroups, .pods = m.pods, .identities = m.identities, .sources = *m.sources,
                       .cache = *m.cache, .passthrough_client = *m.imds_client, .metrics = *m.metrics,
-                      .clock = m.clock},
+                      .clock = m.clock, .caches_synced = [&m] { return m.watch->synced(); }},
       std::move(settings));
 
   m.metrics->track([&m] {
