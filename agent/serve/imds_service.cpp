@@ -106,12 +106,14 @@ void ImdsService::learn_principal(const AccessToken& token) {
   }
 }
 
-asio::awaitable<Selection> ImdsService::await_selection(const PodInfo& pod, const IdentitySelector& selector,
-                                                        const std::string& resource, const FetchContext& context) {
+// Waits between choices, so the pod is looked up by UID each time: the store frees a pod it drops, and a pod
+// gone meanwhile ends the wait with the last choice (the caller looks the pod up again and answers pod_deleted).
+asio::awaitable<Selection> ImdsService::await_selection(const std::string& pod_uid, Selection selection,
+                                                        const IdentitySelector& selector, const std::string& resource,
+                                                        const FetchContext& context) {
   auto deadline = Clock::now() + settings_.assignment_wait;
   bool learned = false;
   for (;;) {
-    Selection selection = select_identity(deps_.identities, pod, selector, settings_.selection);
     auto* none = std::get_if<NoIdentity>(&selection);
     if (!none) co_return selection;
     // object_id names an identity by its principal id, which the agent learns from a token's `oid` claim:
@@ -127,10 +129,14 @@ asio::awaitable<Selection> ImdsService::await_selection(const PodInfo& pod, cons
         Served served = co_await deps_.cache.get(source, resource, context);
         if (auto* token = std::get_if<AccessToken>(&served.outcome)) learn_principal(*token);
       }
-      continue;
+    } else if (none->reason != NoIdentity::kNotAssignedYet || Clock::now() >= deadline) {
+      co_return selection;
+    } else {
+      co_await sleep_for(kWaitPoll);
     }
-    if (none->reason != NoIdentity::kNotAssignedYet || Clock::now() >= deadline) co_return selection;
-    co_await sleep_for(kWaitPoll);
+    const PodInfo* pod = deps_.pods.by_uid(pod_uid);
+    if (!pod) co_return selection;
+    selection = select_identity(deps_.identities, *pod, selector, settings_.selection);
   }
 }
 
@@ -157,6 +163,9 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
     out.reason = std::move(reason);
   };
 
+  // The pod's names as the decision was made, for the audit line: the pod may leave the store while its token
+  // is fetched, and the store frees what it drops.
+  FetchContext context;
   if (!synced) {
     pending("caches_not_synced");
   } else if (!pod) {
@@ -177,12 +186,14 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
     out.response = imds::to_response(req, imds::caller_refused("source_ip_mismatch"));
     out.reason = "source_ip_mismatch";
   } else {
-    FetchContext context{.pod_namespace = pod->ns, .pod_name = pod->name, .service_account = pod->service_account};
+    context = FetchContext{.pod_namespace = pod->ns, .pod_name = pod->name, .service_account = pod->service_account};
     Selection selection = select_identity(deps_.identities, *pod, request.selector, settings_.selection);
     if (auto* none = std::get_if<NoIdentity>(&selection);
         none && (!none->unresolved_principals.empty() ||
                  (none->reason == NoIdentity::kNotAssignedYet && settings_.assignment_wait.count() > 0))) {
-      selection = co_await await_selection(*pod, request.selector, request.resource, context);
+      Selection waited = co_await await_selection(caller.pod_uid, std::move(selection), request.selector,
+                                                  request.resource, context);
+      selection = std::move(waited);
     }
     // The stores may have changed while waiting: `pod` is looked up again before use below.
     pod = deps_.pods.by_uid(caller.pod_uid);
@@ -229,7 +240,11 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
     }
 
     if (source) {
+      const uint64_t generation = deps_.pods.generation();
       Served served = co_await deps_.cache.get(source, request.resource, context);
+      // A wait for the upstream may outlast the pod: `pod` is looked up again, and a pod gone meanwhile
+      // counts in the metrics as no pod (its series went with it), while the audit keeps its names.
+      if (deps_.pods.generation() != generation) pod = deps_.pods.by_uid(caller.pod_uid);
       out.source = source_name(served);
       if (auto* token = std::get_if<AccessToken>(&served.outcome)) {
         if (!served.from_cache) learn_principal(*token);
@@ -255,7 +270,9 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
   deps_.metrics.token_request({.ns = ns, .pod = name, .pod_uid = caller.pod_uid, .identity = out.client_id,
                                .resource = request.resource, .result = out.decision, .source = out.source},
                               latency, status);
-  audit_token_decision({.ns = ns, .pod = name, .cgroup_id = caller.cgroup_id(), .client_id = out.client_id,
+  audit_token_decision({.ns = pod ? ns : std::string_view(context.pod_namespace),
+                        .pod = pod ? name : std::string_view(context.pod_name),
+                        .cgroup_id = caller.cgroup_id(), .client_id = out.client_id,
                         .resource = request.resource, .decision = out.decision, .reason = out.reason,
                         .source = out.source, .status = status, .latency = latency});
   co_return std::move(out.response);

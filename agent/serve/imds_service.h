@@ -83,8 +83,9 @@ class ImdsService {
   boost::asio::awaitable<http::Response> passthrough(const http::Request& req, const Caller& caller);
   const PodInfo* find_pod(Caller& caller) const;
   boost::asio::awaitable<const PodInfo*> await_pod(Caller& caller);
-  boost::asio::awaitable<Selection> await_selection(const PodInfo& pod, const IdentitySelector& selector,
-                                                    const std::string& resource, const FetchContext& context);
+  boost::asio::awaitable<Selection> await_selection(const std::string& pod_uid, Selection selection,
+                                                    const IdentitySelector& selector, const std::string& resource,
+                                                    const FetchContext& context);
   void learn_principal(const AccessToken& token);
   bool caches_synced();
 

@@ -87,16 +87,25 @@ TokenMetrics::TokenMetrics(metrics::Registry& registry)
 }
 
 metrics::Counter& TokenMetrics::counter_for(const TokenRequestLabels& l) {
-  std::string key = join({l.pod_uid, l.identity, l.resource, l.result, l.source});
+  const bool known_pod = !l.ns.empty() || !l.pod.empty();
+  const std::string_view uid = known_pod ? l.pod_uid : std::string_view();
+  std::string key = join({uid, l.ns, l.pod, l.identity, l.resource, l.result, l.source});
   if (auto it = request_series_.find(key); it != request_series_.end()) return *it->second;
-  auto& counter = requests_.Add({{"namespace", std::string(l.ns)},
-                                 {"pod", std::string(l.pod)},
-                                 {"identity", std::string(l.identity)},
-                                 {"resource", std::string(l.resource)},
-                                 {"result", std::string(l.result)},
-                                 {"source", std::string(l.source)}});
-  request_series_.emplace(key, &counter);
-  series_of_pod_[std::string(l.pod_uid)].push_back(std::move(key));
+  auto [series, created] = series_by_labels_.try_emplace(key.substr(uid.size() + 1));
+  if (created) {
+    series->second.counter = &requests_.Add({{"namespace", std::string(l.ns)},
+                                             {"pod", std::string(l.pod)},
+                                             {"identity", std::string(l.identity)},
+                                             {"resource", std::string(l.resource)},
+                                             {"result", std::string(l.result)},
+                                             {"source", std::string(l.source)}});
+  }
+  metrics::Counter& counter = *series->second.counter;
+  if (known_pod) {
+    ++series->second.holders;
+    series_of_pod_[std::string(uid)].push_back(key);
+  }
+  request_series_.emplace(std::move(key), &counter);
   return counter;
 }
 
@@ -141,12 +150,15 @@ void TokenMetrics::passthrough(std::string_view result) {
 }
 
 void TokenMetrics::forget_pod(const std::string& pod_uid) {
+  if (pod_uid.empty()) return;  // "" holds the series of no known pod, which stay
   auto it = series_of_pod_.find(pod_uid);
   if (it == series_of_pod_.end()) return;
   for (const auto& key : it->second) {
-    if (auto s = request_series_.find(key); s != request_series_.end()) {
-      requests_.Remove(s->second);
-      request_series_.erase(s);
+    request_series_.erase(key);
+    auto series = series_by_labels_.find(key.substr(pod_uid.size() + 1));
+    if (series != series_by_labels_.end() && --series->second.holders == 0) {
+      requests_.Remove(series->second.counter);
+      series_by_labels_.erase(series);
     }
   }
   series_of_pod_.erase(it);

@@ -93,9 +93,19 @@ class TokenMetrics {
   metrics::Family<metrics::Gauge>& identity_objects_;
   metrics::Gauge& identity_rejected_;
 
-  // Hot path: a request finds its series without building a label map. Keyed by the labels joined with '\0'.
+  // A series of podid_token_requests_total and how many pod UIDs count in it. Series are named by their labels,
+  // not by UID, so UIDs can share one: a pod recreated under the same name has its predecessor's labels. It goes
+  // when the last of them is forgotten. Requests of no known pod (namespace and pod empty) count in series no
+  // UID holds, kept for the agent's life: a UID forgetting them would free a counter other UIDs still use.
+  struct RequestSeries {
+    metrics::Counter* counter = nullptr;
+    size_t holders = 0;
+  };
+  // Hot path: a request finds its series without building a label map, keyed by its pod's UID ("" for no known
+  // pod) and its labels, joined with '\0'; the labels alone (the key without the UID) name the series below.
   std::unordered_map<std::string, metrics::Counter*> request_series_;
-  std::unordered_map<std::string, std::vector<std::string>> series_of_pod_;  // uid -> keys above
+  std::unordered_map<std::string, RequestSeries> series_by_labels_;
+  std::unordered_map<std::string, std::vector<std::string>> series_of_pod_;  // uid -> its keys above
   std::unordered_map<std::string, metrics::Histogram*> latency_series_;
   std::unordered_map<std::string, metrics::Histogram*> nmi_series_;
   std::unordered_map<std::string, uint64_t> mirrored_;  // last value of each mirrored monotonic counter
