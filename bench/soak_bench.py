@@ -4,9 +4,9 @@ grow, does any pod get an answer the docs do not list, or another pod's identity
 
   load      --pods pods (50) bound to --identities identities (10) ask for tokens at --rate requests/s in
             all (5,000), each pod for one of three resources (Key Vault, Storage, ARM; every identity is asked
-            for all three, so 30 cached tokens are refreshed under load), open loop (bench-pod-load: latency counted from when a request was due), 4 keep-alive
-            connections per pod, each reopened after 100 answers, so the kernel's attribution runs under load
-            too (50 new connections/s at 5,000/s).
+            for all three, so 30 cached tokens are refreshed under load), open loop (bench-pod-load: latency
+            counted from when a request was due), 4 keep-alive connections per pod, each reopened after 100
+            answers, so the kernel's attribution runs under load too (50 new connections/s at 5,000/s).
   tokens    the IMDS stand-in's tokens live 7 minutes and the agent serves none with less than 5 left (what
             SDKs refresh at: TokenCacheOptions::min_remaining), so every (identity, resource) stops being
             servable 2 minutes after it was fetched and is fetched again under load (about 15 upstream calls a
@@ -19,15 +19,16 @@ grow, does any pod get an answer the docs do not list, or another pod's identity
             from second 30 of each minute.
   upstream  the IMDS stand-in answers 429 (Retry-After: 1) to 2.5% of token calls and 500 to another 2.5%.
 
-Every 10 s one line: requests/s reached, answers that were not a good 200 (by status), how many of those the
-docs do not list, requests left without an answer, wrong identities, p50/p99 latency, the agent's RSS,
-descriptors, open and busy HTTP sessions (one coroutine each), upstream fetches in flight (one coroutine each),
-metric series, the agent's CPU and the whole machine's. At the end: totals, every answer kind with
-whether docs/troubleshooting.md lists it (only those are allowed), requests from pods' addresses that reached
-the IMDS stand-in (must be 0), and the verdict on RSS, descriptors, sessions and series after warm-up (the first
-fifth of the run): flat when their fitted drift over the rest of the run is within 5%; the metric families
-whose series count changed after warm-up are named. The exit status is 1 when an answer was wrong, undocumented
-or missing, or a pod's request reached the IMDS stand-in; the flatness verdict is a figure, not an exit status.
+Every 10 s one line: requests/s reached, answers that were not a good 200 (by status), how many of those the docs
+do not list, requests left without an answer, wrong identities, p50/p99 latency, the agent's RSS, descriptors,
+open and busy HTTP sessions (one coroutine each), upstream fetches in flight (one coroutine each), metric series
+(all, and podid_token_requests_total's, which are per pod), the agent's CPU and the whole machine's. At the end:
+totals, every answer kind with whether docs/troubleshooting.md lists it (only those are allowed), requests from
+pods' addresses that reached the IMDS stand-in (must be 0), and the verdict on RSS, descriptors, sessions and
+per-pod series after warm-up (the first fifth of the run, and at least to the first token refresh, 130 s): flat
+when their fitted drift over the rest of the run is within 5%; the metric families whose series count changed
+after warm-up are named. The exit status is 1 when an answer was wrong, undocumented or missing, or a pod's
+request reached the IMDS stand-in; the flatness verdict is a figure, not an exit status.
 
 On 2 cores the 50 load processes, the stand-ins (Python, in this process) and the agent share the machine: the
 rate reached is printed beside the rate asked for, with the agent's share of a core.
@@ -115,8 +116,8 @@ class Churn(threading.Thread):
         ip = self._pool[n % len(self._pool)]
         pod = self.c.add_pod(f"churn-{n}", NS, binding=f"sel-{n % len(self.idents)}", settle=False, ip=ip)
         self.c.assign(pod, ident)
-        load = PodLoad.start(pod, token_path(RESOURCES[n % len(RESOURCES)]), rate=CHURN_RATE, seconds=CHURN_SECONDS, connections=1,
-                             expect_client_id=ident.client_id)
+        load = PodLoad.start(pod, token_path(RESOURCES[n % len(RESOURCES)]), rate=CHURN_RATE, seconds=CHURN_SECONDS,
+                             connections=1, expect_client_id=ident.client_id)
         with self.lock:
             self.live.append((pod, ident, load))
         self.addresses.add(ip)
@@ -160,7 +161,8 @@ def scrape(text: str) -> dict:
             "busy": value("podid_agent_http_sessions", state="busy"),
             "fetches": value("podid_token_fetches_in_flight"),
             "api": value("podid_k8s_api_reachable"),
-            "series": sum(1 for line in text.splitlines() if line and not line.startswith("#"))}
+            "series": sum(1 for line in text.splitlines() if line and not line.startswith("#")),
+            "pod_series": len(parse_samples(text, "podid_token_requests_total"))}
 
 
 def main() -> int:
@@ -221,7 +223,7 @@ def soak(c: TokenCluster, args, seconds: float) -> int:
 
     print(f"{'t s':>5} {'req/s':>7} {'ok':>7} {'not ok (status:n)':<24} {'undoc':>5} {'no answer':<18} "
           f"{'wrong':>5} {'p50 ms':>7} {'p99 ms':>7} {'RSS MiB':>8} {'fds':>5} {'open':>5} {'busy':>5} "
-          f"{'fetch':>5} {'series':>6} {'cpu %':>6} {'host %':>6} {'api':>4} {'churn':>5}", flush=True)
+          f"{'fetch':>5} {'series':>6} {'pod s':>5} {'cpu %':>6} {'host %':>6} {'api':>4} {'churn':>5}", flush=True)
     total, samples, families = Tally(), [], []
     agent_died = False
     last_t, last_cpu, last_host = start, c.agent.cpu_seconds(), machine_busy_seconds()
@@ -239,7 +241,7 @@ def soak(c: TokenCluster, args, seconds: float) -> int:
             text = c.agent_metrics()
             m = scrape(text)
             s = Sample(t=now - start, rss_mib=c.agent.rss_kib() / 1024, fds=c.agent.open_fds(), open=m["open"],
-                       busy=m["busy"], fetches=m["fetches"], series=m["series"])
+                       busy=m["busy"], fetches=m["fetches"], series=m["series"], pod_series=m["pod_series"])
             samples.append(s)
             families.append((s.t, series_by_family(text)))
             statuses = Counter()
@@ -254,6 +256,7 @@ def soak(c: TokenCluster, args, seconds: float) -> int:
             print(f"{s.t:5.0f} {window.answered / elapsed:7.0f} {window.ok:7d} {not_ok:<24} {undocumented:5d} "
                   f"{no_answer:<18} {window.wrong_identity:5d} {(p50 or 0) / 1000:7.2f} {(p99 or 0) / 1000:7.2f} "
                   f"{s.rss_mib:8.1f} {s.fds:5d} {s.open:5.0f} {s.busy:5.0f} {s.fetches:5.0f} {s.series:6d} "
+                  f"{s.pod_series:5d} "
                   f"{100 * (cpu - last_cpu) / elapsed:6.1f} {100 * (host - last_host) / elapsed / os.cpu_count():6.1f} "
                   f"{m['api']:4.0f} {churn.created:5d}", flush=True)
             last_t, last_cpu, last_host = now, cpu, host
@@ -290,7 +293,9 @@ def report(c: TokenCluster, args, seconds: float, total: Tally, samples, familie
           f"requests from pods' addresses at the IMDS stand-in: {len(leaked)} (must be 0)")
     if churn.failures:
         print(f"churn steps that failed: {len(churn.failures)}, e.g. {churn.failures[:3]}")
-    warmup_s = args.minutes * 60 / 5
+    # Warm-up ends after the first token refresh as well: a pod's series are made the first time it sees a
+    # (result, source), and the first refresh is when many first see source="upstream" (a step, not a leak).
+    warmup_s = max(args.minutes * 60 / 5, SERVABLE_S + args.report_every)
     flat = flatness(samples, warmup_s=warmup_s)
     print_series_change(families, warmup_s)
     bad = total.wrong_identity or leaked or undocumented or total.transport or total.not_from_agent

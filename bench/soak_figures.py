@@ -21,9 +21,12 @@ class Sample:
     busy: float         # of which serving a request
     fetches: float      # upstream token calls in flight (one coroutine each)
     series: int         # lines of the metrics exposition
+    pod_series: int     # of which podid_token_requests_total: per pod, so they come and go with the churn
 
 
-WATCHED = ("rss_mib", "fds", "open", "series")
+# Judged flat or not. All metric lines are printed but not judged: histograms gain a few series for each first
+# (status, resource) they see, at whatever time a fault first hits, which is bounded but no steady line.
+WATCHED = ("rss_mib", "fds", "open", "pod_series")
 
 
 def drift(points: list[tuple[float, float]]) -> tuple[float, float]:
