@@ -220,6 +220,7 @@ int run_agent(const AgentConfig& config) {
   }
   metrics.set_programs_attached(true);
   metrics.track_kernel_stats([&probe] { return probe->read_stats(); });
+  metrics.track_http_sessions([&server] { return server.open_sessions(); }, [&server] { return server.busy_sessions(); });
 
   // Frame hooks: attached, and every pod interface covered, before the first connection is served.
   std::optional<HostHookSet> frame_hooks;

@@ -27,6 +27,11 @@ AgentMetrics::AgentMetrics()
                        .Help("Refusals reported by the kernel programs, by reason and hook.")
                        .Register(registry_)),
       attributed_(connections_.Add({{"outcome", "attributed"}})),
+      sessions_(BuildGauge()
+                    .Name("podid_agent_http_sessions")
+                    .Help("Connections the agent's HTTP server is serving now, by state: open (each one "
+                          "coroutine), busy (a request read, its answer not yet written).")
+                    .Register(registry_)),
       attached_(BuildGauge()
                     .Name("podid_bpf_programs_attached")
                     .Help("1 while every pinned link holds this agent's program on the kubepods cgroup.")
@@ -84,6 +89,15 @@ void AgentMetrics::track_kernel_stats(std::function<Result<StatsSnapshot>()> rea
       }
       last_stats_[i] = now;
     }
+  });
+}
+
+void AgentMetrics::track_http_sessions(std::function<size_t()> open, std::function<size_t()> busy) {
+  auto& open_gauge = sessions_.Add({{"state", "open"}});
+  auto& busy_gauge = sessions_.Add({{"state", "busy"}});
+  registry_.on_scrape([&open_gauge, &busy_gauge, open = std::move(open), busy = std::move(busy)] {
+    open_gauge.Set(static_cast<double>(open()));
+    busy_gauge.Set(static_cast<double>(busy()));
   });
 }
 

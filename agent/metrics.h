@@ -7,6 +7,8 @@
 //   podid_agent_http_refusals_total{listener,reason} requests the HTTP server refused on its own (malformed,
 //                                                   over a limit) and sessions that ended in an exception
 //   podid_agent_internal_errors_total               exceptions that reached the agent's event loop (a bug; serving goes on)
+//   podid_agent_http_sessions{state}                connections served now: open (one coroutine each), busy (a
+//                                                   request read, its answer not written yet)
 //   podid_bpf_datapath_total{outcome}               kernel counters (stats map): redirect, deny_port, egress_drop...
 //   podid_bpf_deny_events_total{reason,hook}        audit events read from the ring buffer
 //   podid_bpf_programs_attached                     1 while the watchdog finds every pinned link holding our program
@@ -45,6 +47,8 @@ class AgentMetrics {
 
   // Exports the kernel's per-CPU counters at every scrape (as counter increments since the last scrape).
   void track_kernel_stats(std::function<Result<StatsSnapshot>()> read);
+  // Exports the HTTP server's session counts at every scrape (http::Server::open_sessions, busy_sessions).
+  void track_http_sessions(std::function<size_t()> open, std::function<size_t()> busy);
 
   // The Prometheus text exposition of everything on the registry.
   std::string serialize() const { return registry_.serialize(); }
@@ -58,6 +62,7 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>& datapath_;
   prometheus::Family<prometheus::Counter>& deny_events_;
   prometheus::Counter& attributed_;
+  prometheus::Family<prometheus::Gauge>& sessions_;
   prometheus::Gauge& attached_;
   prometheus::Counter& watchdog_failures_;
   prometheus::Counter& internal_errors_;

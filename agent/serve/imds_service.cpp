@@ -82,6 +82,12 @@ asio::awaitable<http::Response> ImdsService::handle(const http::Request& req, co
   co_return imds::to_response(req, imds::internal_error("unknown_path_kind"));
 }
 
+bool ImdsService::caches_synced() {
+  // Latched: once every watch has listed, a later outage serves from the last copy (podid_k8s_api_reachable).
+  if (!synced_once_) synced_once_ = !deps_.caches_synced || deps_.caches_synced();
+  return synced_once_;
+}
+
 const PodInfo* ImdsService::find_pod(Caller& caller) const {
   if (caller.pod_uid.empty()) caller.pod_uid = pod_uid_of(caller.ident.caller);
   return caller.pod_uid.empty() ? nullptr : deps_.pods.by_uid(caller.pod_uid);
@@ -115,12 +121,14 @@ Result<std::shared_ptr<TokenSource>> ImdsService::source_for(const AzureIdentity
   return identity.federated ? deps_.sources.federated(identity, pod) : deps_.sources.for_identity(identity);
 }
 
-asio::awaitable<Selection> ImdsService::await_selection(const PodInfo& pod, const IdentitySelector& selector,
-                                                        const std::string& resource, const FetchContext& context) {
+// Waits between choices, so the pod is looked up by UID each time: the store frees a pod it drops, and a pod
+// gone meanwhile ends the wait with the last choice (the caller looks the pod up again and answers pod_deleted).
+asio::awaitable<Selection> ImdsService::await_selection(const std::string& pod_uid, Selection selection,
+                                                        const IdentitySelector& selector, const std::string& resource,
+                                                        const FetchContext& context) {
   auto deadline = Clock::now() + settings_.assignment_wait;
   bool learned = false;
   for (;;) {
-    Selection selection = select_identity(deps_.identities, pod, selector, settings_.selection, claim_of(pod));
     auto* none = std::get_if<NoIdentity>(&selection);
     if (!none) co_return selection;
     // object_id names an identity by its principal id, which the agent learns from a token's `oid` claim:
@@ -130,16 +138,22 @@ asio::awaitable<Selection> ImdsService::await_selection(const PodInfo& pod, cons
       std::vector<AzureIdentity> unresolved;
       for (const AzureIdentity* i : none->unresolved_principals) unresolved.push_back(*i);
       for (const AzureIdentity& identity : unresolved) {
-        auto made = source_for(identity, pod);
+        const PodInfo* current = deps_.pods.by_uid(pod_uid);  // each fetch may outlast the pod
+        if (!current) co_return selection;
+        auto made = source_for(identity, *current);
         if (!made) continue;
         std::shared_ptr<TokenSource> source = *made;
         Served served = co_await deps_.cache.get(source, resource, context);
         if (auto* token = std::get_if<AccessToken>(&served.outcome)) learn_principal(*token);
       }
-      continue;
+    } else if (none->reason != NoIdentity::kNotAssignedYet || Clock::now() >= deadline) {
+      co_return selection;
+    } else {
+      co_await sleep_for(kWaitPoll);
     }
-    if (none->reason != NoIdentity::kNotAssignedYet || Clock::now() >= deadline) co_return selection;
-    co_await sleep_for(kWaitPoll);
+    const PodInfo* pod = deps_.pods.by_uid(pod_uid);
+    if (!pod) co_return selection;
+    selection = select_identity(deps_.identities, *pod, selector, settings_.selection, claim_of(*pod));
   }
 }
 
@@ -155,9 +169,10 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
   const imds::TokenRequest& request = std::get<imds::TokenRequest>(parsed);
 
   Outcome out{.decision = "refused"};
+  const bool synced = caches_synced();
   // The usual case needs no waiting: look up synchronously, and enter the waiting coroutine only if needed.
   const PodInfo* pod = find_pod(caller);
-  if (!pod && settings_.assignment_wait.count() > 0) pod = co_await await_pod(caller);
+  if (!pod && synced && settings_.assignment_wait.count() > 0) pod = co_await await_pod(caller);
   auto pending = [&](std::string reason) {
     out.response = imds::to_response(req, imds::identity_not_assigned(settings_.pending_answer,
                                                                        settings_.pending_retry_after));
@@ -165,7 +180,12 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
     out.reason = std::move(reason);
   };
 
-  if (!pod) {
+  // The pod's names as the decision was made, for the audit line: the pod may leave the store while its token
+  // is fetched, and the store frees what it drops.
+  FetchContext context;
+  if (!synced) {
+    pending("caches_not_synced");
+  } else if (!pod) {
     if (caller.pod_uid.empty()) {
       // The kernel vouched for the cgroup but no pod owns it: a process outside any pod's cgroup under
       // kubepods. Nothing to serve it.
@@ -183,15 +203,17 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
     out.response = imds::to_response(req, imds::caller_refused("source_ip_mismatch"));
     out.reason = "source_ip_mismatch";
   } else {
-    FetchContext context{.pod_namespace = pod->ns,
-                         .pod_name = pod->name,
-                         .pod_uid = pod->uid,
-                         .service_account = pod->service_account};
+    context = FetchContext{.pod_namespace = pod->ns,
+                           .pod_name = pod->name,
+                           .pod_uid = pod->uid,
+                           .service_account = pod->service_account};
     Selection selection = select_identity(deps_.identities, *pod, request.selector, settings_.selection, claim_of(*pod));
     if (auto* none = std::get_if<NoIdentity>(&selection);
         none && (!none->unresolved_principals.empty() ||
                  (none->reason == NoIdentity::kNotAssignedYet && settings_.assignment_wait.count() > 0))) {
-      selection = co_await await_selection(*pod, request.selector, request.resource, context);
+      Selection waited = co_await await_selection(caller.pod_uid, std::move(selection), request.selector,
+                                                  request.resource, context);
+      selection = std::move(waited);
     }
     // The stores may have changed while waiting: `pod` is looked up again before use below.
     pod = deps_.pods.by_uid(caller.pod_uid);
@@ -256,7 +278,11 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
     }
 
     if (source) {
+      const uint64_t generation = deps_.pods.generation();
       Served served = co_await deps_.cache.get(source, request.resource, context);
+      // A wait for the upstream may outlast the pod: `pod` is looked up again, and a pod gone meanwhile
+      // counts in the metrics as no pod (its series went with it), while the audit keeps its names.
+      if (deps_.pods.generation() != generation) pod = deps_.pods.by_uid(caller.pod_uid);
       out.source = source_name(served);
       if (auto* token = std::get_if<AccessToken>(&served.outcome)) {
         if (!served.from_cache) learn_principal(*token);
@@ -277,7 +303,8 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
           deps_.metrics.federated_failure(error.reason);
           static log::Throttle throttle(20);
           if (auto suppressed = throttle.admit()) {
-            log::warn("federated token failed", {{"pod", pod->ns + "/" + pod->name}, {"subject", out.subject},
+            log::warn("federated token failed", {{"pod", context.pod_namespace + "/" + context.pod_name},
+                                                 {"subject", out.subject},
                                                  {"client_id", out.client_id}, {"reason", error.reason},
                                                  {"detail", failure.detail}, {"suppressed", *suppressed}});
           }
@@ -290,10 +317,14 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
   unsigned status = out.response.result_int();
   const std::string_view ns = pod ? std::string_view(pod->ns) : std::string_view();
   const std::string_view name = pod ? std::string_view(pod->name) : std::string_view();
-  deps_.metrics.token_request({.ns = ns, .pod = name, .pod_uid = caller.pod_uid, .identity = out.client_id,
+  // A pod gone meanwhile (or never known) counts in series no pod holds: its own went with forget_pod.
+  const std::string_view series_uid = pod ? std::string_view(caller.pod_uid) : std::string_view();
+  deps_.metrics.token_request({.ns = ns, .pod = name, .pod_uid = series_uid, .identity = out.client_id,
                                .resource = request.resource, .result = out.decision, .source = out.source},
                               latency, status);
-  audit_token_decision({.ns = ns, .pod = name, .cgroup_id = caller.cgroup_id(), .client_id = out.client_id,
+  audit_token_decision({.ns = pod ? ns : std::string_view(context.pod_namespace),
+                        .pod = pod ? name : std::string_view(context.pod_name),
+                        .cgroup_id = caller.cgroup_id(), .client_id = out.client_id,
                         .resource = request.resource, .decision = out.decision, .reason = out.reason,
                         .source = out.source, .subject = out.subject, .status = status, .latency = latency});
   co_return std::move(out.response);

@@ -5,7 +5,10 @@
 //      (passthrough under the policy);
 //   2. the token request itself, checked as IMDS checks it (imds/token_request.h);
 //   3. the pod: from the cgroups the kernel recorded (CgroupIndex) to the pod object (PodStore); the
-//      source address must be one of the pod's IPs unless it uses hostNetwork;
+//      source address must be one of the pod's IPs unless it uses hostNetwork. Until every watch of the
+//      cluster has listed once (an agent just started: the kernel's pinned links send pods to it at once), the
+//      answer is the retryable pending one: a binding or assignment missing from a half-filled copy is not
+//      missing from the cluster, and "Identity not found" would be final for the pod's SDK;
 //   4. the identity (identity/selection.h): the bound one, the one the pod's service account names (Azure
 //      Workload Identity's conventions), the node's for exception pods, or Azure's answer for none / several /
 //      not yet assigned (fast, retryable; an optional short bounded wait);
@@ -22,6 +25,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "agent/cgroup/cgroup_index.h"
@@ -62,6 +66,7 @@ struct ImdsServiceDeps {
   http::Client& passthrough_client;
   TokenMetrics& metrics;
   const WallClock& clock;
+  std::function<bool()> caches_synced = {};  // every watch has listed once; empty: always
 };
 
 class ImdsService {
@@ -83,14 +88,17 @@ class ImdsService {
   boost::asio::awaitable<http::Response> passthrough(const http::Request& req, const Caller& caller);
   const PodInfo* find_pod(Caller& caller) const;
   boost::asio::awaitable<const PodInfo*> await_pod(Caller& caller);
-  boost::asio::awaitable<Selection> await_selection(const PodInfo& pod, const IdentitySelector& selector,
-                                                    const std::string& resource, const FetchContext& context);
+  boost::asio::awaitable<Selection> await_selection(const std::string& pod_uid, Selection selection,
+                                                    const IdentitySelector& selector, const std::string& resource,
+                                                    const FetchContext& context);
   WorkloadIdentityClaim claim_of(const PodInfo& pod) const;
   Result<std::shared_ptr<TokenSource>> source_for(const AzureIdentity& identity, const PodInfo& pod);
   void learn_principal(const AccessToken& token);
+  bool caches_synced();
 
   ImdsServiceDeps deps_;
   ImdsServiceSettings settings_;
+  bool synced_once_ = false;
 };
 
 }  // namespace podid::agent

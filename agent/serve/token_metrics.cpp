@@ -45,6 +45,10 @@ TokenMetrics::TokenMetrics(ScrapedRegistry& registry)
                               .Register(registry)),
       cache_entries_(BuildGauge().Name("podid_token_cache_entries").Help("Tokens held in the cache.")
                          .Register(registry).Add({})),
+      fetches_in_flight_(BuildGauge().Name("podid_token_fetches_in_flight")
+                             .Help("Upstream token calls under way (each one coroutine, however many requests wait "
+                                   "for it).")
+                             .Register(registry).Add({})),
       cache_events_(BuildCounter().Name("podid_token_cache_events_total")
                         .Help("Token cache events: hit, miss, refresh, refresh_failure, coalesced, eviction...")
                         .Register(registry)),
@@ -173,6 +177,7 @@ void TokenMetrics::track(std::function<TokenPathSnapshot()> snapshot) {
       last = now;
     };
     cache_entries_.Set(static_cast<double>(s.cache_entries));
+    fetches_in_flight_.Set(static_cast<double>(s.fetches_in_flight));
     for (const auto& [event, value] : s.cache_events) {
       mirror(cache_events_.Add({{"event", event}}), "cache/" + event, value);
     }

@@ -15,7 +15,7 @@
 //   podid_passthrough_requests_total{result}                    other IMDS paths: forwarded, blocked, error
 //   podid_federated_failures_total{reason}                      federated tokens refused or failed, by reason
 //                                                                (no_federated_credential, token_request_refused...)
-//   podid_token_cache_entries, podid_token_cache_events_total{event}
+//   podid_token_cache_entries, podid_token_fetches_in_flight, podid_token_cache_events_total{event}
 //   podid_k8s_watch_connected{watch}, podid_k8s_watch_synced{watch}, podid_k8s_watch_failures_total{watch},
 //   podid_k8s_watch_relists_total{watch}
 //   podid_k8s_api_reachable                                     0 while any watch is failing: the agent is
@@ -54,6 +54,7 @@ struct TokenRequestLabels {
 // What the agent's components report at each scrape.
 struct TokenPathSnapshot {
   size_t cache_entries = 0;
+  size_t fetches_in_flight = 0;  // upstream token calls under way
   std::vector<std::pair<std::string, uint64_t>> cache_events;  // monotonic: hits, misses, refreshes...
   std::vector<std::pair<std::string, k8s::ReflectorStats>> watches;
   size_t pods_known = 0;
@@ -116,6 +117,7 @@ class TokenMetrics {
   prometheus::Family<prometheus::Counter>& passthrough_;
   prometheus::Family<prometheus::Counter>& federated_failures_;
   prometheus::Gauge& cache_entries_;
+  prometheus::Gauge& fetches_in_flight_;
   prometheus::Family<prometheus::Counter>& cache_events_;
   prometheus::Family<prometheus::Gauge>& watch_connected_;
   prometheus::Family<prometheus::Gauge>& watch_synced_;

@@ -122,13 +122,14 @@ Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, con
       ImdsServiceDeps{.cgroups = m.cgroups, .pods = m.pods, .identities = m.identities, .accounts = m.accounts.get(),
                       .sources = *m.sources,
                       .cache = *m.cache, .passthrough_client = *m.imds_client, .metrics = *m.metrics,
-                      .clock = m.clock},
+                      .clock = m.clock, .caches_synced = [&m] { return m.watch->synced(); }},
       std::move(settings));
 
   m.metrics->track([&m] {
     TokenPathSnapshot s;
     auto cs = m.cache->stats();
     s.cache_entries = cs.entries;
+    s.fetches_in_flight = cs.in_flight;
     s.cache_events = {{"hit", cs.hits},           {"miss", cs.misses},
                       {"refresh", cs.refreshes},  {"refresh_failure", cs.refresh_failures},
                       {"coalesced", cs.coalesced}, {"eviction", cs.evictions},

@@ -51,8 +51,11 @@ class Agent:
 
     def __init__(self, node: Node, tmp: Path, pin_name: str, port: int, cgroup: Path, extra=(),
                  env: dict | None = None):
-        """`env`: variables added to this process's environment for the agent (e.g. SSL_CERT_FILE)."""
+        """`env`: variables added to this process's environment for the agent (e.g. SSL_CERT_FILE). `binary`
+        (the built podid-agent unless changed) is what the next start() runs: an upgrade test points it at a
+        copy."""
         self.node, self.tmp, self.pin_name, self.port, self.cgroup = node, tmp, pin_name, port, cgroup
+        self.binary = AGENT
         self.extra = list(extra)
         self.env = dict(env or {})
         self.proc: subprocess.Popen | None = None
@@ -74,7 +77,7 @@ class Agent:
     def args(self) -> list[str]:
         # Without a Kubernetes API to watch, the agent serves the kernel path only.
         kube = [] if "--node-name" in self.extra else ["--kube", "off"]
-        return [str(AGENT), "run", "--cgroup-path", str(self.node.kubepods_dir), "--pin-name", self.pin_name,
+        return [str(self.binary), "run", "--cgroup-path", str(self.node.kubepods_dir), "--pin-name", self.pin_name,
                 "--listen", f"{self.node.agent_addr}:{self.port}", "--ops-listen", "127.0.0.1:0",
                 "--log-level", "debug", *kube, *self.extra]
 
@@ -117,6 +120,15 @@ class Agent:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS for the agent")
+
+    def open_fds(self) -> int:
+        """Descriptors the agent holds now."""
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the agent has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def ops_get(self, path: str) -> tuple[int, str]:
         url = f"http://{self.serving['ops']}{path}"

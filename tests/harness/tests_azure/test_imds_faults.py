@@ -55,6 +55,32 @@ def test_log_records_headers_and_gaps(imds):
     assert all(g >= 0.05 for g in imds.log.gaps(r"oauth2/token"))
 
 
+def test_log_records_each_requests_source(imds):
+    http(imds.url + TOKEN_Q, headers=MD)
+    (entry,) = imds.log.entries(r"oauth2/token")
+    assert entry.source[0] == "127.0.0.1" and entry.source[1] > 0
+    assert imds.log.entries(sources={"127.0.0.1"}) == [entry]
+    assert imds.log.entries(sources={"10.244.1.2"}) == []
+
+
+def test_a_fault_with_a_probability_hits_that_share_of_requests(imds):
+    imds.faults.add(500, count=None, path_regex=r"oauth2/token", probability=0.25)
+    statuses = [http(imds.url + TOKEN_Q, headers=MD).status for _ in range(400)]
+    assert set(statuses) == {200, 500}
+    assert 60 <= statuses.count(500) <= 140, statuses.count(500)    # 100 expected; p(outside) < 1e-5
+
+
+def test_probability_draws_are_reproducible_and_validated(cloud, issuer):
+    def run() -> list[int]:
+        emu = ImdsEmulator(cloud.state, issuer, vm="aks-nodepool1-vmss", instance="0")
+        emu.faults.add(429, count=None, probability=0.5)
+        with emu.serve() as srv:
+            return [http(srv.url + TOKEN_Q, headers=MD).status for _ in range(30)]
+    assert run() == run()
+    with pytest.raises(ValueError):
+        ImdsEmulator(cloud.state, issuer, vm="aks-nodepool1-vmss", instance="0").faults.add(500, probability=0)
+
+
 def test_identity_rate_limit_20_per_second(cloud, issuer):
     emu = ImdsEmulator(cloud.state, issuer, vm=cloud.vmss_id, rate_limit=True)
     with emu.serve() as srv:

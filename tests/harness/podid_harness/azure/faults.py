@@ -8,6 +8,7 @@ apart. Both exist because retry behaviour is only observable from the server's s
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 import time
@@ -29,22 +30,29 @@ class Fault:
     reset: bool = False                   # close the connection without an answer
     body: Optional[bytes] = None          # default: a JSON error body in the emulator's own shape
     headers: list[tuple[str, str]] = field(default_factory=list)
+    probability: float = 1.0              # the share of matching requests it hits (a soak's "5% of calls")
     hits: int = 0
 
 
 class FaultPlan:
-    """Ordered faults; the first one that matches a request and still has count left applies."""
+    """Ordered faults; the first one that matches a request, still has count left and (for a fault with a
+    probability below 1) draws a hit applies. Draws come from a generator seeded with `seed`, so a run's
+    faults are reproducible."""
 
-    def __init__(self, default_body) -> None:
+    def __init__(self, default_body, seed: int = 0) -> None:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._default_body = default_body   # status -> bytes, in the emulator's error format
+        self._random = random.Random(seed)
 
     def add(self, status: Optional[int] = None, *, retry_after: Optional[float] = None, count: Optional[int] = 1,
             path_regex: Optional[str] = None, method: Optional[str] = None, delay_s: float = 0.0,
             reset: bool = False, body: Optional[bytes] = None,
-            headers: Optional[list[tuple[str, str]]] = None) -> Fault:
-        f = Fault(status, retry_after, count, path_regex, method, delay_s, reset, body, list(headers or []))
+            headers: Optional[list[tuple[str, str]]] = None, probability: float = 1.0) -> Fault:
+        if not 0.0 < probability <= 1.0:
+            raise ValueError(f"fault probability {probability} is not in (0, 1]")
+        f = Fault(status, retry_after, count, path_regex, method, delay_s, reset, body, list(headers or []),
+                  probability)
         with self._lock:
             self._faults.append(f)
         return f
@@ -61,6 +69,8 @@ class FaultPlan:
                 if f.method and f.method.upper() != req.method:
                     continue
                 if f.path_regex and not re.search(f.path_regex, req.raw_path or req.path):
+                    continue
+                if f.probability < 1.0 and self._random.random() >= f.probability:
                     continue
                 f.hits += 1
                 return f
@@ -98,6 +108,7 @@ class LogEntry:
     headers: dict[str, str]
     status: int = 0             # 0 = connection reset, no answer
     op: str = ""                # emulator-specific operation name (ARM: "PATCH vmss", ...)
+    source: tuple[str, int] = ("", 0)   # the client's address and port: who reached the emulator
 
     def header(self, name: str) -> Optional[str]:
         return self.headers.get(name.lower())
@@ -112,18 +123,22 @@ class RequestLog:
 
     def record(self, req: Request, op: str = "") -> LogEntry:
         e = LogEntry(time.monotonic(), req.method, req.path, req.raw_path, dict(req.query), dict(req.headers),
-                     op=op)
+                     op=op, source=tuple(req.client[:2]))
         with self._lock:
             self._entries.append(e)
         return e
 
-    def entries(self, path_regex: Optional[str] = None, op: Optional[str] = None) -> list[LogEntry]:
+    def entries(self, path_regex: Optional[str] = None, op: Optional[str] = None,
+                sources: Optional[set[str]] = None) -> list[LogEntry]:
+        """Entries in arrival order; `sources`: only those from one of these client addresses."""
         with self._lock:
             out = list(self._entries)
         if path_regex:
             out = [e for e in out if re.search(path_regex, e.raw_path)]
         if op:
             out = [e for e in out if e.op == op]
+        if sources is not None:
+            out = [e for e in out if e.source[0] in sources]
         return out
 
     def gaps(self, path_regex: Optional[str] = None) -> list[float]:
