@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "podid/config/flags.h"
+#include "podid/log.h"
 
 namespace podid::agent {
 
@@ -225,8 +226,7 @@ const std::vector<FlagSpec>& flag_specs() {
          for (const auto& dir : values) c.exempt_cgroups.emplace_back(dir);
        }},
       {"log-level", false, last([](AgentConfig& c, S flag, S v) {
-         if (v != "debug" && v != "info" && v != "warn" && v != "error")
-           throw std::invalid_argument(flag + ": '" + v + "' is not debug, info, warn or error");
+         if (!log::parse_level(v)) throw std::invalid_argument(flag + ": '" + v + "' is not debug, info, warn or error");
          c.log_level = v;
        })},
       {"kube", false, last([](AgentConfig& c, S flag, S v) { c.kube_enabled = parse_bool(flag, v); })},

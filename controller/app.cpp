@@ -5,9 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <fstream>
-#include <optional>
-#include <sstream>
+#include <string_view>
 
 #include "controller/arm/http_arm_client.h"
 #include "controller/cloud/arm_credential.h"
@@ -23,63 +21,49 @@
 #include "podid/k8s/api_client.h"
 #include "podid/k8s/cluster_config.h"
 #include "podid/log.h"
+#include "podid/read_file.h"
+#include "podid/startup.h"
 
 namespace podid::controller {
 namespace asio = boost::asio;
 namespace {
 
-log::Level parse_level(const std::string& level) {
-  if (level == "debug") return log::Level::kDebug;
-  if (level == "warn") return log::Level::kWarn;
-  if (level == "error") return log::Level::kError;
-  return log::Level::kInfo;
-}
+constexpr std::string_view kProgram = "podid-controller";
 
-std::optional<std::string> read_text_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-int refuse_start(const std::string& why) {
-  log::error("cannot start", {{"error", why}});
-  return 1;
-}
+int refuse(const std::string& why) { return refuse_start(kProgram, why); }
 
 }  // namespace
 
 int run_controller(const ControllerConfig& config) {
-  log::set_min_level(parse_level(config.log_level));
+  log::set_min_level(log::parse_level(config.log_level).value_or(log::Level::kInfo));
   asio::io_context io;
 
   // Kubernetes.
   auto cluster = config.kubeconfig.empty() ? k8s::in_cluster_config() : k8s::kubeconfig_config(config.kubeconfig);
-  if (!cluster) return refuse_start(cluster.error().message());
+  if (!cluster) return refuse(cluster.error().message());
   k8s::ApiClient api(io.get_executor(), *cluster, "podid-controller/" PODID_VERSION);
 
   // Azure: cloud config, environment, credential, ARM client.
   auto env = cloud::process_environment();
   auto cloud_config = cloud::load_cloud_config(config.cloud_config, env);
-  if (!cloud_config) return refuse_start(cloud_config.error().message());
+  if (!cloud_config) return refuse(cloud_config.error().message());
   auto environment = cloud::resolve_environment(*cloud_config, env);
-  if (!environment) return refuse_start(environment.error().message());
+  if (!environment) return refuse(environment.error().message());
   auto auth = cloud::resolve_auth(*cloud_config);
-  if (!auth) return refuse_start(auth.error().message());
+  if (!auth) return refuse(auth.error().message());
   http::ClientOptions azure_http{.timeout = config.arm_timeout, .user_agent = "podid-controller/" PODID_VERSION};
   if (!config.azure_ca_file.empty()) {
-    auto ca = read_text_file(config.azure_ca_file);
-    if (!ca) return refuse_start("--azure-ca-file: cannot read '" + config.azure_ca_file + "'");
+    auto ca = read_file(config.azure_ca_file);
+    if (!ca) return refuse("--azure-ca-file: " + ca.error().message());
     azure_http.tls.ca_pem = *ca;
   }
   http::Client azure_client(io.get_executor(), azure_http);
   cloud::ArmCredentialOptions credential_options;
   credential_options.imds_endpoint = config.imds_endpoint;
   auto credential = cloud::ArmCredential::create(azure_client, *auth, *environment, credential_options);
-  if (!credential) return refuse_start(credential.error().message());
+  if (!credential) return refuse(credential.error().message());
   auto arm_endpoint = http::Url::parse(environment->resource_manager_endpoint);
-  if (!arm_endpoint) return refuse_start("resource manager endpoint: " + arm_endpoint.error().message());
+  if (!arm_endpoint) return refuse("resource manager endpoint: " + arm_endpoint.error().message());
 
   ControllerMetrics metrics;
   arm::HttpArmClient arm(azure_client,
@@ -146,13 +130,13 @@ int run_controller(const ControllerConfig& config) {
   };
   boost::system::error_code ec;
   auto listen_address = asio::ip::make_address(config.listen_address, ec);
-  if (ec) return refuse_start("--listen: " + ec.message());
+  if (ec) return refuse("--listen: " + ec.message());
   auto ops_ep = server.listen(http::tcp::endpoint(listen_address, config.listen_port),
                               [&ops](http::tcp::socket&) -> http::Handler {
                                 return http::sync_handler([&ops](const http::Request& req) { return http::handle_ops(req, ops); });
                               },
                               "ops");
-  if (!ops_ep) return refuse_start(ops_ep.error().message());
+  if (!ops_ep) return refuse(ops_ep.error().message());
 
   cache.start();
   if (elector) {

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "podid/config/flags.h"
+#include "podid/log.h"
 
 namespace podid::controller {
 namespace {
@@ -120,8 +121,7 @@ const std::vector<FlagSpec>& flag_specs() {
        })},
       {"listen", false, last([](ControllerConfig& c, S flag, S v) { std::tie(c.listen_address, c.listen_port) = config::parse_endpoint(flag, v); })},
       {"log-level", false, last([](ControllerConfig& c, S flag, S v) {
-         if (v != "debug" && v != "info" && v != "warn" && v != "error")
-           throw std::invalid_argument(flag + ": '" + v + "' is not debug, info, warn or error");
+         if (!log::parse_level(v)) throw std::invalid_argument(flag + ": '" + v + "' is not debug, info, warn or error");
          c.log_level = v;
        })},
   };
