@@ -32,6 +32,8 @@
 #include <string>
 #include <vector>
 
+#include "header_option.h"
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -163,12 +165,9 @@ int main(int argc, char** argv) {
     else if (a == "--port") o.port = static_cast<unsigned short>(std::stoi(next()));
     else if (a == "--path") o.path = next();
     else if (a == "--header") {
-      auto h = next();
-      auto colon = h.find(':');
-      if (colon == std::string::npos) { std::cerr << "--header wants 'Name: value'\n"; return 2; }
-      auto v = h.substr(colon + 1);
-      v.erase(0, v.find_first_not_of(' '));
-      o.headers.emplace_back(h.substr(0, colon), v);
+      auto header = podid::bench::parse_header_option(next());
+      if (!header) { std::cerr << "--header wants 'Name: value'\n"; return 2; }
+      o.headers.push_back(std::move(*header));
     } else if (a == "--connections") o.connections = std::stoi(next());
     else if (a == "--requests") o.requests = std::stol(next());
     else if (a == "--seconds") o.seconds = std::stod(next());

@@ -53,6 +53,7 @@
 #include <string>
 #include <vector>
 
+#include "header_option.h"
 #include "podid/ascii.h"
 #include "podid/encoding/base64.h"
 
@@ -320,12 +321,9 @@ Options parse(int argc, char** argv) {
     else if (a == "--port") o.port = static_cast<unsigned short>(std::stoi(next()));
     else if (a == "--path") o.path = next();
     else if (a == "--header") {
-      auto h = next();
-      auto colon = h.find(':');
-      if (colon == std::string::npos) usage("--header wants 'Name: value'");
-      auto v = h.substr(colon + 1);
-      v.erase(0, v.find_first_not_of(' '));
-      o.headers.emplace_back(h.substr(0, colon), v);
+      auto header = podid::bench::parse_header_option(next());
+      if (!header) usage("--header wants 'Name: value'");
+      o.headers.push_back(std::move(*header));
     } else if (a == "--rate") o.rate = std::stod(next());
     else if (a == "--connections") o.connections = std::stoi(next());
     else if (a == "--seconds") o.seconds = std::stod(next());
