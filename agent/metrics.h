@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Every metric of podid-agent's own (the token path's are in serve/token_metrics.h, on the same registry), in
+// Every metric of podid-agent's own (the token stack's are in serve/token_metrics.h, on the same registry), in
 // one place, so names and labels are defined once. New metrics are under podid_.
 //
 //   podid_agent_connections_total{outcome}          accepted redirect connections: attributed, or the refusal
