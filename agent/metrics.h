@@ -13,7 +13,8 @@
 //   podid_bpf_watchdog_failures_total               watchdog checks that found a link missing or swapped
 //   podid_bpf_stats_read_errors_total               failed reads of the stats map
 //
-// A pod's connection counts on a series held here, never on a label-map lookup: attribution runs per accept().
+// An attributed connection counts on a series held here, never on a label-map lookup: admission
+// (agent/serve/admission.h) runs on every accept(). Refusals, the rarer outcome, look their series up by label.
 #pragma once
 
 #include <prometheus/counter.h>
