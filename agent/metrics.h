@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Every metric of podid-agent's own (the token path's are in serve/token_metrics.h, on the same registry), in
+// Every metric of podid-agent's own (the token stack's are in serve/token_metrics.h, on the same registry), in
 // one place, so names and labels are defined once. New metrics are under podid_.
 //
 //   podid_agent_connections_total{outcome}          accepted redirect connections: attributed, or the refusal
@@ -15,7 +15,8 @@
 //   podid_bpf_watchdog_failures_total               watchdog checks that found a link missing or swapped
 //   podid_bpf_stats_read_errors_total               failed reads of the stats map
 //
-// A pod's connection counts on a series held here, never on a label-map lookup: attribution runs per accept().
+// An attributed connection counts on a series held here, never on a label-map lookup: admission
+// (agent/serve/admission.h) runs on every accept(). Refusals, the rarer outcome, look their series up by label.
 #pragma once
 
 #include <prometheus/counter.h>

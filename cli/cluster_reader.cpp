@@ -11,6 +11,12 @@ namespace {
 
 constexpr const char* kGroupPath = "/apis/aadpodidentity.k8s.io/v1/";
 
+std::string group_path(std::string_view plural) {
+  std::string path = kGroupPath;
+  path.append(plural);
+  return path;
+}
+
 asio::awaitable<Result<std::vector<nlohmann::json>>> list_all(k8s::ApiClient& api, std::string path) {
   std::vector<nlohmann::json> items;
   std::string next;
@@ -49,10 +55,10 @@ asio::awaitable<Result<ListedObjects>> read_cluster(k8s::ApiClient& api) {
     std::vector<nlohmann::json>* into;
   };
   const Target targets[] = {
-      {std::string(kGroupPath) + "azureidentities", &out.identities},
-      {std::string(kGroupPath) + "azureidentitybindings", &out.bindings},
-      {std::string(kGroupPath) + "azureassignedidentities", &out.assigned},
-      {std::string(kGroupPath) + "azurepodidentityexceptions", &out.exceptions},
+      {group_path("azureidentities"), &out.identities},
+      {group_path("azureidentitybindings"), &out.bindings},
+      {group_path("azureassignedidentities"), &out.assigned},
+      {group_path("azurepodidentityexceptions"), &out.exceptions},
       {"/api/v1/pods", &out.pods},
       {"/api/v1/nodes", &out.nodes},
   };

@@ -55,7 +55,9 @@ void parse_all(const std::vector<json>& items, const char* kind, Parse parse, st
     }
     out.push_back(std::move(parsed.value()));
     if (std::string conditions = false_conditions_of(item); !conditions.empty()) {
-      view.false_conditions[std::string(kind) + " " + crd::object_key(item)] = conditions;
+      std::string key = kind;
+      key.append(" ").append(crd::object_key(item));
+      view.false_conditions[std::move(key)] = conditions;
     }
   }
 }

@@ -27,7 +27,8 @@ std::string identity_manifest(std::string_view ns, std::string_view name, std::s
 std::string az_role_assignment(std::string_view principal_id, std::string_view role, std::string_view scope);
 
 // The commands in `text` (a line starting with "az " or "kubectl ", or the rest of a line after "Fix: "), joined
-// by newlines: the controller's conditions end with the command that fixes them (controller/round.cpp).
+// by newlines: the controller's conditions end with the command that fixes them
+// (controller/round/round_interpretation.cpp).
 std::string commands_in(std::string_view text);
 
 }  // namespace podid::cli

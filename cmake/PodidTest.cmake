@@ -1,10 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Test registration. Every test carries two labels: a kind (unit, bpf, e2e, real-client) and a component
-# (agent, controller, cli, harness, deploy), so `ctest -L bpf` or `ctest -L agent` selects a slice.
+# (agent, controller, cli, harness, deploy), so `ctest -L bpf` or `ctest -L agent` selects a slice. The fuzz
+# corpora replays (podid_add_fuzzer, PodidFuzz.cmake) are checked against the same lists.
 #
-# Privileged tests (bpf, e2e) skip with exit code 77 when not root; CI sets PODID_REQUIRE_PRIVILEGED=1, which
-# turns that skip into a failure (see tests/README.md).
+# Privileged tests (bpf, e2e, and the few unit tests that need root, such as the cgroup2 ones) skip with a clear
+# message when not root: GTEST_SKIP (ctest reports it as skipped), pytest.skip through
+# tests/harness/podid_harness/privileged.py, or exit code 77 from scripts/in-isolated-netns (SKIP_RETURN_CODE).
+# CI sets PODID_REQUIRE_PRIVILEGED=1, which makes each of them fail instead, and scripts/test then also fails a
+# run in which ctest reports any test skipped.
 
 include(GoogleTest)
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // What a connection on the redirect address gets, decided at accept, before a byte is read:
-//   1. The kernel's record of the socket, taken once (attribution/attributor.h). A connection without one (it
-//      did not come through the redirect: someone connected to the agent's address directly; or the record is
-//      stale, from another ABI, unreadable) is answered 403 with the reason at once and closed, reading
+//   1. The kernel's record of the socket, taken once (agent/bpf/imds_redirect_attributor.h). A connection
+//      without one (it did not come through the redirect: someone connected to the agent's address directly; or
+//      the record is stale, from another ABI, unreadable) is answered 403 with the reason at once and closed, reading
 //      nothing; a source holding kMaxRefusedPerSource such answers in flight is dropped outright. Record-less
 //      connections therefore cost no read timeout and cannot pin descriptors.
 //   2. The pod owning the recorded cgroups, resolved once, here (empty when none is known yet: the IMDS

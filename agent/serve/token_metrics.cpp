@@ -167,9 +167,9 @@ size_t TokenMetrics::held_series(std::string_view pod_uid) const {
   return pod == pods_.end() ? 0 : pod->second.size();
 }
 
-void TokenMetrics::track(std::function<TokenPathSnapshot()> snapshot) {
+void TokenMetrics::track(std::function<TokenStackSnapshot()> snapshot) {
   registry_.on_scrape([this, snapshot = std::move(snapshot)] {
-    TokenPathSnapshot s = snapshot();
+    TokenStackSnapshot s = snapshot();
     // Monotonic values owned elsewhere are exported as increments since the previous scrape.
     auto mirror = [this](prometheus::Counter& counter, const std::string& key, uint64_t now) {
       uint64_t& last = mirrored_[key];

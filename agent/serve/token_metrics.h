@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The token path's metrics, registered in the agent's registry:
+// The token stack's metrics (agent/serve/token_stack.h), registered in the agent's registry:
 //
 //   podid_token_requests_total{namespace,pod,identity,resource,result,source}
 //        token requests by pod and outcome; a pod's series go away with the pod
@@ -52,7 +52,7 @@ struct TokenRequestLabels {
 };
 
 // What the agent's components report at each scrape.
-struct TokenPathSnapshot {
+struct TokenStackSnapshot {
   size_t cache_entries = 0;
   size_t fetches_in_flight = 0;  // upstream token calls under way
   std::vector<std::pair<std::string, uint64_t>> cache_events;  // monotonic: hits, misses, refreshes...
@@ -77,7 +77,7 @@ class TokenMetrics {
   void forget_pod(std::string_view pod_uid);
 
   // Refreshes the gauges and counters that mirror other components, at every scrape.
-  void track(std::function<TokenPathSnapshot()> snapshot);
+  void track(std::function<TokenStackSnapshot()> snapshot);
 
   // Series held for pods, for tests: how many kinds of request this pod has made.
   size_t held_series(std::string_view pod_uid) const;

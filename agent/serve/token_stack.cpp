@@ -126,7 +126,7 @@ Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, con
       std::move(settings));
 
   m.metrics->track([&m] {
-    TokenPathSnapshot s;
+    TokenStackSnapshot s;
     auto cs = m.cache->stats();
     s.cache_entries = cs.entries;
     s.fetches_in_flight = cs.in_flight;

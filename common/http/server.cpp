@@ -121,7 +121,9 @@ asio::awaitable<void> serve_session(tcp::socket socket, Handler handler, std::sh
   co_await lingering_close(stream);
 }
 
-asio::awaitable<void> answer_and_close(tcp::socket socket, Response response, std::shared_ptr<void> hold) {
+// `hold` is never read: as a coroutine parameter it lives in the frame, which is what keeps it until the close.
+asio::awaitable<void> answer_and_close(tcp::socket socket, Response response,
+                                       [[maybe_unused]] std::shared_ptr<void> hold) {
   beast::tcp_stream stream(std::move(socket));
   response.keep_alive(false);
   stream.expires_after(kRefusalWriteTimeout);

@@ -44,7 +44,7 @@ AGENT_TOKEN_REQUEST = calls(["create"], "", ["serviceaccounts/token"],
                             where="agent/cluster/token_request_client.cpp (--token-request-credential service-account)")
 AGENT_SECRETS = calls(["list", "watch"], "", ["secrets"],
                       where="agent/cluster/secret_store.cpp (per Secret, fieldSelector metadata.name)")
-AGENT_STARTUP_TAINT = calls(["get", "patch"], "", ["nodes"], where="agent/serve/token_path.cpp (--startup-taint)")
+AGENT_STARTUP_TAINT = calls(["get", "patch"], "", ["nodes"], where="agent/cluster/startup_taint.cpp (--startup-taint)")
 
 CONTROLLER = [
     *calls(["list", "watch"], "", ["pods", "nodes"], where="controller/cluster/cluster_cache.cpp (informers)"),

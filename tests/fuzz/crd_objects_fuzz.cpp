@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The aadpodidentity.k8s.io/v1 objects and pods as both binaries parse them (common/crd/crd_types.h), from any
-// JSON. Input: the object's JSON text, given to all five parsers.
+// The aadpodidentity.k8s.io/v1 objects and pods as both binaries parse them (include/podid/crd/crd_types.h), from
+// any JSON. Input: the object's JSON text, given to all five parsers.
 //
 // Properties:
 //   - an object that parses is named (namespace and name), a binding has a selector, a type-0 identity has a

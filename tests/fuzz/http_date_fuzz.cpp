@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Retry-After as IMDS, Entra ID and ARM send it with 429 and 503 (common/azure/retry_after.h): delay-seconds or
+// Retry-After as IMDS, Entra ID and ARM send it with 429 and 503 (include/podid/azure/retry_after.h): delay-seconds or
 // one of the three HTTP-date forms. Input: the header's value.
 //
 // Properties: a delay is between 0 and one day; a date that parses is a valid calendar date and time, and

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// A cluster for doctor's unit tests: the agent's CRD builders (crd_fixtures.h) plus pods, nodes and agent pods
+// A cluster for doctor's unit tests: the CRD builders (common/crd/crd_fixtures.h) plus pods, nodes and agent pods
 // as the API server lists them.
 #pragma once
 
@@ -9,7 +9,7 @@
 
 #include "cli/cluster_checks.h"
 #include "cli/cluster_view.h"
-#include "crd_fixtures.h"
+#include "common/crd/crd_fixtures.h"
 
 namespace podid::cli::testing {
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // CgroupIndex::start() refuses what is not a cgroup v2 directory: start-up must fail loudly rather than
-// serve an index that never fills. (The index on a real cgroup tree: pod_cgroups_cgroup2_test.cpp.)
+// serve an index that never fills. (The index on a real cgroup tree: cgroup_index_cgroup2_test.cpp.)
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "crd_fixtures.h"
+#include "common/crd/crd_fixtures.h"
 #include "podid/crd/workload_identity.h"
 
 using namespace podid::agent;

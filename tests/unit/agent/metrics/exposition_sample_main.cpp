@@ -33,7 +33,7 @@ std::string agent() {
   tokens.upstream_request("imds", 429);
   tokens.passthrough("forwarded");
   tokens.track([] {
-    podid::agent::TokenPathSnapshot s{.cache_entries = 1, .cache_events = {{"hit", 3}}, .pods_known = 1};
+    podid::agent::TokenStackSnapshot s{.cache_entries = 1, .cache_events = {{"hit", 3}}, .pods_known = 1};
     s.watches = {{"pods", podid::k8s::ReflectorStats{.synced = true, .connected = true}}};
     s.identity_objects = {{"AzureIdentity", 1}};
     return s;

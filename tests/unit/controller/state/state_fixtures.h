@@ -9,7 +9,7 @@
 #include <string>
 #include <utility>
 
-#include "agent/identity/crd_fixtures.h"
+#include "common/crd/crd_fixtures.h"
 #include "controller/state/desired_state.h"
 #include "controller/state/records.h"
 

@@ -9,7 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "agent/identity/crd_fixtures.h"
+#include "common/crd/crd_fixtures.h"
 
 namespace podid::controller {
 namespace {

@@ -4,7 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "crd_fixtures.h"
+#include "common/crd/crd_fixtures.h"
 
 using namespace podid::crd;
 using namespace podid::agent::testing;

@@ -9,7 +9,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using podid::agent::TokenMetrics;
-using podid::agent::TokenPathSnapshot;
+using podid::agent::TokenStackSnapshot;
 using podid::agent::TokenRequestLabels;
 
 const TokenRequestLabels kWebServed{.ns = "shop", .pod = "web-0", .pod_uid = "uid-web", .identity = "client-a",
@@ -138,7 +138,7 @@ TEST_F(TokenMetricsTest, UpstreamCallsByStatusOrError) {
 }
 
 TEST_F(TokenMetricsTest, ScrapesMirrorTheComponentsState) {
-  TokenPathSnapshot state{.cache_entries = 4, .cache_events = {{"hit", 10}, {"miss", 2}}, .pods_known = 9,
+  TokenStackSnapshot state{.cache_entries = 4, .cache_events = {{"hit", 10}, {"miss", 2}}, .pods_known = 9,
                           .pod_cgroups = 9, .container_cgroups = 12,
                           .identity_objects = {{"AzureIdentity", 3}}, .identity_objects_rejected = 1};
   podid::k8s::ReflectorStats pods{.synced = true, .connected = true, .failures = 1};
