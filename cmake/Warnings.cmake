@@ -19,7 +19,8 @@ function(podid_silence_gcc_false_positives)
   # awaitable_frame_base::operator new (Asio's recycling allocator, aligned_alloc underneath) and freed by its
   # sized operator delete (free underneath), a matching pair GCC cannot see through once it inlines both. Which
   # coroutines it reports depends on inlining; these are the targets holding the ones g++ 12 reports.
-  foreach(t podid_azure podid_agent_serve podid_controller_arm_http podid_controller_leader podid_cli_lib)
+  foreach(t podid_azure podid_agent_serve podid_controller_arm_http podid_controller_leader podid_cli_lib
+      bench-pod-load)
     if(TARGET ${t})
       target_compile_options(${t} PRIVATE -Wno-mismatched-new-delete)
     endif()
