@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/bpf/imds_redirect_attributor.h"
 
+#include "tests/unit/agent/sockaddr_fixture.h"
+
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,6 +14,9 @@ using namespace podid::agent;
 using namespace std::chrono_literals;
 
 namespace {
+
+using podid::testing::v4;
+using podid::testing::v6;
 
 class FakeTable : public ConnTable {
  public:
@@ -35,24 +40,6 @@ class FakeClock : public MonotonicClock {
   uint64_t now = 10'000'000'000;
   uint64_t now_ns() const override { return now; }
 };
-
-sockaddr_storage v4(const char* addr, uint16_t port) {
-  sockaddr_storage ss{};
-  auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-  a->sin_family = AF_INET;
-  a->sin_port = htons(port);
-  inet_pton(AF_INET, addr, &a->sin_addr);
-  return ss;
-}
-
-sockaddr_storage v6(const char* addr, uint16_t port) {
-  sockaddr_storage ss{};
-  auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-  a->sin6_family = AF_INET6;
-  a->sin6_port = htons(port);
-  inet_pton(AF_INET6, addr, &a->sin6_addr);
-  return ss;
-}
 
 struct AttributorTest : ::testing::Test {
   FakeTable table;

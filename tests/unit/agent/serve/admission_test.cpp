@@ -13,9 +13,12 @@
 #include <vector>
 
 #include "run_until.h"
+#include "tests/unit/agent/sockaddr_fixture.h"
 
 namespace podid::agent {
 namespace {
+
+using podid::testing::v4;
 
 using namespace std::chrono_literals;
 
@@ -38,15 +41,6 @@ class FixedClock final : public MonotonicClock {
  public:
   uint64_t now_ns() const override { return 5'000'000'000; }
 };
-
-sockaddr_storage v4(const char* addr, uint16_t port) {
-  sockaddr_storage ss{};
-  auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-  a->sin_family = AF_INET;
-  a->sin_port = htons(port);
-  inet_pton(AF_INET, addr, &a->sin_addr);
-  return ss;
-}
 
 http::Request get(const std::string& target) {
   http::Request req{boost::beast::http::verb::get, target, 11};
