@@ -25,7 +25,7 @@ Invocation parse(std::vector<const char*> args) {
 }
 }  // namespace
 
-TEST(AgentConfig, defaults_are_the_azure_ones) {
+TEST(AgentConfig, DefaultsAreTheAzureOnes) {
   auto inv = parse({"run"});
   EXPECT_EQ(inv.command, Command::kRun);
   EXPECT_EQ(inv.config.listen_address, "169.254.32.1");
@@ -35,7 +35,7 @@ TEST(AgentConfig, defaults_are_the_azure_ones) {
   EXPECT_EQ(inv.config.targets[4].to_string(), "allow:any:168.63.129.16:0");
 }
 
-TEST(AgentConfig, flags_override_and_targets_replace_the_defaults) {
+TEST(AgentConfig, FlagsOverrideAndTargetsReplaceTheDefaults) {
   auto inv = parse({"run", "--listen", "169.254.9.9:8080", "--conn-table-size=128", "--target",
                     "redirect:tcp:169.254.169.254:80", "--target", "deny:tcp:[fd00:ec2::254]:80"});
   EXPECT_EQ(inv.config.listen_address, "169.254.9.9");
@@ -46,7 +46,7 @@ TEST(AgentConfig, flags_override_and_targets_replace_the_defaults) {
   EXPECT_EQ(inv.config.targets[1].to_string(), "deny:tcp:[fd00:ec2::254]:80");
 }
 
-TEST(AgentConfig, environment_fills_what_flags_leave_out) {
+TEST(AgentConfig, EnvironmentFillsWhatFlagsLeaveOut) {
   ::setenv("PODID_PIN_NAME", "from-env", 1);
   ::setenv("PODID_LOG_LEVEL", "warn", 1);
   auto inv = parse({"run", "--log-level", "debug"});
@@ -56,7 +56,7 @@ TEST(AgentConfig, environment_fills_what_flags_leave_out) {
   EXPECT_EQ(inv.config.log_level, "debug");
 }
 
-TEST(AgentConfig, bad_input_is_refused_with_the_flag_named) {
+TEST(AgentConfig, BadInputIsRefusedWithTheFlagNamed) {
   auto refused = [](std::vector<const char*> args, const std::string& mention) {
     try {
       parse(args);
@@ -102,7 +102,7 @@ TEST(AgentConfig, bad_input_is_refused_with_the_flag_named) {
   refused({"run", "--conn-quota-per-pod", "-1"}, "--conn-quota-per-pod");
 }
 
-TEST(AgentConfig, frame_hooks_and_quota) {
+TEST(AgentConfig, FrameHooksAndQuota) {
   auto defaults = parse({"run"}).config;
   EXPECT_EQ(defaults.host_hooks, HostHooksMode::kAuto);
   EXPECT_TRUE(defaults.uplinks.empty());
@@ -127,7 +127,7 @@ struct TempConfig {
 };
 }  // namespace
 
-TEST(AgentConfig, token_path_defaults_are_the_documented_ones) {
+TEST(AgentConfig, TokenPathDefaultsAreTheDocumentedOnes) {
   auto c = parse({"run"}).config;
   EXPECT_TRUE(c.kube_enabled);
   EXPECT_EQ(c.mode, OperationMode::kStandard);
@@ -141,7 +141,7 @@ TEST(AgentConfig, token_path_defaults_are_the_documented_ones) {
   EXPECT_FALSE(c.block_instance_metadata);
 }
 
-TEST(AgentConfig, federated_defaults_and_flags) {
+TEST(AgentConfig, FederatedDefaultsAndFlags) {
   auto d = parse({"run"}).config;
   EXPECT_TRUE(d.federated);
   EXPECT_EQ(d.token_request_identity, TokenRequestIdentity::kKubelet);
@@ -162,13 +162,13 @@ TEST(AgentConfig, federated_defaults_and_flags) {
   EXPECT_EQ(c.federated_tenant_id, "72f988bf-86f1-41af-91ab-2d7cd011db47");
 }
 
-TEST(AgentConfig, kube_off_needs_no_node_name) {
+TEST(AgentConfig, KubeOffNeedsNoNodeName) {
   auto c = parse({"run", "--kube", "off"}).config;
   EXPECT_FALSE(c.kube_enabled);
   EXPECT_TRUE(c.node_name.empty());
 }
 
-TEST(AgentConfig, file_fills_what_flags_and_environment_leave_out) {
+TEST(AgentConfig, FileFillsWhatFlagsAndEnvironmentLeaveOut) {
   TempConfig file(R"({"mode": "managed", "log-level": "warn", "force-namespaced": true,
                       "passthrough-prefix": ["/metadata/instance", "/metadata/versions"],
                       "not-ready-retry-after-seconds": 7, "pin-name": "from-file"})");
@@ -184,7 +184,7 @@ TEST(AgentConfig, file_fills_what_flags_and_environment_leave_out) {
   EXPECT_EQ(c.passthrough_prefixes[1], "/metadata/versions");
 }
 
-TEST(AgentConfig, bad_file_names_the_key) {
+TEST(AgentConfig, BadFileNamesTheKey) {
   auto refused_file = [](const std::string& text, const std::string& mention) {
     TempConfig file(text);
     try {

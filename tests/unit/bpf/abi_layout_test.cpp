@@ -62,7 +62,7 @@ static_assert(sizeof(podid_uplinks) == 4 * PODID_UPLINKS_MAX);
 static_assert(offsetof(podid_iface_addr, family) == 4);
 static_assert(offsetof(podid_iface_addr, addr) == 8);
 
-TEST(AbiLayout, structs_have_no_implicit_padding) {
+TEST(AbiLayout, StructsHaveNoImplicitPadding) {
   // Every byte is a named field or an explicit pad: sums of field sizes equal the struct size.
   EXPECT_EQ(sizeof(podid_config), 4 + 2 + 2 + 16 + 4 + 4 + 8 + 16 + 4 * PODID_TARGET_IP4_MAX + 4 + 4u);
   EXPECT_EQ(sizeof(podid_conn_key), 1 + 1 + 2 + 2 + 2 + 16 + 16u);
@@ -74,7 +74,7 @@ TEST(AbiLayout, structs_have_no_implicit_padding) {
   EXPECT_EQ(sizeof(podid_iface_addr), 4 + 1 + 3 + 16u);
 }
 
-TEST(AbiLayout, stats_and_enums_fit_their_fields) {
+TEST(AbiLayout, StatsAndEnumsFitTheirFields) {
   EXPECT_EQ(PODID_STAT_MAX, 30);  // stat_name() in the agent names each one
   EXPECT_LT(PODID_DENY_SOCKOPT, 256);
   EXPECT_LT(PODID_HOOK_SETSOCKOPT, 256);

@@ -86,7 +86,7 @@ std::string ip_text(const uint8_t* a, int family) {
   return buf;
 }
 
-TEST(ImdsFrame, arp_sender_and_target) {
+TEST(ImdsFrame, ArpSenderAndTarget) {
   auto f = parse(eth(PODID_ETH_P_ARP, arp(1, kOtherMac, "10.244.1.9", "10.244.1.1")));
   ASSERT_EQ(f.kind, PODID_FRAME_ARP);
   EXPECT_TRUE(podid_mac_equal(f.src_mac, kPodMac.data()));
@@ -95,14 +95,14 @@ TEST(ImdsFrame, arp_sender_and_target) {
   EXPECT_EQ(ip_text(f.daddr, AF_INET), "10.244.1.1");
 }
 
-TEST(ImdsFrame, arp_of_another_layout_or_cut_short_is_malformed) {
+TEST(ImdsFrame, ArpOfAnotherLayoutOrCutShortIsMalformed) {
   EXPECT_EQ(parse(eth(PODID_ETH_P_ARP, arp(6, kPodMac, "10.244.1.5", "10.244.1.1"))).kind, PODID_FRAME_MALFORMED);
   Bytes cut = eth(PODID_ETH_P_ARP, arp(1, kPodMac, "10.244.1.5", "10.244.1.1"));
   cut.resize(cut.size() - 1);
   EXPECT_EQ(parse(cut).kind, PODID_FRAME_MALFORMED);
 }
 
-TEST(ImdsFrame, ipv4_ports_past_options_and_fragments) {
+TEST(ImdsFrame, Ipv4PortsPastOptionsAndFragments) {
   auto f = parse(eth(PODID_ETH_P_IP, ipv4("10.244.1.5", "169.254.169.254", 6, ports(40000, 80))));
   ASSERT_EQ(f.kind, PODID_FRAME_IPV4);
   EXPECT_EQ(f.family, PODID_AF_INET);
@@ -122,7 +122,7 @@ TEST(ImdsFrame, ipv4_ports_past_options_and_fragments) {
   EXPECT_EQ(f.dport, 0);  // no L4 header in it: matches "any port" rules only
 }
 
-TEST(ImdsFrame, ipv4_header_shorter_than_it_says_or_wrong_version) {
+TEST(ImdsFrame, Ipv4HeaderShorterThanItSaysOrWrongVersion) {
   Bytes bad = eth(PODID_ETH_P_IP, ipv4("10.244.1.5", "10.0.0.1", 6, {}));
   bad[14] = 0x44;  // IHL 4: shorter than a header
   EXPECT_EQ(parse(bad).kind, PODID_FRAME_MALFORMED);
@@ -133,7 +133,7 @@ TEST(ImdsFrame, ipv4_header_shorter_than_it_says_or_wrong_version) {
   EXPECT_EQ(parse(cut).kind, PODID_FRAME_MALFORMED);
 }
 
-TEST(ImdsFrame, ipv6_transport_after_extension_headers) {
+TEST(ImdsFrame, Ipv6TransportAfterExtensionHeaders) {
   auto f = parse(eth(PODID_ETH_P_IPV6, ipv6("fe80::5", "fd00:ec2::254", 0, cat({ext(60), ext(6, 1), ports(1, 80)}))));
   ASSERT_EQ(f.kind, PODID_FRAME_IPV6);
   EXPECT_EQ(f.proto, 6);
@@ -148,7 +148,7 @@ TEST(ImdsFrame, ipv6_transport_after_extension_headers) {
   EXPECT_EQ(f.dport, 0);
 }
 
-TEST(ImdsFrame, ipv6_chain_longer_than_walked_is_malformed) {
+TEST(ImdsFrame, Ipv6ChainLongerThanWalkedIsMalformed) {
   Bytes chain = cat({ext(0), ext(0), ext(0), ext(0), ext(58), nd(136, "fe80::9", {})});
   EXPECT_EQ(parse(eth(PODID_ETH_P_IPV6, ipv6("fe80::5", "ff02::1", 0, chain))).kind, PODID_FRAME_MALFORMED);
   Bytes cut = eth(PODID_ETH_P_IPV6, ipv6("fe80::5", "ff02::1", 0, ext(58, 2)));
@@ -159,7 +159,7 @@ TEST(ImdsFrame, ipv6_chain_longer_than_walked_is_malformed) {
   EXPECT_EQ(parse(eth(PODID_ETH_P_IP, ipv4("10.244.1.5", "168.63.129.16", 6, {0, 1}))).kind, PODID_FRAME_MALFORMED);
 }
 
-TEST(ImdsFrame, neighbour_advertisement_claims_its_target_and_mac) {
+TEST(ImdsFrame, NeighbourAdvertisementClaimsItsTargetAndMac) {
   auto f = parse(eth(PODID_ETH_P_IPV6,
                      ipv6("fe80::5", "ff02::1", 58, nd(136, "fe80::9", lladdr_option(2, kOtherMac)))));
   ASSERT_EQ(f.kind, PODID_FRAME_IPV6);
@@ -170,14 +170,14 @@ TEST(ImdsFrame, neighbour_advertisement_claims_its_target_and_mac) {
   EXPECT_FALSE(f.nd_malformed);
 }
 
-TEST(ImdsFrame, neighbour_discovery_behind_a_hop_by_hop_header_is_still_read) {
+TEST(ImdsFrame, NeighbourDiscoveryBehindAHopByHopHeaderIsStillRead) {
   auto f = parse(eth(PODID_ETH_P_IPV6,
                      ipv6("fe80::5", "ff02::1", 0, cat({ext(58), nd(136, "fe80::9", lladdr_option(2, kOtherMac))}))));
   EXPECT_EQ(f.icmp6_type, PODID_ND_NEIGHBOUR_ADVERT);
   EXPECT_TRUE(f.nd_lladdr_present);
 }
 
-TEST(ImdsFrame, a_link_layer_option_after_others_is_found) {
+TEST(ImdsFrame, ALinkLayerOptionAfterOthersIsFound) {
   Bytes nonce = {14, 1, 1, 2, 3, 4, 5, 6};
   auto f = parse(eth(PODID_ETH_P_IPV6, ipv6("fe80::5", "ff02::1", 58,
                                             nd(135, "fe80::9", cat({nonce, lladdr_option(1, kOtherMac)})))));
@@ -186,7 +186,7 @@ TEST(ImdsFrame, a_link_layer_option_after_others_is_found) {
   EXPECT_TRUE(podid_mac_equal(f.nd_lladdr, kOtherMac.data()));
 }
 
-TEST(ImdsFrame, nd_options_that_cannot_all_be_read_are_malformed) {
+TEST(ImdsFrame, NdOptionsThatCannotAllBeReadAreMalformed) {
   Bytes nonce = {14, 1, 1, 2, 3, 4, 5, 6};
   Bytes five = cat({nonce, nonce, nonce, nonce, lladdr_option(2, kOtherMac)});
   EXPECT_TRUE(parse(eth(PODID_ETH_P_IPV6, ipv6("fe80::5", "ff02::1", 58, nd(136, "fe80::9", five)))).nd_malformed);
@@ -202,7 +202,7 @@ TEST(ImdsFrame, nd_options_that_cannot_all_be_read_are_malformed) {
   EXPECT_TRUE(parse(cut).nd_malformed);
 }
 
-TEST(ImdsFrame, other_ethertypes_are_named_other) {
+TEST(ImdsFrame, OtherEthertypesAreNamedOther) {
   Bytes tagged = cat({kNodeMac, kPodMac, be16(0x8100), be16(7), be16(PODID_ETH_P_IP),
                       ipv4("10.244.1.5", "169.254.169.254", 6, ports(1, 80))});
   EXPECT_EQ(parse(tagged).kind, PODID_FRAME_OTHER);

@@ -59,7 +59,7 @@ TargetTable azure_defaults() {
   return t;
 }
 
-TEST(ImdsMatch, ip_destinations_fold_translated_forms_to_the_ipv4_key) {
+TEST(ImdsMatch, IpDestinationsFoldTranslatedFormsToTheIpv4Key) {
   __u8 addr[16] = {};
   podid_target_key direct, key;
   podid_target_key_v4(&direct, PODID_PROTO_TCP, ip4("169.254.169.254"), htons(80));
@@ -82,7 +82,7 @@ TEST(ImdsMatch, ip_destinations_fold_translated_forms_to_the_ipv4_key) {
   EXPECT_EQ(key.proto, 0xff);
 }
 
-TEST(ImdsMatch, the_config_list_of_ipv4_targets_rules_out_other_addresses) {
+TEST(ImdsMatch, TheConfigListOfIpv4TargetsRulesOutOtherAddresses) {
   podid_config c{};
   EXPECT_FALSE(podid_ip4_maybe_target(&c, ip4("169.254.169.254")));  // no targets at all
   c.target_ip4[0] = ip4("169.254.169.254");
@@ -97,7 +97,7 @@ TEST(ImdsMatch, the_config_list_of_ipv4_targets_rules_out_other_addresses) {
   EXPECT_TRUE(podid_ip4_maybe_target(&c, ip4("192.0.2.1")));
 }
 
-TEST(ImdsMatch, a_pods_cgroup_is_below_its_qos_cgroup_or_kubepods_itself) {
+TEST(ImdsMatch, APodsCgroupIsBelowItsQosCgroupOrKubepodsItself) {
   const __u64 burstable = 10, besteffort = 11, kubepods_child = 20, pod = 30, container = 40;
   EXPECT_EQ(podid_pod_cgroup(burstable, pod, burstable, besteffort, container), pod);
   EXPECT_EQ(podid_pod_cgroup(besteffort, pod, burstable, besteffort, container), pod);
@@ -109,7 +109,7 @@ TEST(ImdsMatch, a_pods_cgroup_is_below_its_qos_cgroup_or_kubepods_itself) {
 
 }  // namespace
 
-TEST(ImdsMatch, v4_mapped_is_exactly_ffff_prefix) {
+TEST(ImdsMatch, V4MappedIsExactlyFfffPrefix) {
   EXPECT_TRUE(podid_is_v4_mapped(ip6("::ffff:169.254.169.254").data()));
   EXPECT_FALSE(podid_is_v4_mapped(ip6("::169.254.169.254").data()));  // v4-compatible, deprecated: not mapped
   EXPECT_FALSE(podid_is_v4_mapped(ip6("64:ff9b::a9fe:a9fe").data()));
@@ -117,14 +117,14 @@ TEST(ImdsMatch, v4_mapped_is_exactly_ffff_prefix) {
   EXPECT_FALSE(podid_is_v4_mapped(ip6("::1:ffff:a9fe:a9fe").data()));
 }
 
-TEST(ImdsMatch, nat64_well_known_prefix_only) {
+TEST(ImdsMatch, Nat64WellKnownPrefixOnly) {
   EXPECT_TRUE(podid_is_nat64(ip6("64:ff9b::a9fe:a9fe").data()));
   EXPECT_TRUE(podid_is_nat64(ip6("64:ff9b::169.254.169.254").data()));
   EXPECT_FALSE(podid_is_nat64(ip6("64:ff9b:1::a9fe:a9fe").data()));
   EXPECT_FALSE(podid_is_nat64(ip6("::ffff:169.254.169.254").data()));
 }
 
-TEST(ImdsMatch, candidates_go_from_most_to_least_specific) {
+TEST(ImdsMatch, CandidatesGoFromMostToLeastSpecific) {
   podid_target_key dst, key;
   podid_target_key_v4(&dst, PODID_PROTO_TCP, ip4("169.254.169.254"), htons(80));
   podid_target_candidate(&key, &dst, 0);
@@ -141,7 +141,7 @@ TEST(ImdsMatch, candidates_go_from_most_to_least_specific) {
   EXPECT_EQ(std::memcmp(key.addr, dst.addr, 16), 0);
 }
 
-TEST(ImdsMatch, azure_defaults_decide_as_documented) {
+TEST(ImdsMatch, AzureDefaultsDecideAsDocumented) {
   TargetTable t = azure_defaults();
   EXPECT_EQ(t.lookup(PODID_PROTO_TCP, "169.254.169.254", 80), PODID_ACTION_REDIRECT);
   EXPECT_EQ(t.lookup(PODID_IPPROTO_MPTCP, "169.254.169.254", 80), PODID_ACTION_REDIRECT);
@@ -156,7 +156,7 @@ TEST(ImdsMatch, azure_defaults_decide_as_documented) {
   EXPECT_EQ(t.lookup(PODID_PROTO_TCP, "169.254.169.253", 80), std::nullopt);
 }
 
-TEST(ImdsMatch, connect_verdicts) {
+TEST(ImdsMatch, ConnectVerdicts) {
   EXPECT_EQ(podid_connect_verdict(PODID_ACTION_REDIRECT, PODID_PROTO_TCP), PODID_VERDICT_REDIRECT);
   EXPECT_EQ(podid_connect_verdict(PODID_ACTION_REDIRECT, PODID_IPPROTO_MPTCP), PODID_VERDICT_REDIRECT);
   EXPECT_EQ(podid_connect_verdict(PODID_ACTION_REDIRECT, PODID_PROTO_UDP), PODID_VERDICT_DENY_NON_TCP);
@@ -167,7 +167,7 @@ TEST(ImdsMatch, connect_verdicts) {
   EXPECT_FALSE(podid_sendmsg_denied(PODID_ACTION_ALLOW));
 }
 
-TEST(ImdsMatch, conn_key_folds_v4_mapped_to_the_ipv4_key) {
+TEST(ImdsMatch, ConnKeyFoldsV4MappedToTheIpv4Key) {
   podid_conn_key v4, mapped;
   podid_conn_key_v4(&v4, ip4("10.244.1.2"), htons(40000), ip4("169.254.32.1"), htons(2579));
   auto s = ip6("::ffff:10.244.1.2"), d = ip6("::ffff:169.254.32.1");
@@ -178,7 +178,7 @@ TEST(ImdsMatch, conn_key_folds_v4_mapped_to_the_ipv4_key) {
   EXPECT_EQ(v4.pad1[0] | v4.pad1[1], 0);
 }
 
-TEST(ImdsMatch, conn_key_keeps_native_ipv6) {
+TEST(ImdsMatch, ConnKeyKeepsNativeIpv6) {
   podid_conn_key k;
   auto s = ip6("fd00::2"), d = ip6("fd00::1");
   podid_conn_key_v6(&k, s.data(), htons(1), d.data(), htons(2));

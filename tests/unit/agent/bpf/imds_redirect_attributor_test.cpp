@@ -57,7 +57,7 @@ struct AttributorTest : ::testing::Test {
 
 }  // namespace
 
-TEST_F(AttributorTest, takes_the_record_once) {
+TEST_F(AttributorTest, TakesTheRecordOnce) {
   auto peer = v4("10.244.1.2", 40000), local = v4("169.254.32.1", 2579);
   publish(peer, local, 77, clock.now - 1'000'000);
   auto first = attributor.attribute(peer, local);
@@ -69,7 +69,7 @@ TEST_F(AttributorTest, takes_the_record_once) {
   EXPECT_EQ(std::get<Refusal>(second), Refusal::kNoRecord);
 }
 
-TEST_F(AttributorTest, another_tuple_never_matches) {
+TEST_F(AttributorTest, AnotherTupleNeverMatches) {
   publish(v4("10.244.1.2", 40000), v4("169.254.32.1", 2579), 77, clock.now);
   auto r = attributor.attribute(v4("10.244.1.3", 40000), v4("169.254.32.1", 2579));
   EXPECT_EQ(std::get<Refusal>(r), Refusal::kNoRecord);
@@ -77,13 +77,13 @@ TEST_F(AttributorTest, another_tuple_never_matches) {
   EXPECT_EQ(std::get<Refusal>(r), Refusal::kNoRecord);
 }
 
-TEST_F(AttributorTest, ipv6_listener_sees_mapped_peers_under_the_ipv4_key) {
+TEST_F(AttributorTest, Ipv6ListenerSeesMappedPeersUnderTheIpv4Key) {
   publish(v4("10.244.1.2", 40000), v4("169.254.32.1", 2579), 5, clock.now);
   auto r = attributor.attribute(v6("::ffff:10.244.1.2", 40000), v6("::ffff:169.254.32.1", 2579));
   ASSERT_TRUE(std::holds_alternative<Attribution>(r));
 }
 
-TEST_F(AttributorTest, stale_future_and_foreign_records_are_refused) {
+TEST_F(AttributorTest, StaleFutureAndForeignRecordsAreRefused) {
   auto peer = v4("10.244.1.2", 40000), local = v4("169.254.32.1", 2579);
   publish(peer, local, 1, clock.now - 5'000'000'001);
   EXPECT_EQ(std::get<Refusal>(attributor.attribute(peer, local)), Refusal::kStaleRecord);
@@ -95,7 +95,7 @@ TEST_F(AttributorTest, stale_future_and_foreign_records_are_refused) {
   EXPECT_TRUE(table.entries.empty()) << "a refused record must still be consumed";
 }
 
-TEST_F(AttributorTest, map_errors_and_odd_sockets_are_refusals) {
+TEST_F(AttributorTest, MapErrorsAndOddSocketsAreRefusals) {
   table.fail = true;
   EXPECT_EQ(std::get<Refusal>(attributor.attribute(v4("10.0.0.1", 1), v4("10.0.0.2", 2))), Refusal::kLookupFailed);
   sockaddr_storage unix_peer{};

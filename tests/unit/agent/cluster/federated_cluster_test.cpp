@@ -22,7 +22,7 @@ json account(const std::string& ns, const std::string& name, json annotations = 
   return {{"metadata", {{"namespace", ns}, {"name", name}, {"resourceVersion", "1"}, {"annotations", annotations}}}};
 }
 
-TEST(ServiceAccountStore, keeps_annotated_accounts_as_federated_identities) {
+TEST(ServiceAccountStore, KeepsAnnotatedAccountsAsFederatedIdentities) {
   ServiceAccountStore store;
   std::vector<std::string> changed;
   store.on_changed([&](const AzureIdentity& before) { changed.push_back(before.client_id); });
@@ -55,7 +55,7 @@ TEST(ServiceAccountStore, keeps_annotated_accounts_as_federated_identities) {
   EXPECT_EQ(store.parse_errors(), 1u);
 }
 
-TEST(ServiceAccountStore, relist_and_delete_report_what_went) {
+TEST(ServiceAccountStore, RelistAndDeleteReportWhatWent) {
   ServiceAccountStore store;
   int changed = 0;
   store.on_changed([&](const AzureIdentity&) { ++changed; });
@@ -68,7 +68,7 @@ TEST(ServiceAccountStore, relist_and_delete_report_what_went) {
   EXPECT_EQ(store.size(), 0u);
 }
 
-TEST(TokenRequest, body_binds_the_pod_by_name_and_uid) {
+TEST(TokenRequest, BodyBindsThePodByNameAndUid) {
   azure::FetchContext pod{.pod_namespace = "a", .pod_name = "web-0", .pod_uid = "u-1", .service_account = "web"};
   json body = token_request_body({.audience = "api://AzureADTokenExchange", .expiration = std::chrono::seconds{900}}, pod);
   EXPECT_EQ(body, json::parse(R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{
@@ -118,7 +118,7 @@ class TokenRequestTest : public UpstreamTest {
   int minted_count = 0;
 };
 
-TEST_F(TokenRequestTest, posts_to_the_pods_service_account_and_reads_the_token) {
+TEST_F(TokenRequestTest, PostsToThePodsServiceAccountAndReadsTheToken) {
   auto out = ask(pod);
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].method(), bh::verb::post);
@@ -131,7 +131,7 @@ TEST_F(TokenRequestTest, posts_to_the_pods_service_account_and_reads_the_token) 
   EXPECT_EQ(t->expires_on, clock.now() + std::chrono::seconds{3600});
 }
 
-TEST_F(TokenRequestTest, each_failure_has_its_reason) {
+TEST_F(TokenRequestTest, EachFailureHasItsReason) {
   struct Case {
     bh::status status;
     std::string_view reason;
@@ -156,7 +156,7 @@ TEST_F(TokenRequestTest, each_failure_has_its_reason) {
   EXPECT_EQ(std::get<azure::UpstreamFailure>(out).reason, reason::kTokenRequestUnavailable);
 }
 
-TEST_F(TokenRequestTest, pod_tokens_one_request_per_pod_renewed_at_80_percent_dropped_with_the_pod) {
+TEST_F(TokenRequestTest, PodTokensOneRequestPerPodRenewedAt80PercentDroppedWithThePod) {
   std::vector<unsigned> counted;
   PodServiceAccountTokens pods(io.get_executor(), *tokens, clock, [&](unsigned s) { counted.push_back(s); });
   auto get = [&](const azure::FetchContext& p, bool fresh = false) {

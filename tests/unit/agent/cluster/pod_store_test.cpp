@@ -21,7 +21,7 @@ json pod(const std::string& name, const std::string& uid, const std::string& ip 
 constexpr const char* kUidA = "11111111-1111-1111-1111-111111111111";
 constexpr const char* kUidB = "22222222-2222-2222-2222-222222222222";
 
-TEST(PodStore, watch_events_add_update_and_remove_pods) {
+TEST(PodStore, WatchEventsAddUpdateAndRemovePods) {
   PodStore store;
   std::vector<std::string> removed;
   store.on_pod_removed([&](const PodInfo& p) { removed.push_back(p.name); });
@@ -37,7 +37,7 @@ TEST(PodStore, watch_events_add_update_and_remove_pods) {
   EXPECT_EQ(removed, std::vector<std::string>{"web-0"});
 }
 
-TEST(PodStore, a_relist_drops_pods_that_are_gone_and_says_so) {
+TEST(PodStore, ARelistDropsPodsThatAreGoneAndSaysSo) {
   PodStore store;
   std::vector<std::string> removed;
   store.on_pod_removed([&](const PodInfo& p) { removed.push_back(p.name); });
@@ -49,7 +49,7 @@ TEST(PodStore, a_relist_drops_pods_that_are_gone_and_says_so) {
   EXPECT_EQ(removed, std::vector<std::string>{"web-0"});
 }
 
-TEST(PodStore, a_static_pod_is_found_by_its_config_hash) {
+TEST(PodStore, AStaticPodIsFoundByItsConfigHash) {
   // The kubelet names a static pod's cgroup after its config hash; the API's mirror pod has another UID.
   PodStore store;
   json mirror = pod("etcd-node-a", kUidB);
@@ -62,7 +62,7 @@ TEST(PodStore, a_static_pod_is_found_by_its_config_hash) {
   EXPECT_EQ(store.by_uid("6b1e4c8ea1d84cbd9ed4a3f2e6a9f0c1"), nullptr);
 }
 
-TEST(PodStore, a_malformed_pod_is_skipped_and_counted) {
+TEST(PodStore, AMalformedPodIsSkippedAndCounted) {
   PodStore store;
   store.apply(k8s::WatchEventType::kAdded, json{{"metadata", {{"name", "x"}}}});  // no uid, no namespace
   EXPECT_EQ(store.size(), 0u);
@@ -71,7 +71,7 @@ TEST(PodStore, a_malformed_pod_is_skipped_and_counted) {
 
 // Found by tests/fuzz (list_page): reading metadata.uid threw nlohmann's type_error out of the store (and out of
 // the reflector feeding it) when an item was not an object or its uid not a string.
-TEST(PodStore, items_of_any_shape_are_skipped_not_thrown) {
+TEST(PodStore, ItemsOfAnyShapeAreSkippedNotThrown) {
   PodStore store;
   store.replace({pod("web-0", kUidA)});
   json uid_not_a_string = pod("web-1", kUidB);

@@ -133,7 +133,7 @@ TEST(TokenResponse, HttpFraming) {
 
 // The escaper skips plain bytes 8 at a time: every position of a byte that needs escaping, in every 8-byte
 // lane and across the tail, must still be escaped exactly as a JSON library does.
-TEST(AppendJsonEscaped, matches_a_json_library_at_every_offset) {
+TEST(AppendJsonEscaped, MatchesAJsonLibraryAtEveryOffset) {
   const std::string specials[] = {"\"", "\\", std::string(1, '\0'), "\n", "\x1f", "\x7f", "\xc3\xa9"};
   for (const auto& special : specials) {
     for (size_t at = 0; at < 40; ++at) {

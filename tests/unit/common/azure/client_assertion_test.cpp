@@ -23,7 +23,7 @@ using namespace testing;
 
 const RsaIdentity& fixture() { return rsa_identity(); }
 
-TEST(ClientAssertion, header_claims_and_signature) {
+TEST(ClientAssertion, HeaderClaimsAndSignature) {
   const auto& f = fixture();
   AssertionClaims claims{kClientId, kAudience, kNow + 700ms, "d0dc7008-1b2c-4d5e-8f90-123456789abc"};
   auto jwt = make_client_assertion(f.p12, RsaIdentity::kPassword, claims);
@@ -57,7 +57,7 @@ TEST(ClientAssertion, header_claims_and_signature) {
   EXPECT_FALSE(verify_rs256(X509_get0_pubkey(f.cert.get()), tampered, sig));
 }
 
-TEST(ClientAssertion, loaded_key_signs_many_assertions) {
+TEST(ClientAssertion, LoadedKeySignsManyAssertions) {
   const auto& f = fixture();
   auto key = CertificateKey::load_pkcs12(f.p12, RsaIdentity::kPassword);
   ASSERT_TRUE(key.ok()) << key.error().message();
@@ -68,7 +68,7 @@ TEST(ClientAssertion, loaded_key_signs_many_assertions) {
   EXPECT_NE(*a, *b);  // distinct jti
 }
 
-TEST(ClientAssertion, wrong_password_is_a_clear_error) {
+TEST(ClientAssertion, WrongPasswordIsAClearError) {
   auto r = CertificateKey::load_pkcs12(fixture().p12, "wrong");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, std::errc::permission_denied);
@@ -76,13 +76,13 @@ TEST(ClientAssertion, wrong_password_is_a_clear_error) {
   EXPECT_EQ(r.error().context.find("wrong\""), std::string::npos);
 }
 
-TEST(ClientAssertion, empty_password_file_loads) {
+TEST(ClientAssertion, EmptyPasswordFileLoads) {
   const auto& f = fixture();
   auto r = CertificateKey::load_pkcs12(pkcs12(f.key.get(), f.cert.get(), ""), "");
   EXPECT_TRUE(r.ok()) << r.error().message();
 }
 
-TEST(ClientAssertion, ec_key_is_refused_by_name) {
+TEST(ClientAssertion, EcKeyIsRefusedByName) {
   Key ec(EVP_EC_gen("P-256"));
   Cert cert = self_signed(ec.get());
   auto r = CertificateKey::load_pkcs12(pkcs12(ec.get(), cert.get(), "pw"), "pw");
@@ -91,7 +91,7 @@ TEST(ClientAssertion, ec_key_is_refused_by_name) {
   EXPECT_NE(r.error().context.find("key is EC, not RSA"), std::string::npos) << r.error().context;
 }
 
-TEST(ClientAssertion, short_rsa_key_is_refused) {
+TEST(ClientAssertion, ShortRsaKeyIsRefused) {
   Key small(EVP_RSA_gen(1024));
   Cert cert = self_signed(small.get());
   auto r = CertificateKey::load_pkcs12(pkcs12(small.get(), cert.get(), "pw"), "pw");
@@ -99,7 +99,7 @@ TEST(ClientAssertion, short_rsa_key_is_refused) {
   EXPECT_NE(r.error().context.find("1024 bits"), std::string::npos) << r.error().context;
 }
 
-TEST(ClientAssertion, not_pkcs12_is_refused_with_a_hint_for_double_base64) {
+TEST(ClientAssertion, NotPkcs12IsRefusedWithAHintForDoubleBase64) {
   auto garbage = CertificateKey::load_pkcs12("-----BEGIN CERTIFICATE-----", "");
   ASSERT_FALSE(garbage.ok());
   EXPECT_EQ(garbage.error().code, std::errc::invalid_argument);
@@ -110,7 +110,7 @@ TEST(ClientAssertion, not_pkcs12_is_refused_with_a_hint_for_double_base64) {
   EXPECT_FALSE(CertificateKey::load_pkcs12("", "").ok());
 }
 
-TEST(ClientAssertion, key_only_pkcs12_is_refused) {
+TEST(ClientAssertion, KeyOnlyPkcs12IsRefused) {
   const auto& f = fixture();
   auto r = CertificateKey::load_pkcs12(pkcs12(f.key.get(), nullptr, "pw"), "pw");
   ASSERT_FALSE(r.ok());
@@ -155,7 +155,7 @@ const char* const kLegacyP12 =
     "9w0BCRUxFgQUzvyAD5Id19LTt/Etp12s68UIN8owMTAhMAkGBSsOAwIaBQAEFCbXty4WN/9XpoMrjXVG+uTBtL7FBAg9Nax5L6BD"
     "oAICCAA=";
 
-TEST(ClientAssertion, legacy_encrypted_pkcs12_loads) {
+TEST(ClientAssertion, LegacyEncryptedPkcs12Loads) {
   auto der = encoding::base64_decode(kLegacyP12);
   ASSERT_TRUE(der.has_value());
   auto key = CertificateKey::load_pkcs12(*der, "legacy-pw");
@@ -164,7 +164,7 @@ TEST(ClientAssertion, legacy_encrypted_pkcs12_loads) {
   EXPECT_TRUE(jwt.ok());
 }
 
-TEST(ClientAssertion, random_uuid_is_version_4) {
+TEST(ClientAssertion, RandomUuidIsVersion4) {
   std::regex v4("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
   std::string a = random_uuid();
   EXPECT_TRUE(std::regex_match(a, v4)) << a;

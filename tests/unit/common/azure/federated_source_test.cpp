@@ -68,7 +68,7 @@ class FederatedSourceTest : public UpstreamTest {
   FakeProvider provider;
 };
 
-TEST_F(FederatedSourceTest, exchanges_the_pods_service_account_token) {
+TEST_F(FederatedSourceTest, ExchangesThePodsServiceAccountToken) {
   answer = [](const http::Request&) {
     return respond(bh::status::ok, R"({"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"at"})");
   };
@@ -92,7 +92,7 @@ TEST_F(FederatedSourceTest, exchanges_the_pods_service_account_token) {
   EXPECT_EQ(token->expires_on, clock.now() + 3599s);
 }
 
-TEST_F(FederatedSourceTest, cache_key_names_identity_and_subject) {
+TEST_F(FederatedSourceTest, CacheKeyNamesIdentityAndSubject) {
   auto a = make();
   auto b = make({.subject = "system:serviceaccount:team-a:other"});
   EXPECT_EQ(a->cache_key(), "federated/127.0.0.1:" + std::to_string(port) + "/" + kTenant +
@@ -101,7 +101,7 @@ TEST_F(FederatedSourceTest, cache_key_names_identity_and_subject) {
   EXPECT_EQ(make()->cache_key(), a->cache_key());
 }
 
-TEST_F(FederatedSourceTest, a_rejected_assertion_is_replaced_once) {
+TEST_F(FederatedSourceTest, ARejectedAssertionIsReplacedOnce) {
   answer = [this](const http::Request& req) {
     if (parse_form(req.body())["client_assertion"] == sa_token("cached")) {
       return entra_error(bh::status::unauthorized, "invalid_client", 700024,
@@ -115,7 +115,7 @@ TEST_F(FederatedSourceTest, a_rejected_assertion_is_replaced_once) {
   EXPECT_EQ(requests.size(), 2u);
 }
 
-TEST_F(FederatedSourceTest, a_still_rejected_assertion_is_explained) {
+TEST_F(FederatedSourceTest, AStillRejectedAssertionIsExplained) {
   answer = [](const http::Request&) {
     return entra_error(bh::status::unauthorized, "invalid_client", 700027, "Client assertion contains an invalid signature.");
   };
@@ -127,7 +127,7 @@ TEST_F(FederatedSourceTest, a_still_rejected_assertion_is_explained) {
   EXPECT_NE(f->explanation.find(kIssuer), std::string::npos) << f->explanation;
 }
 
-TEST_F(FederatedSourceTest, missing_federated_credential_names_the_fix) {
+TEST_F(FederatedSourceTest, MissingFederatedCredentialNamesTheFix) {
   answer = [](const http::Request&) {
     return entra_error(bh::status::unauthorized, "invalid_client", 700213,
                        "No matching federated identity record found for presented assertion subject "
@@ -151,7 +151,7 @@ TEST_F(FederatedSourceTest, missing_federated_credential_names_the_fix) {
   EXPECT_NE(f->explanation.find("(from AzureIdentity team-a/web)"), std::string::npos) << f->explanation;
 }
 
-TEST_F(FederatedSourceTest, provider_failures_pass_through_without_an_exchange) {
+TEST_F(FederatedSourceTest, ProviderFailuresPassThroughWithoutAnExchange) {
   UpstreamFailure refused;
   refused.status = 403;
   refused.reason = std::string(federated_reason::kTokenRequestRefused);
@@ -164,7 +164,7 @@ TEST_F(FederatedSourceTest, provider_failures_pass_through_without_an_exchange) 
   EXPECT_TRUE(requests.empty());
 }
 
-TEST_F(FederatedSourceTest, throttling_keeps_status_and_retry_after) {
+TEST_F(FederatedSourceTest, ThrottlingKeepsStatusAndRetryAfter) {
   answer = [](const http::Request&) {
     auto res = entra_error(bh::status::too_many_requests, "temporarily_unavailable", 50196, "throttled");
     res.set(bh::field::retry_after, "7");
@@ -178,7 +178,7 @@ TEST_F(FederatedSourceTest, throttling_keeps_status_and_retry_after) {
   EXPECT_TRUE(f->reason.empty());
 }
 
-TEST(FederatedSourceFactory, refuses_what_it_cannot_use) {
+TEST(FederatedSourceFactory, RefusesWhatItCannotUse) {
   boost::asio::io_context io;
   http::Client client{io.get_executor(), http::ClientOptions{}};
   FakeProvider provider;
@@ -190,7 +190,7 @@ TEST(FederatedSourceFactory, refuses_what_it_cannot_use) {
       provider, clock));  // a token in clear to a non-loopback host
 }
 
-TEST(FederatedErrors, codes_and_commands) {
+TEST(FederatedErrors, CodesAndCommands) {
   EXPECT_EQ(aadsts_code(R"({"error_codes":[700211]})"), 700211);
   EXPECT_EQ(aadsts_code(R"({"error_description":"AADSTS70021: No matching"})"), 70021);
   EXPECT_EQ(aadsts_code("not json"), std::nullopt);

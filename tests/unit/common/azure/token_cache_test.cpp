@@ -74,7 +74,7 @@ class TokenCacheTest : public ::testing::Test {
   std::unique_ptr<TokenCache> cache;
 };
 
-TEST_F(TokenCacheTest, miss_then_fresh_hit_makes_one_upstream_call) {
+TEST_F(TokenCacheTest, MissThenFreshHitMakesOneUpstreamCall) {
   auto src = source();
   Served first = get(src, kVault);
   EXPECT_EQ(token_of(first), "tok-1");
@@ -92,7 +92,7 @@ TEST_F(TokenCacheTest, miss_then_fresh_hit_makes_one_upstream_call) {
   EXPECT_EQ(stats.in_flight, 0u);
 }
 
-TEST_F(TokenCacheTest, resources_and_credentials_are_separate_entries) {
+TEST_F(TokenCacheTest, ResourcesAndCredentialsAreSeparateEntries) {
   auto a = source("fake/a"), b = source("fake/b");
   EXPECT_EQ(token_of(get(a, kVault)), "tok-1");
   EXPECT_EQ(token_of(get(a, kArm)), "tok-2");
@@ -102,7 +102,7 @@ TEST_F(TokenCacheTest, resources_and_credentials_are_separate_entries) {
   EXPECT_EQ(cache->stats().entries, 3u);
 }
 
-TEST_F(TokenCacheTest, hundred_concurrent_callers_share_one_fetch) {
+TEST_F(TokenCacheTest, HundredConcurrentCallersShareOneFetch) {
   auto src = source();
   src->block = true;
   std::vector<std::optional<Served>> results(100);
@@ -127,7 +127,7 @@ TEST_F(TokenCacheTest, hundred_concurrent_callers_share_one_fetch) {
   EXPECT_TRUE(get(src, kVault).from_cache);
 }
 
-TEST_F(TokenCacheTest, concurrent_failure_reaches_every_waiter_and_is_not_cached) {
+TEST_F(TokenCacheTest, ConcurrentFailureReachesEveryWaiterAndIsNotCached) {
   auto src = source();
   src->block = true;
   src->answer = [](const std::string&) { return testing::failure(400); };
@@ -148,7 +148,7 @@ TEST_F(TokenCacheTest, concurrent_failure_reaches_every_waiter_and_is_not_cached
   EXPECT_EQ(src->calls, 2);  // not cached: the next caller asks again
 }
 
-TEST_F(TokenCacheTest, refresh_ahead_serves_cached_token_and_refreshes_once_in_background) {
+TEST_F(TokenCacheTest, RefreshAheadServesCachedTokenAndRefreshesOnceInBackground) {
   auto src = source();  // 3600 s lifetime: refresh due at 1800 s, unusable at 3300 s
   get(src, kVault);
   clock.advance(1799s);
@@ -176,7 +176,7 @@ TEST_F(TokenCacheTest, refresh_ahead_serves_cached_token_and_refreshes_once_in_b
   EXPECT_EQ(stats.misses, 1u);
 }
 
-TEST_F(TokenCacheTest, refresh_fraction_is_configurable) {
+TEST_F(TokenCacheTest, RefreshFractionIsConfigurable) {
   make_cache({.refresh_fraction = 0.8});
   auto src = source();
   get(src, kVault);
@@ -189,7 +189,7 @@ TEST_F(TokenCacheTest, refresh_fraction_is_configurable) {
   EXPECT_EQ(src->calls, 2);
 }
 
-TEST_F(TokenCacheTest, failed_background_refresh_keeps_the_old_token_and_backs_off) {
+TEST_F(TokenCacheTest, FailedBackgroundRefreshKeepsTheOldTokenAndBacksOff) {
   auto src = source();
   get(src, kVault);
   src->answer = [](const std::string&) { return testing::failure(500); };
@@ -212,7 +212,7 @@ TEST_F(TokenCacheTest, failed_background_refresh_keeps_the_old_token_and_backs_o
   EXPECT_EQ(token_of(get(src, kVault)), "tok-3");
 }
 
-TEST_F(TokenCacheTest, nearly_expired_token_is_fetched_again_by_the_caller) {
+TEST_F(TokenCacheTest, NearlyExpiredTokenIsFetchedAgainByTheCaller) {
   auto src = source();
   get(src, kVault);
   // Skip the refresh window entirely (as after an idle period): 299 s left < min_remaining 300 s.
@@ -224,7 +224,7 @@ TEST_F(TokenCacheTest, nearly_expired_token_is_fetched_again_by_the_caller) {
   EXPECT_EQ(cache->stats().misses, 2u);
 }
 
-TEST_F(TokenCacheTest, expired_token_is_never_served) {
+TEST_F(TokenCacheTest, ExpiredTokenIsNeverServed) {
   auto src = source();
   get(src, kVault);
   clock.advance(2h);
@@ -235,7 +235,7 @@ TEST_F(TokenCacheTest, expired_token_is_never_served) {
   EXPECT_EQ(cache->stats().stale_served, 0u);
 }
 
-TEST_F(TokenCacheTest, failed_fetch_serves_a_still_valid_token_instead) {
+TEST_F(TokenCacheTest, FailedFetchServesAStillValidTokenInstead) {
   auto src = source();
   get(src, kVault);
   clock.advance(3400s);  // 200 s left: not served normally, but better than an outage
@@ -257,7 +257,7 @@ TEST_F(TokenCacheTest, failed_fetch_serves_a_still_valid_token_instead) {
   ASSERT_TRUE(std::holds_alternative<UpstreamFailure>(late.outcome));
 }
 
-TEST_F(TokenCacheTest, retry_after_is_honoured_without_upstream_calls) {
+TEST_F(TokenCacheTest, RetryAfterIsHonouredWithoutUpstreamCalls) {
   auto src = source();
   src->answer = [](const std::string&) { return testing::failure(429, 30s); };
   Served first = get(src, kVault);
@@ -284,7 +284,7 @@ TEST_F(TokenCacheTest, retry_after_is_honoured_without_upstream_calls) {
   EXPECT_EQ(src->calls, 2);
 }
 
-TEST_F(TokenCacheTest, retry_after_is_capped) {
+TEST_F(TokenCacheTest, RetryAfterIsCapped) {
   make_cache({.max_retry_after = 60s});
   auto src = source();
   src->answer = [](const std::string&) { return testing::failure(429, 86400s); };
@@ -297,7 +297,7 @@ TEST_F(TokenCacheTest, retry_after_is_capped) {
   EXPECT_EQ(src->calls, 2);
 }
 
-TEST_F(TokenCacheTest, negative_ttl_remembers_plain_failures_when_set) {
+TEST_F(TokenCacheTest, NegativeTtlRemembersPlainFailuresWhenSet) {
   make_cache({.negative_ttl = 5s});
   auto src = source();
   src->answer = [](const std::string&) { return testing::failure(400); };
@@ -313,7 +313,7 @@ TEST_F(TokenCacheTest, negative_ttl_remembers_plain_failures_when_set) {
   EXPECT_EQ(src->calls, 2);
 }
 
-TEST_F(TokenCacheTest, least_recently_used_entry_is_evicted) {
+TEST_F(TokenCacheTest, LeastRecentlyUsedEntryIsEvicted) {
   make_cache({.max_entries = 3});
   auto src = source();
   get(src, "r1");
@@ -332,7 +332,7 @@ TEST_F(TokenCacheTest, least_recently_used_entry_is_evicted) {
   EXPECT_EQ(src->calls, 5);
 }
 
-TEST_F(TokenCacheTest, evicted_entry_with_fetch_in_flight_still_answers_its_waiters) {
+TEST_F(TokenCacheTest, EvictedEntryWithFetchInFlightStillAnswersItsWaiters) {
   make_cache({.max_entries = 1});
   auto src = source();
   src->block = true;
@@ -352,7 +352,7 @@ TEST_F(TokenCacheTest, evicted_entry_with_fetch_in_flight_still_answers_its_wait
   EXPECT_FALSE(get(src, "r1").from_cache);  // r1's token was not stored after its eviction
 }
 
-TEST_F(TokenCacheTest, invalidate_drops_every_resource_of_one_credential) {
+TEST_F(TokenCacheTest, InvalidateDropsEveryResourceOfOneCredential) {
   auto a = source("fake/a"), a2 = source("fake/a2"), b = source("fake/b");
   get(a, kVault);
   get(a, kArm);
@@ -369,7 +369,7 @@ TEST_F(TokenCacheTest, invalidate_drops_every_resource_of_one_credential) {
   EXPECT_FALSE(get(b, kVault).from_cache);
 }
 
-TEST_F(TokenCacheTest, invalidate_during_a_fetch_answers_waiters_but_stores_nothing) {
+TEST_F(TokenCacheTest, InvalidateDuringAFetchAnswersWaitersButStoresNothing) {
   auto src = source();
   src->block = true;
   std::optional<Served> r;
@@ -385,7 +385,7 @@ TEST_F(TokenCacheTest, invalidate_during_a_fetch_answers_waiters_but_stores_noth
   EXPECT_EQ(src->calls, 2);
 }
 
-TEST_F(TokenCacheTest, changed_cache_key_is_a_new_credential) {
+TEST_F(TokenCacheTest, ChangedCacheKeyIsANewCredential) {
   auto src = source("sp-secret/t/c/fp1");
   get(src, kVault);
   src->set_key("sp-secret/t/c/fp2");  // the Secret rotated
@@ -393,7 +393,7 @@ TEST_F(TokenCacheTest, changed_cache_key_is_a_new_credential) {
   EXPECT_EQ(src->calls, 2);
 }
 
-TEST_F(TokenCacheTest, caller_cancelled_mid_wait_leaves_the_others_served) {
+TEST_F(TokenCacheTest, CallerCancelledMidWaitLeavesTheOthersServed) {
   auto src = source();
   src->block = true;
   asio::cancellation_signal first_gives_up;
@@ -417,7 +417,7 @@ TEST_F(TokenCacheTest, caller_cancelled_mid_wait_leaves_the_others_served) {
   EXPECT_EQ(cache->stats().cancelled, 1u);
 }
 
-TEST_F(TokenCacheTest, only_caller_cancelled_still_fills_the_cache) {
+TEST_F(TokenCacheTest, OnlyCallerCancelledStillFillsTheCache) {
   auto src = source();
   src->block = true;
   asio::cancellation_signal gives_up;
@@ -433,7 +433,7 @@ TEST_F(TokenCacheTest, only_caller_cancelled_still_fills_the_cache) {
   EXPECT_TRUE(get(src, kVault).from_cache);
 }
 
-TEST_F(TokenCacheTest, cache_destroyed_with_fetch_in_flight_answers_waiters) {
+TEST_F(TokenCacheTest, CacheDestroyedWithFetchInFlightAnswersWaiters) {
   auto src = source();
   src->block = true;
   std::optional<Served> r;
@@ -446,7 +446,7 @@ TEST_F(TokenCacheTest, cache_destroyed_with_fetch_in_flight_answers_waiters) {
   EXPECT_EQ(token_of(*r), "tok-1");
 }
 
-TEST(TokenCacheTeardown, io_context_destroyed_with_callers_waiting) {
+TEST(TokenCacheTeardown, IoContextDestroyedWithCallersWaiting) {
   FakeClock clock;
   std::optional<Served> r;
   {
@@ -470,7 +470,7 @@ TEST(TokenCacheTeardown, io_context_destroyed_with_callers_waiting) {
   EXPECT_FALSE(r.has_value());
 }
 
-TEST_F(TokenCacheTest, a_source_that_throws_still_answers_its_waiters) {
+TEST_F(TokenCacheTest, ASourceThatThrowsStillAnswersItsWaiters) {
   auto src = source();
   src->fail_by_throwing = true;
   Served s = get(src, kVault);
@@ -479,7 +479,7 @@ TEST_F(TokenCacheTest, a_source_that_throws_still_answers_its_waiters) {
   EXPECT_NE(std::get<UpstreamFailure>(s.outcome).detail.find("threw: boom"), std::string::npos);
 }
 
-TEST(TokenCacheOptions, out_of_range_options_are_refused) {
+TEST(TokenCacheOptions, OutOfRangeOptionsAreRefused) {
   asio::io_context io;
   FakeClock clock;
   EXPECT_THROW(TokenCache(io.get_executor(), clock, {.refresh_fraction = 0}), std::invalid_argument);

@@ -21,7 +21,7 @@ const system_clock::time_point kNow{std::chrono::seconds{1'732'443'300}};  // Su
 
 // --- percent-encoding -------------------------------------------------------------------------------------
 
-TEST(UrlEncoding, keeps_unreserved_and_encodes_the_rest) {
+TEST(UrlEncoding, KeepsUnreservedAndEncodesTheRest) {
   EXPECT_EQ(encoding::percent_encode("https://vault.azure.net"), "https%3A%2F%2Fvault.azure.net");
   EXPECT_EQ(encoding::percent_encode("aZ09-._~"), "aZ09-._~");
   EXPECT_EQ(encoding::percent_encode("a b+c&d=e/f?g#h%"), "a%20b%2Bc%26d%3De%2Ff%3Fg%23h%25");
@@ -31,7 +31,7 @@ TEST(UrlEncoding, keeps_unreserved_and_encodes_the_rest) {
 
 // --- requests ---------------------------------------------------------------------------------------------
 
-TEST(ImdsRequest, user_assigned_by_client_id) {
+TEST(ImdsRequest, UserAssignedByClientId) {
   auto req = imds_token_request("/", "https://vault.azure.net", "be5947ed-3560-4afe-9504-59967a63f810");
   EXPECT_EQ(req.method(), bh::verb::get);
   EXPECT_EQ(req.target(),
@@ -42,7 +42,7 @@ TEST(ImdsRequest, user_assigned_by_client_id) {
   EXPECT_TRUE(req.body().empty());
 }
 
-TEST(ImdsRequest, system_assigned_has_no_client_id_and_base_path_is_kept) {
+TEST(ImdsRequest, SystemAssignedHasNoClientIdAndBasePathIsKept) {
   auto req = imds_token_request("/prefix/", "https://management.azure.com/", "");
   EXPECT_EQ(req.target(),
             "/prefix/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure."
@@ -51,7 +51,7 @@ TEST(ImdsRequest, system_assigned_has_no_client_id_and_base_path_is_kept) {
             "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=r");
 }
 
-TEST(EntraRequest, endpoint_tolerates_trailing_slashes_and_defaults_the_authority) {
+TEST(EntraRequest, EndpointToleratesTrailingSlashesAndDefaultsTheAuthority) {
   EXPECT_EQ(entra_token_endpoint("https://login.microsoftonline.com/", "72f988bf-86f1-41af-91ab-2d7cd011db47").value(),
             "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token");
   EXPECT_EQ(entra_token_endpoint("https://login.microsoftonline.us", "contoso.onmicrosoft.com").value(),
@@ -61,7 +61,7 @@ TEST(EntraRequest, endpoint_tolerates_trailing_slashes_and_defaults_the_authorit
             "https://127.0.0.1:8443/t/oauth2/v2.0/token");
 }
 
-TEST(EntraRequest, tenant_and_authority_that_would_change_the_url_are_refused) {
+TEST(EntraRequest, TenantAndAuthorityThatWouldChangeTheUrlAreRefused) {
   for (const char* bad : {"", "a/b", "..", "t?x=1", "t#f", "t%2F", "t b"}) {
     auto r = entra_token_endpoint("https://login.microsoftonline.com/", bad);
     ASSERT_FALSE(r.ok()) << bad;
@@ -71,7 +71,7 @@ TEST(EntraRequest, tenant_and_authority_that_would_change_the_url_are_refused) {
   EXPECT_FALSE(entra_token_endpoint("https://login.microsoftonline.com/#x", "t").ok());
 }
 
-TEST(EntraRequest, credentials_travel_only_over_https_or_to_loopback) {
+TEST(EntraRequest, CredentialsTravelOnlyOverHttpsOrToLoopback) {
   EXPECT_TRUE(check_entra_transport("https", "login.microsoftonline.com").ok());
   EXPECT_TRUE(check_entra_transport("http", "127.0.0.1").ok());
   EXPECT_TRUE(check_entra_transport("http", "127.12.0.9").ok());
@@ -84,14 +84,14 @@ TEST(EntraRequest, credentials_travel_only_over_https_or_to_loopback) {
   }
 }
 
-TEST(EntraRequest, secret_form) {
+TEST(EntraRequest, SecretForm) {
   EXPECT_EQ(entra_secret_form("app-id", "https://management.azure.com/", "s3cr3t+/="),
             "client_id=app-id&scope=https%3A%2F%2Fmanagement.azure.com%2F%2F.default"
             "&grant_type=client_credentials&client_secret=s3cr3t%2B%2F%3D");
   EXPECT_EQ(entra_scope("https://vault.azure.net"), "https://vault.azure.net/.default");
 }
 
-TEST(EntraRequest, assertion_form_and_post) {
+TEST(EntraRequest, AssertionFormAndPost) {
   std::string form = entra_assertion_form("app-id", "https://vault.azure.net", "h.c.s");
   EXPECT_EQ(form,
             "client_id=app-id&scope=https%3A%2F%2Fvault.azure.net%2F.default&grant_type=client_credentials"
@@ -109,7 +109,7 @@ TEST(EntraRequest, assertion_form_and_post) {
 
 TokenAnswerContext ctx() { return {"https://vault.azure.net", "asked-id", kNow}; }
 
-TEST(TokenAnswer, imds_strings) {
+TEST(TokenAnswer, ImdsStrings) {
   auto t = parse_token_answer(
       R"({"access_token":"eyJ0eXAi","refresh_token":"","expires_in":"86399","expires_on":"1732530000",
           "ext_expires_in":"86399","not_before":"1732443300","resource":"https://vault.azure.net/",
@@ -126,7 +126,7 @@ TEST(TokenAnswer, imds_strings) {
   EXPECT_EQ(t->ext_expires_in, 86399s);
 }
 
-TEST(TokenAnswer, numbers_and_expires_in_fallback_as_entra_v2_sends) {
+TEST(TokenAnswer, NumbersAndExpiresInFallbackAsEntraV2Sends) {
   auto t = parse_token_answer(R"({"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"x"})",
                               ctx());
   ASSERT_TRUE(t.ok()) << t.error().message();
@@ -136,7 +136,7 @@ TEST(TokenAnswer, numbers_and_expires_in_fallback_as_entra_v2_sends) {
   EXPECT_EQ(t->ext_expires_in, 3599s);
 }
 
-TEST(TokenAnswer, numeric_expires_on_and_empty_strings_as_absent) {
+TEST(TokenAnswer, NumericExpiresOnAndEmptyStringsAsAbsent) {
   auto t = parse_token_answer(R"({"access_token":"x","expires_on":1732530000,"expires_in":"","not_before":"",
                                   "token_type":""})",
                               ctx());
@@ -148,7 +148,7 @@ TEST(TokenAnswer, numeric_expires_on_and_empty_strings_as_absent) {
 
 // Found by tests/fuzz (token_answer): a time beyond what system_clock holds (nanoseconds in 64 bits, until
 // 2262) overflowed when converted; 20346744074 s wrapped to a token "expiring" in 2030 and was served.
-TEST(TokenAnswer, times_beyond_the_clock_are_out_of_range) {
+TEST(TokenAnswer, TimesBeyondTheClockAreOutOfRange) {
   for (const char* body : {R"({"access_token":"x","expires_on":"20346744074"})",
                            R"({"access_token":"x","expires_on":20346744074})",
                            R"({"access_token":"x","expires_on":"999999999999999"})",
@@ -165,7 +165,7 @@ TEST(TokenAnswer, times_beyond_the_clock_are_out_of_range) {
   EXPECT_EQ(latest->expires_on, system_clock::time_point{std::chrono::seconds{4'000'000'000}});
 }
 
-TEST(TokenAnswer, every_bad_body_is_a_clear_error) {
+TEST(TokenAnswer, EveryBadBodyIsAClearError) {
   struct Case {
     const char* body;
     const char* says;
@@ -192,7 +192,7 @@ TEST(TokenAnswer, every_bad_body_is_a_clear_error) {
   }
 }
 
-TEST(UpstreamFailures, non_200_passes_status_body_type_and_retry_after) {
+TEST(UpstreamFailures, Non200PassesStatusBodyTypeAndRetryAfter) {
   http::Response res{bh::status::too_many_requests, 11};
   res.set(bh::field::content_type, "application/json; charset=utf-8");
   res.set(bh::field::retry_after, "7");
@@ -205,7 +205,7 @@ TEST(UpstreamFailures, non_200_passes_status_body_type_and_retry_after) {
   EXPECT_EQ(f.detail, "IMDS answered 429: too_many_requests: slow down");
 }
 
-TEST(UpstreamFailures, entra_error_and_http_date_retry_after) {
+TEST(UpstreamFailures, EntraErrorAndHttpDateRetryAfter) {
   http::Response res{bh::status::unauthorized, 11};
   res.set(bh::field::retry_after, "Sun, 24 Nov 2024 10:16:00 GMT");
   res.body() =
@@ -216,7 +216,7 @@ TEST(UpstreamFailures, entra_error_and_http_date_retry_after) {
   EXPECT_EQ(f.detail, "Entra ID answered 401: invalid_client: AADSTS7000215: Invalid client secret provided.");
 }
 
-TEST(UpstreamFailures, plain_text_body_and_no_retry_after) {
+TEST(UpstreamFailures, PlainTextBodyAndNoRetryAfter) {
   http::Response res{bh::status::service_unavailable, 11};
   res.set(bh::field::content_type, "text/plain");
   res.set(bh::field::retry_after, "soon");
@@ -227,7 +227,7 @@ TEST(UpstreamFailures, plain_text_body_and_no_retry_after) {
   EXPECT_EQ(f.body, "down");
 }
 
-TEST(UpstreamFailures, transport_and_unusable_are_status_zero) {
+TEST(UpstreamFailures, TransportAndUnusableAreStatusZero) {
   Error e{std::make_error_code(std::errc::connection_refused), "GET http://169.254.169.254:80/metadata"};
   auto t = transport_failure(e, "IMDS");
   EXPECT_EQ(t.status, 0u);
@@ -239,7 +239,7 @@ TEST(UpstreamFailures, transport_and_unusable_are_status_zero) {
 
 // --- Retry-After ------------------------------------------------------------------------------------------
 
-TEST(RetryAfter, delay_seconds) {
+TEST(RetryAfter, DelaySeconds) {
   EXPECT_EQ(parse_retry_after("0", kNow), 0s);
   EXPECT_EQ(parse_retry_after(" 120 ", kNow), 120s);
   EXPECT_EQ(parse_retry_after("99999999999999999999", kNow), 86400s);  // capped, no overflow
@@ -249,7 +249,7 @@ TEST(RetryAfter, delay_seconds) {
   EXPECT_EQ(parse_retry_after("12abc", kNow), std::nullopt);
 }
 
-TEST(RetryAfter, http_dates_in_all_three_forms) {
+TEST(RetryAfter, HttpDatesInAllThreeForms) {
   auto expected = kNow + 90s;  // Sun, 24 Nov 2024 10:16:30 GMT
   EXPECT_EQ(parse_http_date("Sun, 24 Nov 2024 10:16:30 GMT"), expected);
   EXPECT_EQ(parse_http_date("Sunday, 24-Nov-24 10:16:30 GMT"), expected);
@@ -260,7 +260,7 @@ TEST(RetryAfter, http_dates_in_all_three_forms) {
   EXPECT_EQ(parse_retry_after("Sun, 24 Nov 2024 10:00:00 GMT", kNow), 0s);           // past
 }
 
-TEST(RetryAfter, malformed_dates_are_ignored) {
+TEST(RetryAfter, MalformedDatesAreIgnored) {
   for (const char* bad : {"Sun, 24 Nov 2024 10:16:30 UTC", "Sun, 31 Feb 2024 10:16:30 GMT",
                           "Sun, 24 Foo 2024 10:16:30 GMT", "Sun, 24 Nov 2024 25:16:30 GMT",
                           "Sun, 24 Nov 2024 10:16 GMT", "2024-11-24T10:16:30Z", "Sun, 24 Nov 24 10:16:30 GMT"}) {
@@ -271,7 +271,7 @@ TEST(RetryAfter, malformed_dates_are_ignored) {
 
 // Found by tests/fuzz (http_date): system_clock counts nanoseconds in 64 bits (1677..2262); a later or earlier
 // date overflowed the conversion (undefined behaviour, a garbage instant) instead of being refused.
-TEST(RetryAfter, dates_the_clock_cannot_hold_are_ignored) {
+TEST(RetryAfter, DatesTheClockCannotHoldAreIgnored) {
   for (const char* far : {"Sun Nov  6 08:49:37 2994", "Fri, 31 Dec 9999 23:59:59 GMT", "Sat, 01 Jan 1000 00:00:00 GMT",
                           "Sat, 12 Apr 2262 00:00:00 GMT"}) {
     EXPECT_EQ(parse_http_date(far), std::nullopt) << far;
@@ -282,12 +282,12 @@ TEST(RetryAfter, dates_the_clock_cannot_hold_are_ignored) {
 
 // --- Secret keys ------------------------------------------------------------------------------------------
 
-TEST(SecretCredential, client_secret_key_wins_then_the_only_key) {
+TEST(SecretCredential, ClientSecretKeyWinsThenTheOnlyKey) {
   EXPECT_EQ(secret_credential_from_data({{"clientSecret", "a"}, {"other", "b"}})->client_secret, "a");
   EXPECT_EQ(secret_credential_from_data({{"password", "only"}})->client_secret, "only");
 }
 
-TEST(SecretCredential, ambiguous_or_empty_secrets_are_errors_naming_keys_not_values) {
+TEST(SecretCredential, AmbiguousOrEmptySecretsAreErrorsNamingKeysNotValues) {
   auto several = secret_credential_from_data({{"a", "value-a"}, {"b", "value-b"}});
   ASSERT_FALSE(several.ok());
   EXPECT_NE(several.error().context.find("several keys (a, b)"), std::string::npos) << several.error().context;
@@ -300,7 +300,7 @@ TEST(SecretCredential, ambiguous_or_empty_secrets_are_errors_naming_keys_not_val
   EXPECT_NE(empty.error().context.find("\"clientSecret\" is empty"), std::string::npos);
 }
 
-TEST(CertificateCredential, certificate_and_optional_password) {
+TEST(CertificateCredential, CertificateAndOptionalPassword) {
   auto c = certificate_credential_from_data({{"certificate", "DER"}, {"password", "pw"}});
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->pkcs12, "DER");
@@ -311,7 +311,7 @@ TEST(CertificateCredential, certificate_and_optional_password) {
   EXPECT_NE(missing.error().context.find("keys: cert, password"), std::string::npos) << missing.error().context;
 }
 
-TEST(CredentialFingerprint, changes_with_the_credential_and_does_not_contain_it) {
+TEST(CredentialFingerprint, ChangesWithTheCredentialAndDoesNotContainIt) {
   auto a = credential_fingerprint(SecretCredential{"s3cr3t"});
   EXPECT_EQ(a, credential_fingerprint(SecretCredential{"s3cr3t"}));
   EXPECT_NE(a, credential_fingerprint(SecretCredential{"s3cr3u"}));

@@ -41,7 +41,7 @@ using testing::respond;
 
 using ImdsSourceTest = UpstreamTest;
 
-TEST_F(ImdsSourceTest, user_assigned_token) {
+TEST_F(ImdsSourceTest, UserAssignedToken) {
   answer = [](const http::Request&) {
     return respond(bh::status::ok,
                    R"({"access_token":"eyJ.a.b","refresh_token":"","expires_in":"86399","expires_on":"1800086399",
@@ -70,7 +70,7 @@ TEST_F(ImdsSourceTest, user_assigned_token) {
   EXPECT_EQ(source.describe(), "imds client_id=" + kClientId);
 }
 
-TEST_F(ImdsSourceTest, system_assigned_sends_no_client_id) {
+TEST_F(ImdsSourceTest, SystemAssignedSendsNoClientId) {
   answer = [](const http::Request&) {
     return respond(bh::status::ok, R"({"access_token":"t","expires_in":3600,"client_id":"node-mi"})");
   };
@@ -85,7 +85,7 @@ TEST_F(ImdsSourceTest, system_assigned_sends_no_client_id) {
   EXPECT_EQ(source.cache_key(), "imds/system-assigned");
 }
 
-TEST_F(ImdsSourceTest, throttled_answer_keeps_status_body_and_retry_after) {
+TEST_F(ImdsSourceTest, ThrottledAnswerKeepsStatusBodyAndRetryAfter) {
   answer = [](const http::Request&) {
     auto res = respond(bh::status::too_many_requests,
                        R"({"error":"too_many_requests","error_description":"Too many requests"})");
@@ -103,7 +103,7 @@ TEST_F(ImdsSourceTest, throttled_answer_keeps_status_body_and_retry_after) {
   EXPECT_EQ(f->detail, "IMDS answered 429: too_many_requests: Too many requests");
 }
 
-TEST_F(ImdsSourceTest, identity_not_found_is_passed_on) {
+TEST_F(ImdsSourceTest, IdentityNotFoundIsPassedOn) {
   answer = [](const http::Request&) {
     return respond(bh::status::bad_request, R"({"error":"invalid_request","error_description":"Identity not found"})");
   };
@@ -114,7 +114,7 @@ TEST_F(ImdsSourceTest, identity_not_found_is_passed_on) {
   EXPECT_EQ(std::get<UpstreamFailure>(out).retry_after, std::nullopt);
 }
 
-TEST_F(ImdsSourceTest, unusable_200_is_status_zero) {
+TEST_F(ImdsSourceTest, Unusable200IsStatusZero) {
   answer = [](const http::Request&) { return respond(bh::status::ok, R"([{"access_token":"t"}])"); };
   ImdsTokenSource source(client, base(), kClientId, clock);
   auto out = fetch(source, "https://vault.azure.net");
@@ -127,7 +127,7 @@ TEST_F(ImdsSourceTest, unusable_200_is_status_zero) {
   EXPECT_TRUE(f.body.empty());
 }
 
-TEST_F(ImdsSourceTest, no_answer_is_status_zero_with_detail) {
+TEST_F(ImdsSourceTest, NoAnswerIsStatusZeroWithDetail) {
   // A port nothing listens on: bind one, then close it.
   uint16_t dead_port;
   {
@@ -157,7 +157,7 @@ http::Response v2_success(const http::Request&) {
                  R"({"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"sp-tok"})");
 }
 
-TEST_F(EntraSourceTest, client_secret_post_and_v2_answer) {
+TEST_F(EntraSourceTest, ClientSecretPostAndV2Answer) {
   answer = v2_success;
   std::string secret = "s3cr3t+/=";
   auto made = EntraTokenSource::with_secret(
@@ -192,7 +192,7 @@ TEST_F(EntraSourceTest, client_secret_post_and_v2_answer) {
   EXPECT_NE(key, source.cache_key());
 }
 
-TEST_F(EntraSourceTest, unreadable_secret_is_a_failure_without_upstream_call) {
+TEST_F(EntraSourceTest, UnreadableSecretIsAFailureWithoutUpstreamCall) {
   answer = v2_success;
   auto made = EntraTokenSource::with_secret(
       client, options_for(port, ""),
@@ -207,7 +207,7 @@ TEST_F(EntraSourceTest, unreadable_secret_is_a_failure_without_upstream_call) {
   EXPECT_NE((*made)->cache_key().find("/unavailable"), std::string::npos);
 }
 
-TEST_F(EntraSourceTest, invalid_secret_answer_is_passed_on) {
+TEST_F(EntraSourceTest, InvalidSecretAnswerIsPassedOn) {
   const std::string body =
       R"({"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 1","error_codes":[7000215]})";
   answer = [&](const http::Request&) { return respond(bh::status::unauthorized, body); };
@@ -223,7 +223,7 @@ TEST_F(EntraSourceTest, invalid_secret_answer_is_passed_on) {
   EXPECT_EQ(f.detail.find("wrong"), std::string::npos);
 }
 
-TEST_F(EntraSourceTest, certificate_assertion_verifies_against_the_certificate) {
+TEST_F(EntraSourceTest, CertificateAssertionVerifiesAgainstTheCertificate) {
   const auto& id = testing::rsa_identity();
   answer = v2_success;
   auto made = EntraTokenSource::with_certificate(
@@ -265,7 +265,7 @@ TEST_F(EntraSourceTest, certificate_assertion_verifies_against_the_certificate) 
   EXPECT_EQ(source.cache_key().rfind("sp-cert/", 0), 0u);
 }
 
-TEST_F(EntraSourceTest, wrong_certificate_password_is_a_failure_without_upstream_call) {
+TEST_F(EntraSourceTest, WrongCertificatePasswordIsAFailureWithoutUpstreamCall) {
   auto made = EntraTokenSource::with_certificate(
       client, options_for(port),
       [&]() -> Result<CertificateCredential> {
@@ -279,7 +279,7 @@ TEST_F(EntraSourceTest, wrong_certificate_password_is_a_failure_without_upstream
   EXPECT_TRUE(requests.empty());
 }
 
-TEST_F(EntraSourceTest, factories_refuse_what_would_leak_or_misroute_a_credential) {
+TEST_F(EntraSourceTest, FactoriesRefuseWhatWouldLeakOrMisrouteACredential) {
   auto getter = []() -> Result<SecretCredential> { return SecretCredential{"s"}; };
   auto in_clear = EntraTokenSource::with_secret(
       client, {.authority = "http://login.example.com/", .tenant_id = kTenant, .client_id = "app"}, getter, clock);

@@ -5,7 +5,7 @@
 
 using namespace podid::encoding;
 
-TEST(Base64, rfc4648_vectors_round_trip) {
+TEST(Base64, Rfc4648VectorsRoundTrip) {
   const std::pair<const char*, const char*> kVectors[] = {
       {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
       {"foobar", "Zm9vYmFy"}};
@@ -15,7 +15,7 @@ TEST(Base64, rfc4648_vectors_round_trip) {
   }
 }
 
-TEST(Base64, url_alphabet_without_padding) {
+TEST(Base64, UrlAlphabetWithoutPadding) {
   std::string bytes("\xfb\xff\xbf", 3);
   EXPECT_EQ(base64_encode(bytes), "+/+/");
   EXPECT_EQ(base64url_encode(bytes), "-_-_");
@@ -25,7 +25,7 @@ TEST(Base64, url_alphabet_without_padding) {
   EXPECT_EQ(base64url_decode("-_-_"), bytes);
 }
 
-TEST(Base64, malformed_input_is_refused_not_partly_decoded) {
+TEST(Base64, MalformedInputIsRefusedNotPartlyDecoded) {
   for (const char* bad : {"Zg=", "Zm9v\n", "Zm9*", "Z===", "-_-_", "Zh==" /* non-zero trailing bits */}) {
     EXPECT_EQ(base64_decode(bad), std::nullopt) << bad;
   }

@@ -30,7 +30,7 @@ std::string capture_stderr(F fn) {
 
 }  // namespace
 
-TEST(Log, one_json_object_per_line_with_the_fields) {
+TEST(Log, OneJsonObjectPerLineWithTheFields) {
   auto out = capture_stderr([] { podid::log::warn("token decision", {{"audit", true}, {"pod", "web-0"}, {"n", 3}}); });
   ASSERT_FALSE(out.empty());
   EXPECT_EQ(out.back(), '\n');
@@ -44,7 +44,7 @@ TEST(Log, one_json_object_per_line_with_the_fields) {
   EXPECT_TRUE(line["ts"].is_number_float());
 }
 
-TEST(Log, no_fields_and_invalid_utf8_still_make_valid_json) {
+TEST(Log, NoFieldsAndInvalidUtf8StillMakeValidJson) {
   auto out = capture_stderr([] {
     podid::log::error("bad \xff byte");
     podid::log::error("path", {{"cgroup_path", std::string("/x/\xfe")}});
@@ -55,14 +55,14 @@ TEST(Log, no_fields_and_invalid_utf8_still_make_valid_json) {
   EXPECT_TRUE(nlohmann::json::parse(second)["cgroup_path"].is_string());
 }
 
-TEST(Log, lines_below_the_minimum_level_are_dropped) {
+TEST(Log, LinesBelowTheMinimumLevelAreDropped) {
   podid::log::set_min_level(podid::log::Level::kWarn);
   auto out = capture_stderr([] { podid::log::info("quiet"); });
   podid::log::set_min_level(podid::log::Level::kInfo);
   EXPECT_TRUE(out.empty()) << out;
 }
 
-TEST(Log, members_are_spliced_into_the_line) {
+TEST(Log, MembersAreSplicedIntoTheLine) {
   auto out = capture_stderr([] { podid::log::write_members(podid::log::Level::kWarn, "m", R"("a":1,"b":"x")"); });
   auto line = nlohmann::json::parse(out);
   EXPECT_EQ(line["a"], 1);
@@ -72,14 +72,14 @@ TEST(Log, members_are_spliced_into_the_line) {
   EXPECT_EQ(nlohmann::json::parse(bare)["msg"], "m");
 }
 
-TEST(Log, parse_level_knows_the_four_levels_only) {
+TEST(Log, ParseLevelKnowsTheFourLevelsOnly) {
   EXPECT_EQ(podid::log::parse_level("debug"), podid::log::Level::kDebug);
   EXPECT_EQ(podid::log::parse_level("error"), podid::log::Level::kError);
   EXPECT_FALSE(podid::log::parse_level("Error"));
   EXPECT_FALSE(podid::log::parse_level(""));
 }
 
-TEST(Log, throttle_lets_a_few_lines_through_per_second_and_counts_the_rest) {
+TEST(Log, ThrottleLetsAFewLinesThroughPerSecondAndCountsTheRest) {
   podid::log::Throttle throttle(3);
   int let_through = 0;
   uint64_t reported = 0;

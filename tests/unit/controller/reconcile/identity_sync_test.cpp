@@ -78,7 +78,7 @@ class IdentitySyncTest : public ::testing::Test {
   FakeLedger ledger;
 };
 
-TEST_F(IdentitySyncTest, nothing_to_do_is_one_get_and_no_patch) {
+TEST_F(IdentitySyncTest, NothingToDoIsOneGetAndNoPatch) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("a")});
   record({uami("a")});
   target.desired = {uami("A")};  // another case than ARM stores: still the same identity
@@ -95,7 +95,7 @@ TEST_F(IdentitySyncTest, nothing_to_do_is_one_get_and_no_patch) {
   EXPECT_EQ(r.arm_calls, 1u);
 }
 
-TEST_F(IdentitySyncTest, adds_desired_identities_in_one_patch_and_records_them) {
+TEST_F(IdentitySyncTest, AddsDesiredIdentitiesInOnePatchAndRecordsThem) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a", "b"});
 
@@ -116,7 +116,7 @@ TEST_F(IdentitySyncTest, adds_desired_identities_in_one_patch_and_records_them) 
   EXPECT_EQ(arm.patch_bodies.at(0)["identity"]["type"], "UserAssigned");
 }
 
-TEST_F(IdentitySyncTest, removes_only_ids_the_ledger_holds) {
+TEST_F(IdentitySyncTest, RemovesOnlyIdsTheLedgerHolds) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("pre"), uami_arm("mine")});
   record({uami("mine")});
   target.desired = {};
@@ -131,7 +131,7 @@ TEST_F(IdentitySyncTest, removes_only_ids_the_ledger_holds) {
   EXPECT_TRUE(r.ledger->empty());
 }
 
-TEST_F(IdentitySyncTest, pre_existing_identity_is_never_removed_even_after_being_desired) {
+TEST_F(IdentitySyncTest, PreExistingIdentityIsNeverRemovedEvenAfterBeingDesired) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("pre")});
   target.desired = names({"pre"});
   auto first = round();
@@ -145,7 +145,7 @@ TEST_F(IdentitySyncTest, pre_existing_identity_is_never_removed_even_after_being
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"pre"})));
 }
 
-TEST_F(IdentitySyncTest, immutable_by_resource_id_and_by_client_id_are_never_removed) {
+TEST_F(IdentitySyncTest, ImmutableByResourceIdAndByClientIdAreNeverRemoved) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("x"), uami_arm("y"), uami_arm("z")});
   record(names({"x", "y", "z"}));
   target.immutable_ids = {uami("X")};
@@ -160,7 +160,7 @@ TEST_F(IdentitySyncTest, immutable_by_resource_id_and_by_client_id_are_never_rem
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"x", "y"})));
 }
 
-TEST_F(IdentitySyncTest, system_assigned_identity_is_kept_when_the_last_user_assigned_goes) {
+TEST_F(IdentitySyncTest, SystemAssignedIdentityIsKeptWhenTheLastUserAssignedGoes) {
   arm.put_compute(vmss, "SystemAssigned, UserAssigned", {uami_arm("mine")});
   record({uami("mine")});
 
@@ -173,7 +173,7 @@ TEST_F(IdentitySyncTest, system_assigned_identity_is_kept_when_the_last_user_ass
   EXPECT_TRUE(r.identities->empty());
 }
 
-TEST_F(IdentitySyncTest, system_assigned_identity_is_kept_on_add) {
+TEST_F(IdentitySyncTest, SystemAssignedIdentityIsKeptOnAdd) {
   arm.put_compute(vmss, "SystemAssigned");
   target.desired = names({"a"});
   auto r = round();
@@ -182,7 +182,7 @@ TEST_F(IdentitySyncTest, system_assigned_identity_is_kept_on_add) {
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"a"})));
 }
 
-TEST_F(IdentitySyncTest, one_hundred_sixty_identities_take_two_patches) {
+TEST_F(IdentitySyncTest, OneHundredSixtyIdentitiesTakeTwoPatches) {
   arm.put_compute(vmss, "None");
   for (int i = 0; i < 160; ++i) {
     std::string id = uami("bulk-" + std::to_string(i));
@@ -197,7 +197,7 @@ TEST_F(IdentitySyncTest, one_hundred_sixty_identities_take_two_patches) {
   EXPECT_EQ(ledger.ids(vmss).size(), 160u);
 }
 
-TEST_F(IdentitySyncTest, identity_without_role_is_set_aside_while_nine_land_in_the_same_round) {
+TEST_F(IdentitySyncTest, IdentityWithoutRoleIsSetAsideWhileNineLandInTheSameRound) {
   arm.put_compute(vmss, "None");
   for (int i = 0; i < 10; ++i) {
     std::string id = uami("team-" + std::to_string(i));
@@ -228,7 +228,7 @@ TEST_F(IdentitySyncTest, identity_without_role_is_set_aside_while_nine_land_in_t
   for (const auto& id : ledger.ids(vmss)) EXPECT_FALSE(arm::same_id(id, no_role));
 }
 
-TEST_F(IdentitySyncTest, deleted_identity_is_set_aside_and_the_rest_lands) {
+TEST_F(IdentitySyncTest, DeletedIdentityIsSetAsideAndTheRestLands) {
   arm.put_compute(vmss, "None");
   const std::string deleted = uami("deleted-in-azure");  // never created in the fake: ARM cannot find it
   target.desired = {uami("a"), deleted, uami("b")};
@@ -243,7 +243,7 @@ TEST_F(IdentitySyncTest, deleted_identity_is_set_aside_and_the_rest_lands) {
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"a", "b"})));
 }
 
-TEST_F(IdentitySyncTest, set_aside_after_an_async_failure_reads_the_compute_again) {
+TEST_F(IdentitySyncTest, SetAsideAfterAnAsyncFailureReadsTheComputeAgain) {
   arm.put_compute(vmss, "None");
   arm.identity_errors_async = true;
   target.desired = {uami("a"), uami("gone")};
@@ -255,7 +255,7 @@ TEST_F(IdentitySyncTest, set_aside_after_an_async_failure_reads_the_compute_agai
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"a"})));
 }
 
-TEST_F(IdentitySyncTest, set_aside_retries_are_bounded_per_round) {
+TEST_F(IdentitySyncTest, SetAsideRetriesAreBoundedPerRound) {
   arm.put_compute(vmss, "None");
   target.desired = {uami("gone-1"), uami("gone-2"), uami("a")};
   options.max_set_aside_retries = 1;
@@ -269,7 +269,7 @@ TEST_F(IdentitySyncTest, set_aside_retries_are_bounded_per_round) {
   EXPECT_TRUE(arm.ids_on(vmss).empty());
 }
 
-TEST_F(IdentitySyncTest, linked_failure_naming_nothing_sent_ends_the_round) {
+TEST_F(IdentitySyncTest, LinkedFailureNamingNothingSentEndsTheRound) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm.fail_next_patch(testing::arm_failure(403, testing::linked_authorization_failed_body(kVmssId, {uami("other")})));
@@ -280,7 +280,7 @@ TEST_F(IdentitySyncTest, linked_failure_naming_nothing_sent_ends_the_round) {
   EXPECT_TRUE(r.set_aside.empty());
 }
 
-TEST_F(IdentitySyncTest, throttled_get_reports_retry_after_and_does_nothing_else) {
+TEST_F(IdentitySyncTest, ThrottledGetReportsRetryAfterAndDoesNothingElse) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm.fail_next_get(testing::throttled(1200s));
@@ -296,7 +296,7 @@ TEST_F(IdentitySyncTest, throttled_get_reports_retry_after_and_does_nothing_else
   EXPECT_TRUE(arm.ids_on(vmss).empty());
 }
 
-TEST_F(IdentitySyncTest, a_subscription_wide_429_and_the_budget_left_are_reported) {
+TEST_F(IdentitySyncTest, ASubscriptionWide429AndTheBudgetLeftAreReported) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm::ArmOutcome spent = testing::throttled(40s);
@@ -310,7 +310,7 @@ TEST_F(IdentitySyncTest, a_subscription_wide_429_and_the_budget_left_are_reporte
   EXPECT_EQ(r.remaining_writes, std::nullopt);
 }
 
-TEST_F(IdentitySyncTest, throttled_patch_stops_the_round) {
+TEST_F(IdentitySyncTest, ThrottledPatchStopsTheRound) {
   arm.put_compute(vmss, "None");
   for (int i = 0; i < 160; ++i) {
     std::string id = uami("bulk-" + std::to_string(i));
@@ -327,7 +327,7 @@ TEST_F(IdentitySyncTest, throttled_patch_stops_the_round) {
   EXPECT_EQ(ledger.stores, 1u) << "only the record before the PATCH";
 }
 
-TEST_F(IdentitySyncTest, ledger_holds_the_added_ids_when_the_patch_is_sent) {
+TEST_F(IdentitySyncTest, LedgerHoldsTheAddedIdsWhenThePatchIsSent) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("pre")});
   record({uami("b")});
   target.desired = names({"a", "b"});  // b recorded earlier but absent (a lost add): added again
@@ -340,7 +340,7 @@ TEST_F(IdentitySyncTest, ledger_holds_the_added_ids_when_the_patch_is_sent) {
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"a", "b"})));
 }
 
-TEST_F(IdentitySyncTest, failure_between_record_and_patch_is_cleaned_by_the_next_round) {
+TEST_F(IdentitySyncTest, FailureBetweenRecordAndPatchIsCleanedByTheNextRound) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm.fail_next_patch(testing::transport_failure());
@@ -362,7 +362,7 @@ TEST_F(IdentitySyncTest, failure_between_record_and_patch_is_cleaned_by_the_next
   EXPECT_TRUE(ledger.records.empty());
 }
 
-TEST_F(IdentitySyncTest, failure_between_record_and_patch_then_still_desired_is_added_and_kept) {
+TEST_F(IdentitySyncTest, FailureBetweenRecordAndPatchThenStillDesiredIsAddedAndKept) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm.fail_next_patch(testing::transport_failure());
@@ -374,7 +374,7 @@ TEST_F(IdentitySyncTest, failure_between_record_and_patch_then_still_desired_is_
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"a"})));
 }
 
-TEST_F(IdentitySyncTest, ledger_load_failure_reads_and_patches_nothing) {
+TEST_F(IdentitySyncTest, LedgerLoadFailureReadsAndPatchesNothing) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   ledger.fail_load = true;
@@ -386,7 +386,7 @@ TEST_F(IdentitySyncTest, ledger_load_failure_reads_and_patches_nothing) {
   EXPECT_EQ(arm.patches, 0u);
 }
 
-TEST_F(IdentitySyncTest, ledger_store_failure_means_no_patch) {
+TEST_F(IdentitySyncTest, LedgerStoreFailureMeansNoPatch) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   ledger.fail_store = true;
@@ -398,7 +398,7 @@ TEST_F(IdentitySyncTest, ledger_store_failure_means_no_patch) {
   EXPECT_TRUE(arm.ids_on(vmss).empty());
 }
 
-TEST_F(IdentitySyncTest, ledger_store_failure_after_the_patches_is_reported) {
+TEST_F(IdentitySyncTest, LedgerStoreFailureAfterThePatchesIsReported) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("mine"), uami_arm("pre")});
   record({uami("mine")});
   ledger.fail_store = true;  // only the after-round store is needed: a removal records nothing first
@@ -410,7 +410,7 @@ TEST_F(IdentitySyncTest, ledger_store_failure_after_the_patches_is_reported) {
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"mine"}))) << "a larger record than needed, never a smaller one";
 }
 
-TEST_F(IdentitySyncTest, malformed_ledger_entry_is_dropped) {
+TEST_F(IdentitySyncTest, MalformedLedgerEntryIsDropped) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("mine")});
   record({"not-an-arm-id", uami("mine")});
   target.desired = names({"mine"});
@@ -421,7 +421,7 @@ TEST_F(IdentitySyncTest, malformed_ledger_entry_is_dropped) {
   EXPECT_EQ(ledger.ids(vmss), std::vector<std::string>{uami("mine")});
 }
 
-TEST_F(IdentitySyncTest, deleting_compute_is_not_patched) {
+TEST_F(IdentitySyncTest, DeletingComputeIsNotPatched) {
   arm.put_compute(vmss, "None", {}, "Deleting");
   target.desired = names({"a"});
 
@@ -431,7 +431,7 @@ TEST_F(IdentitySyncTest, deleting_compute_is_not_patched) {
   EXPECT_EQ(ledger.stores, 0u);
 }
 
-TEST_F(IdentitySyncTest, compute_still_updating_reports_nothing_present_and_is_not_patched) {
+TEST_F(IdentitySyncTest, ComputeStillUpdatingReportsNothingPresentAndIsNotPatched) {
   // A previous leader's PATCH is still running: the model lists "a", the nodes do not have it yet.
   arm.put_compute(vmss, "UserAssigned", {uami_arm("a")}, "Updating");
   target.desired = names({"a", "b"});
@@ -444,7 +444,7 @@ TEST_F(IdentitySyncTest, compute_still_updating_reports_nothing_present_and_is_n
   EXPECT_EQ(ledger.stores, 0u);
 }
 
-TEST_F(IdentitySyncTest, missing_compute_is_reported_gone) {
+TEST_F(IdentitySyncTest, MissingComputeIsReportedGone) {
   target.desired = names({"a"});  // no put_compute: ARM answers 404
 
   auto r = round();
@@ -456,7 +456,7 @@ TEST_F(IdentitySyncTest, missing_compute_is_reported_gone) {
   EXPECT_EQ(ledger.stores, 0u);
 }
 
-TEST_F(IdentitySyncTest, compute_deleted_between_get_and_patch_is_reported_gone) {
+TEST_F(IdentitySyncTest, ComputeDeletedBetweenGetAndPatchIsReportedGone) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm.fail_next_patch(testing::arm_failure(
@@ -468,7 +468,7 @@ TEST_F(IdentitySyncTest, compute_deleted_between_get_and_patch_is_reported_gone)
   EXPECT_FALSE(r.identities);
 }
 
-TEST_F(IdentitySyncTest, authorization_failure_on_the_compute_ends_the_round_with_its_remedy) {
+TEST_F(IdentitySyncTest, AuthorizationFailureOnTheComputeEndsTheRoundWithItsRemedy) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a", "b"});
   arm.fail_next_patch(testing::arm_failure(403, testing::authorization_failed_body(kVmssId)));
@@ -483,7 +483,7 @@ TEST_F(IdentitySyncTest, authorization_failure_on_the_compute_ends_the_round_wit
   EXPECT_TRUE(r.set_aside.empty());
 }
 
-TEST_F(IdentitySyncTest, preempted_operation_ends_the_round_with_the_state_unknown) {
+TEST_F(IdentitySyncTest, PreemptedOperationEndsTheRoundWithTheStateUnknown) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm.fail_next_patch(testing::operation_preempted(), /*apply=*/true);
@@ -496,7 +496,7 @@ TEST_F(IdentitySyncTest, preempted_operation_ends_the_round_with_the_state_unkno
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"a"}))) << "it did land: the record must still hold it";
 }
 
-TEST_F(IdentitySyncTest, transport_failure_on_get_is_reported) {
+TEST_F(IdentitySyncTest, TransportFailureOnGetIsReported) {
   arm.put_compute(vmss, "None");
   target.desired = names({"a"});
   arm.fail_next_get(testing::transport_failure());
@@ -507,7 +507,7 @@ TEST_F(IdentitySyncTest, transport_failure_on_get_is_reported) {
   EXPECT_EQ(r.patches, 0u);
 }
 
-TEST_F(IdentitySyncTest, malformed_identity_block_is_invalid_and_not_patched) {
+TEST_F(IdentitySyncTest, MalformedIdentityBlockIsInvalidAndNotPatched) {
   arm.put_compute(vmss, "None");
   arm.set_raw_identity(vmss, {{"type", "Sideways"}});
   target.desired = names({"a"});
@@ -518,7 +518,7 @@ TEST_F(IdentitySyncTest, malformed_identity_block_is_invalid_and_not_patched) {
   EXPECT_EQ(r.patches, 0u);
 }
 
-TEST_F(IdentitySyncTest, desired_id_that_is_not_an_identity_is_rejected_and_the_rest_lands) {
+TEST_F(IdentitySyncTest, DesiredIdThatIsNotAnIdentityIsRejectedAndTheRestLands) {
   arm.put_compute(vmss, "None");
   target.desired = {"/subscriptions/sub-1/resourceGroups/RG/providers/Microsoft.Storage/storageAccounts/s", uami("a")};
 
@@ -529,7 +529,7 @@ TEST_F(IdentitySyncTest, desired_id_that_is_not_an_identity_is_rejected_and_the_
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"a"})));
 }
 
-TEST_F(IdentitySyncTest, malformed_immutable_id_is_invalid) {
+TEST_F(IdentitySyncTest, MalformedImmutableIdIsInvalid) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("mine")});
   record({uami("mine")});
   target.immutable_ids = {"mine"};
@@ -540,7 +540,7 @@ TEST_F(IdentitySyncTest, malformed_immutable_id_is_invalid) {
   EXPECT_EQ(keys(arm.ids_on(vmss)), keys(names({"mine"})));
 }
 
-TEST_F(IdentitySyncTest, patch_answer_without_the_resource_is_followed_by_a_get) {
+TEST_F(IdentitySyncTest, PatchAnswerWithoutTheResourceIsFollowedByAGet) {
   arm.put_compute(vmss, "None");
   arm.patch_without_resource = true;
   target.desired = names({"a"});
@@ -553,7 +553,7 @@ TEST_F(IdentitySyncTest, patch_answer_without_the_resource_is_followed_by_a_get)
   EXPECT_EQ(keys(r.added), keys(names({"a"})));
 }
 
-TEST_F(IdentitySyncTest, add_and_remove_together_report_both) {
+TEST_F(IdentitySyncTest, AddAndRemoveTogetherReportBoth) {
   arm.put_compute(vmss, "UserAssigned", {uami_arm("mine")});
   record({uami("mine")});
   target.desired = names({"a"});
@@ -566,7 +566,7 @@ TEST_F(IdentitySyncTest, add_and_remove_together_report_both) {
   EXPECT_EQ(keys(ledger.ids(vmss)), keys(names({"a"})));
 }
 
-TEST(SyncStatusNames, are_distinct) {
+TEST(SyncStatusNames, AreDistinct) {
   std::set<std::string_view> seen;
   for (auto s : {SyncStatus::kConverged, SyncStatus::kPartial, SyncStatus::kGone, SyncStatus::kDeleting,
                  SyncStatus::kUpdating, SyncStatus::kThrottled, SyncStatus::kArmError, SyncStatus::kTransport,

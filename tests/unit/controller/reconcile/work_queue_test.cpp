@@ -28,7 +28,7 @@ void run_once(WorkQueue& q, const std::string& key, TimePoint now, const Outcome
   ASSERT_TRUE(q.done(key, now, outcome));
 }
 
-TEST(WorkQueue, add_is_due_after_the_coalescing_window) {
+TEST(WorkQueue, AddIsDueAfterTheCoalescingWindow) {
   WorkQueue q(no_jitter());
   q.add("vmss-a", t0);
   EXPECT_EQ(q.depth(), 1u);
@@ -37,7 +37,7 @@ TEST(WorkQueue, add_is_due_after_the_coalescing_window) {
   EXPECT_EQ(q.pop(t0 + 1s), std::optional<std::string>("vmss-a"));
 }
 
-TEST(WorkQueue, events_within_the_window_coalesce_into_one_round) {
+TEST(WorkQueue, EventsWithinTheWindowCoalesceIntoOneRound) {
   WorkQueue q(no_jitter());
   for (int i = 0; i < 5; ++i) q.add("vmss-a", t0 + i * 100ms);
   EXPECT_EQ(q.depth(), 1u);
@@ -45,7 +45,7 @@ TEST(WorkQueue, events_within_the_window_coalesce_into_one_round) {
   EXPECT_EQ(q.pop(t0 + 1s), std::nullopt) << "one round for five events";
 }
 
-TEST(WorkQueue, a_constant_stream_of_events_never_postpones_the_key) {
+TEST(WorkQueue, AConstantStreamOfEventsNeverPostponesTheKey) {
   WorkQueue q(no_jitter());
   std::optional<std::string> popped;
   TimePoint when{};
@@ -58,7 +58,7 @@ TEST(WorkQueue, a_constant_stream_of_events_never_postpones_the_key) {
   EXPECT_EQ(when, t0 + 1s);
 }
 
-TEST(WorkQueue, add_after_schedules_and_an_earlier_request_wins) {
+TEST(WorkQueue, AddAfterSchedulesAndAnEarlierRequestWins) {
   WorkQueue q(no_jitter());
   q.add_after("k", t0, 10min);
   EXPECT_EQ(q.due("k"), t0 + 10min);
@@ -69,7 +69,7 @@ TEST(WorkQueue, add_after_schedules_and_an_earlier_request_wins) {
   EXPECT_EQ(q.depth(), 1u);
 }
 
-TEST(WorkQueue, earliest_due_first_and_fifo_among_equals) {
+TEST(WorkQueue, EarliestDueFirstAndFifoAmongEquals) {
   WorkQueue q(no_jitter());
   q.add_after("late", t0, 5s);
   q.add_after("first", t0, 2s);
@@ -80,7 +80,7 @@ TEST(WorkQueue, earliest_due_first_and_fifo_among_equals) {
   EXPECT_EQ(q.processing(), 3u);
 }
 
-TEST(WorkQueue, a_key_being_processed_is_never_handed_out_again) {
+TEST(WorkQueue, AKeyBeingProcessedIsNeverHandedOutAgain) {
   WorkQueue q(no_jitter());
   q.add("k", t0);
   ASSERT_EQ(q.pop(t0 + 1s), std::optional<std::string>("k"));
@@ -92,7 +92,7 @@ TEST(WorkQueue, a_key_being_processed_is_never_handed_out_again) {
   EXPECT_EQ(q.next_due(), std::nullopt);
 }
 
-TEST(WorkQueue, added_while_processing_is_requeued_when_done) {
+TEST(WorkQueue, AddedWhileProcessingIsRequeuedWhenDone) {
   WorkQueue q(no_jitter());
   q.add("k", t0);
   ASSERT_EQ(q.pop(t0 + 1s), std::optional<std::string>("k"));
@@ -102,7 +102,7 @@ TEST(WorkQueue, added_while_processing_is_requeued_when_done) {
   EXPECT_EQ(q.due("k"), t0 + 6s) << "done-time + window";
 }
 
-TEST(WorkQueue, not_added_while_processing_leaves_the_queue_on_success) {
+TEST(WorkQueue, NotAddedWhileProcessingLeavesTheQueueOnSuccess) {
   WorkQueue q(no_jitter());
   q.add("k", t0);
   run_once(q, "k", t0 + 1s, Outcome::success());
@@ -112,7 +112,7 @@ TEST(WorkQueue, not_added_while_processing_leaves_the_queue_on_success) {
   EXPECT_EQ(q.next_due(), std::nullopt);
 }
 
-TEST(WorkQueue, scheduled_while_processing_is_kept_after_success) {
+TEST(WorkQueue, ScheduledWhileProcessingIsKeptAfterSuccess) {
   WorkQueue q(no_jitter());
   q.add("k", t0);
   ASSERT_TRUE(q.pop(t0 + 1s));
@@ -121,7 +121,7 @@ TEST(WorkQueue, scheduled_while_processing_is_kept_after_success) {
   EXPECT_EQ(q.due("k"), t0 + 1s + 3min);
 }
 
-TEST(WorkQueue, backoff_doubles_per_failure_and_is_capped) {
+TEST(WorkQueue, BackoffDoublesPerFailureAndIsCapped) {
   WorkQueue q(no_jitter());
   q.add("k", t0);
   TimePoint now = t0 + 1s;
@@ -138,7 +138,7 @@ TEST(WorkQueue, backoff_doubles_per_failure_and_is_capped) {
   EXPECT_EQ(q.failures("k"), 12u);
 }
 
-TEST(WorkQueue, huge_failure_counts_stay_at_the_cap) {
+TEST(WorkQueue, HugeFailureCountsStayAtTheCap) {
   WorkQueueOptions o = no_jitter();
   o.max_backoff = 5s;
   WorkQueue q(o);
@@ -152,7 +152,7 @@ TEST(WorkQueue, huge_failure_counts_stay_at_the_cap) {
   EXPECT_EQ(*q.due("k") - now, 5s);
 }
 
-TEST(WorkQueue, jitter_stays_within_twenty_percent_and_under_the_cap) {
+TEST(WorkQueue, JitterStaysWithinTwentyPercentAndUnderTheCap) {
   WorkQueueOptions o;  // jitter 0.2
   o.seed = 42;
   WorkQueue q(o);
@@ -179,7 +179,7 @@ TEST(WorkQueue, jitter_stays_within_twenty_percent_and_under_the_cap) {
   EXPECT_GT(distinct.size(), 100u) << "jitter must actually spread the retries";
 }
 
-TEST(WorkQueue, jitter_is_reproducible_from_its_seed) {
+TEST(WorkQueue, JitterIsReproducibleFromItsSeed) {
   auto delays = [](std::uint64_t seed) {
     WorkQueueOptions o;
     o.seed = seed;
@@ -200,7 +200,7 @@ TEST(WorkQueue, jitter_is_reproducible_from_its_seed) {
   EXPECT_NE(delays(7), delays(8));
 }
 
-TEST(WorkQueue, success_resets_the_backoff) {
+TEST(WorkQueue, SuccessResetsTheBackoff) {
   WorkQueue q(no_jitter());
   q.add("k", t0);
   TimePoint now = t0 + 1s;
@@ -217,7 +217,7 @@ TEST(WorkQueue, success_resets_the_backoff) {
   EXPECT_EQ(*q.due("k") - now, 1s) << "back to the initial backoff";
 }
 
-TEST(WorkQueue, events_do_not_cut_a_backoff_short) {
+TEST(WorkQueue, EventsDoNotCutABackoffShort) {
   WorkQueue q(no_jitter());
   q.add("k", t0);
   TimePoint now = t0 + 1s;
@@ -234,7 +234,7 @@ TEST(WorkQueue, events_do_not_cut_a_backoff_short) {
   EXPECT_EQ(q.pop(hold - 1ms), std::nullopt);
 }
 
-TEST(WorkQueue, throttled_key_waits_for_retry_after_without_blocking_others) {
+TEST(WorkQueue, ThrottledKeyWaitsForRetryAfterWithoutBlockingOthers) {
   WorkQueue q(no_jitter());
   q.add("hot", t0);
   ASSERT_EQ(q.pop(t0 + 1s), std::optional<std::string>("hot"));
@@ -248,7 +248,7 @@ TEST(WorkQueue, throttled_key_waits_for_retry_after_without_blocking_others) {
   EXPECT_EQ(q.pop(t0 + 1201s), std::optional<std::string>("hot"));
 }
 
-TEST(WorkQueue, throttled_uses_the_backoff_when_it_is_longer) {
+TEST(WorkQueue, ThrottledUsesTheBackoffWhenItIsLonger) {
   WorkQueue q(no_jitter());
   q.add("k", t0);
   TimePoint now = t0 + 1s;
@@ -261,7 +261,7 @@ TEST(WorkQueue, throttled_uses_the_backoff_when_it_is_longer) {
   EXPECT_EQ(q.failures("k"), 4u);
 }
 
-TEST(WorkQueue, depth_counts_queued_keys_only) {
+TEST(WorkQueue, DepthCountsQueuedKeysOnly) {
   WorkQueue q(no_jitter());
   q.add("a", t0);
   q.add("b", t0);
@@ -274,7 +274,7 @@ TEST(WorkQueue, depth_counts_queued_keys_only) {
   EXPECT_EQ(q.next_due(), t0 + 1s);
 }
 
-TEST(WorkQueue, forget_drops_a_queued_key_and_its_failures) {
+TEST(WorkQueue, ForgetDropsAQueuedKeyAndItsFailures) {
   WorkQueue q(no_jitter());
   q.add("k", t0);
   run_once(q, "k", t0 + 1s, Outcome::failure());
@@ -286,7 +286,7 @@ TEST(WorkQueue, forget_drops_a_queued_key_and_its_failures) {
   EXPECT_EQ(q.due("k"), t0 + 1h + 1s) << "no hold left from the forgotten failure";
 }
 
-TEST(WorkQueue, forget_while_processing_drops_the_key_at_done) {
+TEST(WorkQueue, ForgetWhileProcessingDropsTheKeyAtDone) {
   WorkQueue q(no_jitter());
   q.add("k", t0);
   ASSERT_TRUE(q.pop(t0 + 1s));
@@ -299,7 +299,7 @@ TEST(WorkQueue, forget_while_processing_drops_the_key_at_done) {
   EXPECT_EQ(q.due("k"), std::nullopt);
 }
 
-TEST(WorkQueue, added_again_after_forget_while_processing_is_requeued) {
+TEST(WorkQueue, AddedAgainAfterForgetWhileProcessingIsRequeued) {
   WorkQueue q(no_jitter());
   q.add("k", t0);
   ASSERT_TRUE(q.pop(t0 + 1s));
@@ -309,7 +309,7 @@ TEST(WorkQueue, added_again_after_forget_while_processing_is_requeued) {
   EXPECT_EQ(q.due("k"), t0 + 4s);
 }
 
-TEST(WorkQueue, done_for_a_key_not_handed_out_changes_nothing) {
+TEST(WorkQueue, DoneForAKeyNotHandedOutChangesNothing) {
   WorkQueue q(no_jitter());
   EXPECT_FALSE(q.done("never", t0, Outcome::failure()));
   q.add("queued", t0);
@@ -326,7 +326,7 @@ WorkQueueOptions grouped() {
   return o;
 }
 
-TEST(WorkQueueGroups, a_hold_pushes_back_every_queued_key_of_the_group_only) {
+TEST(WorkQueueGroups, AHoldPushesBackEveryQueuedKeyOfTheGroupOnly) {
   WorkQueue q(grouped());
   q.add("sub1/vmss-a", t0);
   q.add("sub1/vmss-b", t0);
@@ -340,7 +340,7 @@ TEST(WorkQueueGroups, a_hold_pushes_back_every_queued_key_of_the_group_only) {
   EXPECT_EQ(q.pop(t0 + 30s), std::optional<std::string>("sub1/vmss-a"));
 }
 
-TEST(WorkQueueGroups, adds_and_requeues_during_a_hold_land_at_its_end) {
+TEST(WorkQueueGroups, AddsAndRequeuesDuringAHoldLandAtItsEnd) {
   WorkQueue q(grouped());
   q.add("sub1/vmss-a", t0);
   ASSERT_EQ(q.pop(t0 + 1s), std::optional<std::string>("sub1/vmss-a"));
@@ -359,7 +359,7 @@ TEST(WorkQueueGroups, adds_and_requeues_during_a_hold_land_at_its_end) {
   EXPECT_EQ(q.due("sub1/vmss-d"), t0 + 62s);
 }
 
-TEST(WorkQueueGroups, without_group_of_a_hold_changes_nothing) {
+TEST(WorkQueueGroups, WithoutGroupOfAHoldChangesNothing) {
   WorkQueue q(no_jitter());
   q.add("sub1/vmss-a", t0);
   q.hold_group("sub1", t0 + 30s);
