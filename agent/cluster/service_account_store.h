@@ -44,6 +44,8 @@ class ServiceAccountStore {
   bool learn_principal_id(std::string_view client_id, std::string_view principal_id);
 
   size_t size() const { return accounts_.size(); }
+  // Counts changes, as IdentityStore::generation.
+  uint64_t generation() const { return generation_; }
   uint64_t parse_errors() const { return parse_errors_; }
 
  private:
@@ -63,6 +65,7 @@ class ServiceAccountStore {
   std::map<std::string, std::string> learned_;  // lower-case client id -> principal id
   std::vector<Callback> callbacks_;
   uint64_t parse_errors_ = 0;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace podid::agent

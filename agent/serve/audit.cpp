@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/serve/audit.h"
 
+#include <charconv>
+
 #include "agent/imds/token_response.h"  // append_json_escaped
-#include "podid/log.h"
 
 namespace podid::agent {
 namespace {
@@ -21,18 +22,16 @@ void member(std::string& out, std::string_view key, uint64_t value) {
   out.push_back('"');
   out.append(key);
   out.append("\":");
-  out.append(std::to_string(value));
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
+  out.append(digits, end);
 }
 
-}  // namespace
+// Refusals are what a security team looks for: warn, so they survive a log level of warn.
+log::Level level_of(std::string_view decision) { return decision == "served" ? log::Level::kInfo : log::Level::kWarn; }
 
-void audit_token_decision(const TokenDecision& d) {
-  // Refusals are what a security team looks for: warn, so they survive a log level of warn.
-  auto level = d.decision == "served" ? log::Level::kInfo : log::Level::kWarn;
-  if (!log::enabled(level)) return;
-  // Built as text, not as a JSON object: this runs for every token request (see bench/token_bench.py).
-  std::string m;
-  m.reserve(320);
+// Every member but the latency, in the line's order.
+void fields_before_latency(std::string& m, const TokenDecision& d) {
   m.append("\"audit\":true");
   member(m, "namespace", d.ns);
   member(m, "pod", d.pod);
@@ -44,9 +43,37 @@ void audit_token_decision(const TokenDecision& d) {
   member(m, "source", d.source);
   if (!d.subject.empty()) member(m, "subject", d.subject);
   member(m, "status", d.status);
-  member(m, "latency_us",
-         static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d.latency).count()));
+}
+
+void latency_member(std::string& m, std::chrono::nanoseconds latency) {
+  member(m, "latency_us", static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(latency).count()));
+}
+
+}  // namespace
+
+void audit_token_decision(const TokenDecision& d) {
+  auto level = level_of(d.decision);
+  if (!log::enabled(level)) return;
+  // Built as text, not as a JSON object: this runs for every token request (see bench/token_bench.py).
+  std::string m;
+  m.reserve(320);
+  fields_before_latency(m, d);
+  latency_member(m, d.latency);
   log::write_members(level, "token decision", m);
+}
+
+RepeatedAudit::RepeatedAudit(const TokenDecision& d) : level_(level_of(d.decision)) {
+  fields_.reserve(320);
+  fields_before_latency(fields_, d);
+}
+
+void RepeatedAudit::write(std::chrono::nanoseconds latency) const {
+  if (!log::enabled(level_)) return;
+  std::string m;
+  m.reserve(fields_.size() + 32);
+  m = fields_;
+  latency_member(m, latency);
+  log::write_members(level_, "token decision", m);
 }
 
 }  // namespace podid::agent
