@@ -52,9 +52,13 @@ class ServiceAccountStore {
   using Key = std::pair<std::string, std::string>;
   struct Less {
     using is_transparent = void;
+    // Field by field as string_views: a pair of strings and a pair of views compare alike (std::tie of the two
+    // mixes tuple types, which clang 14 with libstdc++ 12 does not compare).
     template <class A, class B>
     bool operator()(const A& a, const B& b) const {
-      return std::tie(a.first, a.second) < std::tie(b.first, b.second);
+      std::string_view a1 = a.first, b1 = b.first;
+      if (a1 != b1) return a1 < b1;
+      return std::string_view(a.second) < std::string_view(b.second);
     }
   };
   void upsert(const nlohmann::json& object);
