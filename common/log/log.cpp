@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
-#include <cstdio>
 #include <string>
 
 namespace podid::log {
@@ -53,12 +53,14 @@ std::string line_head(Level level, std::string_view msg, size_t rest = 0) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
                 .count();
   char ts[32];
-  int n = std::snprintf(ts, sizeof(ts), "%lld.%06lld", static_cast<long long>(us / 1'000'000),
-                        static_cast<long long>(us % 1'000'000));
+  char* end = std::to_chars(ts, ts + 24, us / 1'000'000).ptr;
+  long long micros = us % 1'000'000;
+  *end++ = '.';
+  for (long long unit = 100'000; unit > 0; unit /= 10) *end++ = static_cast<char>('0' + micros / unit % 10);
   std::string out;
   out.reserve(96 + msg.size() + rest);
   out += "{\"ts\":";
-  out.append(ts, static_cast<size_t>(n));
+  out.append(ts, end);
   out += ",\"level\":\"";
   out += level_name(level);
   out += "\",\"msg\":";
