@@ -20,21 +20,22 @@ def sources(path: str) -> Iterator[Path]:
         yield from sorted(f for f in full.rglob("*") if f.suffix in (".cpp", ".h"))
 
 
+def _matches_in_sources(pattern: str, paths: tuple[str, ...]) -> set[str]:
+    found: set[str] = set()
+    for p in paths:
+        for f in sources(p):
+            found |= set(re.findall(pattern, f.read_text(errors="replace")))
+    return found
+
+
 def code_metric_names(*dirs: str) -> set[str]:
     """Metric names registered with `.Name("...")` under `dirs`."""
-    names = set()
-    for d in dirs:
-        for f in sources(d):
-            names |= set(re.findall(r'\.Name\("([a-z_:][a-z0-9_:]*)"\)', f.read_text(errors="replace")))
-    return names
+    return _matches_in_sources(r'\.Name\("([a-z_:][a-z0-9_:]*)"\)', dirs)
 
 
 def string_literals(*paths: str) -> set[str]:
-    out = set()
-    for p in paths:
-        for f in sources(p):
-            out |= set(re.findall(r'"((?:[^"\\]|\\.)*)"', f.read_text(errors="replace")))
-    return out
+    """Every C++ string literal's contents (escapes as written) at `paths`."""
+    return _matches_in_sources(r'"((?:[^"\\]|\\.)*)"', paths)
 
 
 def _help(binary: Path) -> Optional[subprocess.CompletedProcess]:

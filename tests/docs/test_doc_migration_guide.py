@@ -5,6 +5,7 @@ deploy/helm/podid/values.yaml."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Optional
 
 import pytest
@@ -18,25 +19,24 @@ from podid_harness.paths import BUILD
 MIGRATION_DOC = ROOT / "docs" / "migrating-from-aad-pod-identity.md"
 
 
-def test_agent_flags_in_the_migration_guide_are_the_agents():
-    binary = BUILD / "agent" / "podid-agent"
+def assert_the_guide_names_exactly_the_flags_of(name: str, binary: Path, heading: str) -> None:
+    """The flags in the table under `heading` are those `<binary> help` lists, both ways."""
     real = help_flags(binary)
     if real is None:
-        pytest.fail(f"{binary} missing or `help` failed: build podid-agent first", pytrace=False)
-    documented = flags_in(table_column(MIGRATION_DOC, "Flags: NMI -> podid-agent", 1))
-    assert documented - real == set(), f"not flags of podid-agent: {sorted(documented - real)}"
-    assert real - documented == set(), f"podid-agent flags missing from the guide: {sorted(real - documented)}"
+        pytest.fail(f"{binary} missing or `help` failed: build {name} first", pytrace=False)
+    documented = flags_in(table_column(MIGRATION_DOC, heading, 1))
+    assert documented - real == set(), f"not flags of {name}: {sorted(documented - real)}"
+    assert real - documented == set(), f"{name} flags missing from the guide: {sorted(real - documented)}"
+
+
+def test_agent_flags_in_the_migration_guide_are_the_agents():
+    assert_the_guide_names_exactly_the_flags_of("podid-agent", BUILD / "agent" / "podid-agent",
+                                                "Flags: NMI -> podid-agent")
 
 
 def test_controller_flags_in_the_migration_guide_are_the_controllers():
-    binary = BUILD / "controller" / "podid-controller"
-    real = help_flags(binary)
-    if real is None:
-        pytest.fail(f"{binary} missing or `help` failed: build podid-controller first", pytrace=False)
-    documented = flags_in(table_column(MIGRATION_DOC, "Flags: MIC -> podid-controller", 1))
-    assert documented - real == set(), f"not flags of podid-controller: {sorted(documented - real)}"
-    assert real - documented == set(), \
-        f"podid-controller flags missing from the guide: {sorted(real - documented)}"
+    assert_the_guide_names_exactly_the_flags_of("podid-controller", BUILD / "controller" / "podid-controller",
+                                                "Flags: MIC -> podid-controller")
 
 
 def helm_values() -> Optional[dict]:
