@@ -192,8 +192,8 @@ class ControllerCluster(StandInCluster, ClusterObjects):
                 if e.get("verb") in KUBE_WRITES and (verb is None or e.get("verb") == verb)]
 
     def forbidden(self) -> list[str]:
-        return [f"{e.get('verb')} {e.get('path')}" for e in self.api.requests(user=self.kube_user)
-                if e.get("code") == 403]
+        """The controller's API requests refused 403, as "verb path", in order."""
+        return [f"{e.get('verb')} {e.get('path')}" for e in self._forbidden(self.kube_user)]
 
     def arm_calls(self, op: str, target: Optional[ScaleSet] = None) -> list:
         """ARM requests of one operation ("PATCH vmss", "GET vmss", ...), optionally against one compute."""

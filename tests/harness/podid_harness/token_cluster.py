@@ -66,7 +66,7 @@ from .sim.manifests import azure_provider_id
 from .standin_cluster import StandInCluster
 from .token_cluster_api import AGENT_RULES, AGENT_USER, CRDS, TOKEN_AUDIENCE
 from .token_cluster_objects import TokenClusterObjects
-from .waiting import poll_until
+from .waiting import poll_until, wait_for
 
 NODE_VMSS = "aks-nodepool1-vmss"
 
@@ -169,17 +169,17 @@ class TokenCluster(StandInCluster, TokenClusterObjects):
         return self.start_agent(timeout)
 
     def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        status, body = None, ""
-        while time.monotonic() < deadline:
+        last = (None, "")
+
+        def ready() -> bool:
+            nonlocal last
             if self.agent.proc.poll() is not None:
                 raise RuntimeError(f"podid-agent exited {self.agent.proc.returncode}:\n{self.agent_log()}")
-            status, body = self.agent.ops_get("/readyz")
-            if status == 200:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"podid-agent not ready after {timeout}s (/readyz {status} {body!r}); forbidden API "
-                           f"requests: {self.forbidden_requests()}\n{self.agent_log()}")
+            last = self.agent.ops_get("/readyz")
+            return last[0] == 200
+        wait_for(ready, timeout, "podid-agent /readyz",
+                 diagnose=lambda: f"/readyz {last[0]} {last[1]!r}; forbidden API requests: "
+                                  f"{self.forbidden_requests()}\n{self.agent_log()}")
 
     def _stop_agent(self) -> None:
         a = self.agent
@@ -198,8 +198,8 @@ class TokenCluster(StandInCluster, TokenClusterObjects):
         return self.agent.log_path.read_text()[-tail:]
 
     def forbidden_requests(self) -> list[str]:
-        return sorted({f"{e.get('verb')} {e.get('resource')}" for e in self.api.request_log
-                       if e.get("code") == 403 and e.get("user") == AGENT_USER})
+        """The agent's API requests refused 403, as "verb resource", each once."""
+        return sorted({f"{e.get('verb')} {e.get('resource')}" for e in self._forbidden(AGENT_USER)})
 
     # ---- Kubernetes objects --------------------------------------------------------------------------------
     def settle(self, extra_s: float = 0.3, timeout: float = 10) -> None:
