@@ -33,8 +33,7 @@ The parts, one concern each: standin_cluster.py (what this cluster and TokenClus
 state, the API stand-in, tear-down), identity_objects.py (the aad-pod-identity names, IdentityRef, manifests),
 controller_deploy.py (CRDs, RBAC and names from deploy/), controller_objects.py (scale sets, VMs, nodes,
 identities, bindings, pods, AAIs: `ClusterObjects`), controller_process.py (one replica), waiting.py (bounded
-polling). This module builds the servers, runs the replicas and observes them,
-and re-exports what tests import.
+polling). This module builds the servers, runs the replicas and observes them, and re-exports what tests import.
 """
 from __future__ import annotations
 
