@@ -55,13 +55,18 @@ const std::string kTokenRequest =
     "GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=x HTTP/1.1\r\nHost: 169.254.169.254\r\n"
     "Metadata: true\r\n\r\n";
 
+// A server whose handler offers a replay for every answer, and what it observed.
+class HttpServerReplay : public ::testing::Test {
+ protected:
+  Observed o;
+  ServerUnderTest server{replaying_handler(o)};
+};
+
 std::string get(std::string_view target) {
   return "GET " + std::string(target) + " HTTP/1.1\r\nHost: 169.254.169.254\r\nMetadata: true\r\n\r\n";
 }
 
-TEST(HttpServerReplay, TheSameRequestOnTheSameConnectionIsAnsweredAgainWithoutTheHandler) {
-  Observed o;
-  ServerUnderTest server(replaying_handler(o));
+TEST_F(HttpServerReplay, TheSameRequestOnTheSameConnectionIsAnsweredAgainWithoutTheHandler) {
   RawClient client(server.port());
   ASSERT_TRUE(client.send(kTokenRequest));
   std::string first = client.read_response();
@@ -74,9 +79,7 @@ TEST(HttpServerReplay, TheSameRequestOnTheSameConnectionIsAnsweredAgainWithoutTh
   EXPECT_EQ(o.replayed.load(), 1);
 }
 
-TEST(HttpServerReplay, ADifferentRequestGoesToTheHandler) {
-  Observed o;
-  ServerUnderTest server(replaying_handler(o));
+TEST_F(HttpServerReplay, ADifferentRequestGoesToTheHandler) {
   RawClient client(server.port());
   for (const char* target : {"/a", "/b", "/a"}) {
     ASSERT_TRUE(client.send(get(target)));
@@ -87,9 +90,7 @@ TEST(HttpServerReplay, ADifferentRequestGoesToTheHandler) {
   EXPECT_EQ(o.replayed.load(), 0);
 }
 
-TEST(HttpServerReplay, AHeaderThatDiffersByOneByteGoesToTheHandler) {
-  Observed o;
-  ServerUnderTest server(replaying_handler(o));
+TEST_F(HttpServerReplay, AHeaderThatDiffersByOneByteGoesToTheHandler) {
   RawClient client(server.port());
   std::string other = kTokenRequest;
   other.replace(other.find("Metadata: true"), 14, "Metadata: True");
@@ -100,9 +101,7 @@ TEST(HttpServerReplay, AHeaderThatDiffersByOneByteGoesToTheHandler) {
   EXPECT_EQ(o.handled.load(), 2);
 }
 
-TEST(HttpServerReplay, AnAnswerThatNoLongerHoldsIsDecidedAgain) {
-  Observed o;
-  ServerUnderTest server(replaying_handler(o));
+TEST_F(HttpServerReplay, AnAnswerThatNoLongerHoldsIsDecidedAgain) {
   RawClient client(server.port());
   ASSERT_TRUE(client.send(kTokenRequest));
   client.read_response();
@@ -113,9 +112,7 @@ TEST(HttpServerReplay, AnAnswerThatNoLongerHoldsIsDecidedAgain) {
   EXPECT_EQ(o.replayed.load(), 0);
 }
 
-TEST(HttpServerReplay, AnswersAreNeverReplayedAcrossConnections) {
-  Observed o;
-  ServerUnderTest server(replaying_handler(o));
+TEST_F(HttpServerReplay, AnswersAreNeverReplayedAcrossConnections) {
   RawClient first(server.port());
   RawClient second(server.port());
   ASSERT_TRUE(first.send(kTokenRequest));
@@ -126,9 +123,7 @@ TEST(HttpServerReplay, AnswersAreNeverReplayedAcrossConnections) {
   EXPECT_EQ(o.replayed.load(), 0);
 }
 
-TEST(HttpServerReplay, ARequestArrivingInPiecesIsStillReplayed) {
-  Observed o;
-  ServerUnderTest server(replaying_handler(o));
+TEST_F(HttpServerReplay, ARequestArrivingInPiecesIsStillReplayed) {
   RawClient client(server.port());
   ASSERT_TRUE(client.send(kTokenRequest));
   std::string first = client.read_response();
@@ -141,9 +136,7 @@ TEST(HttpServerReplay, ARequestArrivingInPiecesIsStillReplayed) {
   EXPECT_EQ(o.replayed.load(), 1);
 }
 
-TEST(HttpServerReplay, PipelinedIdenticalRequestsAreEachAnswered) {
-  Observed o;
-  ServerUnderTest server(replaying_handler(o));
+TEST_F(HttpServerReplay, PipelinedIdenticalRequestsAreEachAnswered) {
   RawClient client(server.port());
   ASSERT_TRUE(client.send(kTokenRequest + kTokenRequest + kTokenRequest + get("/last")));
   std::string first = client.read_response();
@@ -155,9 +148,7 @@ TEST(HttpServerReplay, PipelinedIdenticalRequestsAreEachAnswered) {
 }
 
 // As without a replay: part of a request, then the end of the stream, is answered 400 and closed.
-TEST(HttpServerReplay, APrefixOfTheRequestThenEndOfStreamIsRefusedAsTruncated) {
-  Observed o;
-  ServerUnderTest server(replaying_handler(o));
+TEST_F(HttpServerReplay, APrefixOfTheRequestThenEndOfStreamIsRefusedAsTruncated) {
   RawClient client(server.port());
   ASSERT_TRUE(client.send(kTokenRequest));
   client.read_response();
@@ -168,9 +159,7 @@ TEST(HttpServerReplay, APrefixOfTheRequestThenEndOfStreamIsRefusedAsTruncated) {
   EXPECT_EQ(o.replayed.load(), 0);
 }
 
-TEST(HttpServerReplay, AnAnswerThatClosesTheConnectionIsNotKept) {
-  Observed o;
-  ServerUnderTest server(replaying_handler(o));
+TEST_F(HttpServerReplay, AnAnswerThatClosesTheConnectionIsNotKept) {
   RawClient client(server.port());
   std::string closing = kTokenRequest;
   closing.insert(closing.size() - 2, "Connection: close\r\n");
