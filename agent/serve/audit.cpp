@@ -2,6 +2,7 @@
 #include "agent/serve/audit.h"
 
 #include "agent/imds/token_response.h"  // append_json_escaped
+#include "agent/serve/decision_log.h"
 #include "podid/log.h"
 
 namespace podid::agent {
@@ -26,16 +27,18 @@ void member(std::string& out, std::string_view key, uint64_t value) {
 
 }  // namespace
 
-void audit_token_decision(const TokenDecision& d) {
+void audit_token_decision(const TokenDecision& d, DecisionLog* decisions) {
+  if (decisions) decisions->record(d, std::chrono::system_clock::now());
   // Refusals are what a security team looks for: warn, so they survive a log level of warn.
   auto level = d.decision == "served" ? log::Level::kInfo : log::Level::kWarn;
   if (!log::enabled(level)) return;
   // Built as text, not as a JSON object: this runs for every token request (see bench/token_bench.py).
   std::string m;
-  m.reserve(320);
+  m.reserve(384);
   m.append("\"audit\":true");
   member(m, "namespace", d.ns);
   member(m, "pod", d.pod);
+  if (!d.pod_uid.empty()) member(m, "pod_uid", d.pod_uid);
   member(m, "cgroup_id", d.cgroup_id);
   member(m, "client_id", d.client_id);
   member(m, "resource", d.resource);

@@ -4,7 +4,8 @@
 // (identity client id, resource), what the agent decided and why, how long it took and where the token came
 // from; for a federated identity also the service account whose token was exchanged (`subject`, present only
 // then). Written through podid::log (stderr, one write per line) with "audit": true, the same shape as the
-// kernel's deny events, so one query finds both.
+// kernel's deny events, so one query finds both. The same call keeps the decision in the pod's DecisionLog
+// ring (decision_log.h), which `podid explain` reads through the agent's node-local decisions listener.
 #pragma once
 
 #include <chrono>
@@ -16,6 +17,7 @@ namespace podid::agent {
 
 struct TokenDecision {
   std::string_view ns, pod;      // empty when the pod is unknown
+  std::string_view pod_uid;      // of the pod owning the caller's cgroup; empty when none does
   uint64_t cgroup_id = 0;
   std::string_view client_id;    // of the identity served or asked for; empty when none
   std::string_view resource;
@@ -27,6 +29,9 @@ struct TokenDecision {
   std::chrono::nanoseconds latency{0};
 };
 
-void audit_token_decision(const TokenDecision& d);
+class DecisionLog;
+
+// Writes the audit line (when the log level lets it through) and, with `decisions`, keeps the record (always).
+void audit_token_decision(const TokenDecision& d, DecisionLog* decisions = nullptr);
 
 }  // namespace podid::agent

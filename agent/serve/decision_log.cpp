@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/serve/decision_log.h"
+
+#include <algorithm>
+
+#include "agent/serve/audit.h"
+
+namespace podid::agent {
+
+DecisionLog::DecisionLog(size_t per_pod, size_t max_pods)
+    : per_pod_(std::max<size_t>(per_pod, 1)), max_pods_(std::max<size_t>(max_pods, 1)) {
+  pods_.reserve(max_pods_);
+}
+
+DecisionLog::Ring& DecisionLog::ring_for(std::string_view pod_uid) {
+  if (auto it = pods_.find(pod_uid); it != pods_.end()) return it->second;
+  if (pods_.size() >= max_pods_) {
+    // Rare (a pod new to the log on a node that has had max_pods pods decide): a scan is cheaper than keeping
+    // an order on every decision.
+    auto oldest = std::min_element(pods_.begin(), pods_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_used < b.second.last_used;
+    });
+    pods_.erase(oldest);
+    ++pods_forgotten_;
+  }
+  Ring ring;
+  ring.slots = std::make_unique<DecisionRecord[]>(per_pod_);
+  return pods_.emplace(std::string(pod_uid), std::move(ring)).first->second;
+}
+
+void DecisionLog::record(const TokenDecision& d, std::chrono::system_clock::time_point at) {
+  if (d.pod_uid.empty()) return;
+  Ring& ring = ring_for(d.pod_uid);
+  // The names the decision was made with; unknown (a bad request answered before the pod was looked up)
+  // leaves those of an earlier decision.
+  if (!d.ns.empty() && ring.ns != d.ns) ring.ns.assign(d.ns);
+  if (!d.pod.empty() && ring.name != d.pod) ring.name.assign(d.pod);
+  ring.last_used = ++sequence_;
+  DecisionRecord& r = ring.slots[ring.recorded % per_pod_];
+  ++ring.recorded;
+  r.at = at;
+  r.cgroup_id = d.cgroup_id;
+  r.status = d.status;
+  r.latency_us = static_cast<uint32_t>(
+      std::min<int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d.latency).count(), UINT32_MAX));
+  r.client_id.assign(d.client_id);
+  r.resource.assign(d.resource);
+  r.decision.assign(d.decision);
+  r.reason.assign(d.reason);
+  r.source.assign(d.source);
+  r.subject.assign(d.subject);
+}
+
+std::optional<PodDecisions> DecisionLog::of(std::string_view pod_uid) const {
+  auto it = pods_.find(pod_uid);
+  if (it == pods_.end()) return std::nullopt;
+  const Ring& ring = it->second;
+  PodDecisions out{.ns = ring.ns, .name = ring.name, .recorded = ring.recorded, .newest_last = {}};
+  const uint64_t kept = std::min<uint64_t>(ring.recorded, per_pod_);
+  out.newest_last.reserve(kept);
+  for (uint64_t i = ring.recorded - kept; i < ring.recorded; ++i) out.newest_last.push_back(ring.slots[i % per_pod_]);
+  return out;
+}
+
+}  // namespace podid::agent
