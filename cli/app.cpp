@@ -11,6 +11,7 @@
 #include <optional>
 #include <ostream>
 
+#include "cli/agent_report.h"
 #include "cli/arm_checks.h"
 #include "cli/arm_reader.h"
 #include "cli/cluster_checks.h"
@@ -141,6 +142,22 @@ asio::awaitable<Outcome> explain(const CliOptions& o, const ClusterView& view, c
       ArmAnswer compute = co_await session->reader->get(e.compute_id, kComputeApiVersion, kGetCompute);
       record_compute(e, compute);
     }
+  }
+  if (e.pod.node.empty()) {
+    e.agent.note = "the pod is not scheduled on a node yet";
+  } else if (o.agent_url.empty()) {
+    e.agent = agent_unreachable(view, o.podid_namespace, e.pod, "not asked (no --agent-url)");
+  } else {
+    http::Client client(io.get_executor(), {.timeout = o.timeout, .user_agent = "podid-doctor/" PODID_VERSION});
+    AgentReport report = co_await fetch_agent_report(client, o.agent_url, e.pod.uid);
+    if (!report.fetched) {
+      report = agent_unreachable(view, o.podid_namespace, e.pod, report.note);
+    } else if (report.node != e.pod.node) {
+      // A pod's decisions are only on its own node's agent: another node's would show none.
+      report = agent_unreachable(view, o.podid_namespace, e.pod,
+                                 "--agent-url reached the agent of node " + report.node + ", not of the pod's node");
+    }
+    e.agent = std::move(report);
   }
   result.status = exit_status(e);
   result.text = o.json ? render_explanation_json(e) : render_explanation_text(e, colour);
