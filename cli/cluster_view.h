@@ -19,6 +19,7 @@
 
 #include "agent/identity/identity_store.h"
 #include "podid/crd/crd_types.h"
+#include "podid/crd/workload_identity.h"
 
 namespace podid::cli {
 
@@ -29,12 +30,13 @@ inline constexpr std::string_view kAgentComponentLabel = "app.kubernetes.io/comp
 inline constexpr std::string_view kAgentComponentValue = "agent";
 
 struct ListedObjects {
-  std::vector<nlohmann::json> identities, bindings, assigned, exceptions, pods, nodes;
+  std::vector<nlohmann::json> identities, bindings, assigned, exceptions, pods, nodes, service_accounts;
 };
 
 struct NodeFacts {
   std::string name, provider_id;
   bool ready = false;  // status.conditions Ready=True
+  std::string kernel_version, container_runtime;  // status.nodeInfo.kernelVersion, .containerRuntimeVersion
 };
 
 struct AgentFacts {
@@ -53,6 +55,8 @@ struct ClusterView {
   std::vector<crd::PodInfo> pods;  // every pod, parsed
   std::vector<NodeFacts> nodes;
   std::vector<AgentFacts> agents;  // agent pods in podid's namespace
+  // Service accounts that name an identity by Azure Workload Identity's annotation (client_id set).
+  std::vector<crd::WorkloadServiceAccount> workload_accounts;
   // "AzureIdentity ns/name" / "AzureIdentityBinding ns/name" -> "Reason: message" of its False conditions.
   std::map<std::string, std::string, std::less<>> false_conditions;
   std::vector<InvalidObject> invalid;

@@ -262,7 +262,7 @@ class TokenCluster(BuiltOnEnter):
                                                                     netns=netns))
         if self._arm:
             from .azure.arm import ArmEmulator
-            self.arm = ArmEmulator(self.cloud, self.issuer)
+            self.arm = ArmEmulator(self.cloud, self.issuer, entra=self.entra)
             self.arm_server = st.enter_context(self.arm.serve(tls=tls, host=self.node.bridge_ip, netns=netns))
 
         self.api = KubeApiServer.start(host="127.0.0.1", ca=self.ca, netns=netns, bookmark_interval_s=1.0)
