@@ -104,7 +104,9 @@ ClusterView build_view(const ListedObjects& listed, std::string_view podid_names
   for (const json& node : listed.nodes) {
     view.nodes.push_back({string_at(node, "metadata", "name"), string_at(node, "spec", "providerID"),
                           condition_ready(node), string_at(node, "status", "nodeInfo", "kernelVersion"),
-                          string_at(node, "status", "nodeInfo", "containerRuntimeVersion")});
+                          string_at(node, "status", "nodeInfo", "containerRuntimeVersion"),
+                          string_at(node, "metadata", "labels", kAksNetworkPluginLabel),
+                          string_at(node, "metadata", "labels", kAksAgentPoolLabel)});
   }
   for (const json& account : listed.service_accounts) {
     // An account that cannot be parsed names no identity the agent would use either.

@@ -23,6 +23,10 @@
 
 namespace podid::cli {
 
+// Labels AKS puts on its nodes.
+inline constexpr std::string_view kAksNetworkPluginLabel = "kubernetes.azure.com/network-plugin";
+inline constexpr std::string_view kAksAgentPoolLabel = "kubernetes.azure.com/agentpool";
+
 // The labels podid's agent DaemonSet puts on its pods (deploy/manifests/11-agent-daemonset.yaml, the chart).
 inline constexpr std::string_view kAgentNameLabel = "app.kubernetes.io/name";
 inline constexpr std::string_view kAgentNameValue = "podid";
@@ -37,6 +41,8 @@ struct NodeFacts {
   std::string name, provider_id;
   bool ready = false;  // status.conditions Ready=True
   std::string kernel_version, container_runtime;  // status.nodeInfo.kernelVersion, .containerRuntimeVersion
+  std::string network_plugin;  // AKS's label kubernetes.azure.com/network-plugin ("azure", "kubenet", "none")
+  std::string pool;            // AKS's label kubernetes.azure.com/agentpool
 };
 
 struct AgentFacts {
