@@ -6,6 +6,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "podid/http/query.h"
 #include "podid/log.h"
 
 namespace podid::agent {
@@ -14,22 +15,6 @@ namespace {
 http::Response error(const http::Request& req, http::Status status, std::string_view code, std::string description) {
   return http::json_response(req, status,
                              nlohmann::json{{"error", code}, {"error_description", std::move(description)}}.dump());
-}
-
-// The value of `key` in the query; pod UIDs need no decoding, and anything else is refused by the caller.
-std::optional<std::string_view> query_value(std::string_view target, std::string_view key) {
-  auto q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
-  std::string_view query = target.substr(q + 1);
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    auto eq = pair.find('=');
-    if (pair.substr(0, eq) == key) return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
 }
 
 bool plausible_uid(std::string_view uid) {
@@ -93,7 +78,7 @@ http::Response handle_decisions(const http::Request& req, const DecisionsView& v
   if (req.method() != boost::beast::http::verb::get) {
     return error(req, http::Status::method_not_allowed, "invalid_request", "only GET is served");
   }
-  auto uid = query_value(target, "pod_uid");
+  auto uid = http::query_value(target, "pod_uid");  // pod UIDs need no decoding: others are refused
   if (!uid || !plausible_uid(*uid)) {
     return error(req, http::Status::bad_request, "invalid_request",
                  "pod_uid is required: the pod's metadata.uid (letters, digits and '-', at most 64)");
