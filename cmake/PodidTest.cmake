@@ -43,14 +43,14 @@ function(podid_add_test target)
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${labels_file})
 endfunction()
 
-# podid_add_pytest(<name> KIND <kind> COMPONENT <component> PATH <dir-or-file> [ISOLATED_NETNS] [TIMEOUT s]
+# podid_add_pytest(<name> KIND <kind> COMPONENT <component> PATH <dir-or-file>... [ISOLATED_NETNS] [TIMEOUT s]
 #                  [ARGS <pytest args>...] [ENV <k=v>...])
-#   One ctest entry running `/usr/bin/python3 -m pytest PATH` (Debian's python, which has python3-pytest and
-#   friends; the pyenv python3 on PATH does not). ISOLATED_NETNS runs the session in a fresh network namespace
-#   holding only loopback, so a client that ignores its endpoint settings can reach nothing off this process
-#   tree, least of all the real 169.254.169.254.
+#   One ctest entry running `/usr/bin/python3 -m pytest PATH...`, one session for every PATH (Debian's python,
+#   which has python3-pytest and friends; the pyenv python3 on PATH does not). ISOLATED_NETNS runs the session
+#   in a fresh network namespace holding only loopback, so a client that ignores its endpoint settings can reach
+#   nothing off this process tree, least of all the real 169.254.169.254.
 function(podid_add_pytest name)
-  cmake_parse_arguments(T "ISOLATED_NETNS" "KIND;COMPONENT;PATH;TIMEOUT" "ARGS;ENV" ${ARGN})
+  cmake_parse_arguments(T "ISOLATED_NETNS" "KIND;COMPONENT;TIMEOUT" "PATH;ARGS;ENV" ${ARGN})
   _podid_check_labels("${T_KIND}" "${T_COMPONENT}")
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)

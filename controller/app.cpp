@@ -2,7 +2,6 @@
 #include "controller/app.h"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <string_view>
@@ -22,6 +21,7 @@
 #include "podid/k8s/cluster_config.h"
 #include "podid/log.h"
 #include "podid/read_file.h"
+#include "podid/spawn.h"
 #include "podid/startup.h"
 
 namespace podid::controller {
@@ -159,9 +159,12 @@ int run_controller(const ControllerConfig& config) {
         io,
         [&]() -> asio::awaitable<void> {
           if (elector) co_await elector->stop();  // releases the Lease: the other replica takes over at once
-          io.stop();
         },
-        asio::detached);
+        [&io](std::exception_ptr e) {
+          // Whatever releasing the Lease did, the process ends (the Lease then expires on its own).
+          if (e) log::error("releasing the lease failed", {{"error", describe_exception(e)}});
+          io.stop();
+        });
   });
   io.run();
   return 0;

@@ -55,6 +55,7 @@ void ServiceAccountStore::remove(const Key& key) {
 }
 
 void ServiceAccountStore::replace(const std::vector<nlohmann::json>& items) {
+  ++generation_;
   std::set<Key> seen;
   for (const auto& item : items) {
     upsert(item);
@@ -69,6 +70,7 @@ void ServiceAccountStore::replace(const std::vector<nlohmann::json>& items) {
 }
 
 void ServiceAccountStore::apply(k8s::WatchEventType type, const nlohmann::json& object) {
+  ++generation_;
   if (type == k8s::WatchEventType::kDeleted) {
     remove({object.value("/metadata/namespace"_json_pointer, std::string()),
             object.value("/metadata/name"_json_pointer, std::string())});
@@ -92,7 +94,10 @@ bool ServiceAccountStore::learn_principal_id(std::string_view client_id, std::st
       changed_any = true;
     }
   }
-  if (changed_any) learned_[lower] = principal;
+  if (changed_any) {
+    learned_[lower] = principal;
+    ++generation_;
+  }
   return changed_any;
 }
 

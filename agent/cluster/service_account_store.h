@@ -44,15 +44,21 @@ class ServiceAccountStore {
   bool learn_principal_id(std::string_view client_id, std::string_view principal_id);
 
   size_t size() const { return accounts_.size(); }
+  // Counts changes, as IdentityStore::generation.
+  uint64_t generation() const { return generation_; }
   uint64_t parse_errors() const { return parse_errors_; }
 
  private:
   using Key = std::pair<std::string, std::string>;
   struct Less {
     using is_transparent = void;
+    // Field by field as string_views: a pair of strings and a pair of views compare alike (std::tie of the two
+    // mixes tuple types, which clang 14 with libstdc++ 12 does not compare).
     template <class A, class B>
     bool operator()(const A& a, const B& b) const {
-      return std::tie(a.first, a.second) < std::tie(b.first, b.second);
+      std::string_view a1 = a.first, b1 = b.first;
+      if (a1 != b1) return a1 < b1;
+      return std::string_view(a.second) < std::string_view(b.second);
     }
   };
   void upsert(const nlohmann::json& object);
@@ -63,6 +69,7 @@ class ServiceAccountStore {
   std::map<std::string, std::string> learned_;  // lower-case client id -> principal id
   std::vector<Callback> callbacks_;
   uint64_t parse_errors_ = 0;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace podid::agent

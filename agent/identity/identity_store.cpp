@@ -47,6 +47,7 @@ std::string IdentityStore::client_id_key(const AzureIdentity& i) { return ascii:
 template <class T, class Collection, class Parse, class Prepare, class Changed>
 void IdentityStore::apply_kind(CrdKind kind, Collection& items, Change change, const json& object, Parse parse,
                                Prepare prepare, Changed changed) {
+  ++generation_;
   std::string key = object_key(object);
   auto erase_known = [&] {
     if (auto nn = metadata_key(object)) {
@@ -73,6 +74,7 @@ void IdentityStore::apply_kind(CrdKind kind, Collection& items, Change change, c
 template <class T, class Collection, class Parse, class Prepare, class Changed>
 void IdentityStore::replace_kind(CrdKind kind, Collection& items, const std::vector<json>& objects, Parse parse,
                                  Prepare prepare, Changed changed) {
+  ++generation_;
   std::vector<T> values;
   values.reserve(objects.size());
   std::vector<std::pair<std::string, Error>> bad;
@@ -226,7 +228,10 @@ bool IdentityStore::learn_principal_id(std::string_view client_id, std::string_v
     changed = true;
   });
   changed = changed || inserted;
-  if (changed) ++principals_learned_;
+  if (changed) {
+    ++principals_learned_;
+    ++generation_;
+  }
   return changed;
 }
 

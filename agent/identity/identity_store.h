@@ -88,6 +88,10 @@ class IdentityStore {
   // (false) when no identity has that client id. Returns true when it changed what the store knew.
   bool learn_principal_id(std::string_view client_id, std::string_view principal_id);
 
+  // Counts changes (every event applied, every list replaced, every principal learned): a decision made from
+  // the store still holds while this is unchanged (agent/serve/token_replay.h).
+  uint64_t generation() const { return generation_; }
+
   // Hot-path lookups; never allocate.
   const AzureIdentity* identity(std::string_view ns, std::string_view name) const;
   const AzureIdentityBinding* binding(std::string_view ns, std::string_view name) const;
@@ -136,6 +140,7 @@ class IdentityStore {
   std::vector<IdentityCallback> identity_callbacks_;
   std::vector<BindingCallback> binding_callbacks_;
   uint64_t rejections_total_ = 0, identity_changes_ = 0, binding_changes_ = 0, principals_learned_ = 0;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace podid::agent

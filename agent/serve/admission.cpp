@@ -104,12 +104,12 @@ http::Admission ConnectionAdmission::refuse(Refusal reason, const std::string& p
   return http::AnswerAndClose{refusal_response(reason), std::move(held)};
 }
 
-http::Handler ConnectionAdmission::serve(Caller caller, std::shared_ptr<void> slot) {
+http::ReplayingHandler ConnectionAdmission::serve(Caller caller, std::shared_ptr<void> slot) {
   // The handler holds the pod's slot: released when the connection (and so its handler) goes.
   return [this, caller = std::move(caller), slot = std::move(slot)](
-             const http::Request& req) -> asio::awaitable<http::Response> {
+             const http::Request& req) -> asio::awaitable<http::Answer> {
     if (req.target().starts_with(kWhoamiPath) || !deps_.imds) {
-      co_return handle_whoami(req, caller, deps_.cgroup_path_of);
+      co_return http::Answer{handle_whoami(req, caller, deps_.cgroup_path_of)};
     }
     co_return co_await deps_.imds(req, caller);
   };

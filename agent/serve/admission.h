@@ -45,7 +45,7 @@ struct AdmissionCounters {
 };
 
 using PodUidOf = std::function<std::string(const podid_caller& kernel_record)>;
-using ImdsHandler = std::function<boost::asio::awaitable<http::Response>(const http::Request&, const Caller&)>;
+using ImdsHandler = std::function<boost::asio::awaitable<http::Answer>(const http::Request&, const Caller&)>;
 
 struct AdmissionDeps {
   Attributor& attributor;
@@ -71,7 +71,7 @@ class ConnectionAdmission {
 
  private:
   http::Admission refuse(Refusal reason, const std::string& peer_ip, uint16_t port);
-  http::Handler serve(Caller caller, std::shared_ptr<void> slot);
+  http::ReplayingHandler serve(Caller caller, std::shared_ptr<void> slot);
 
   AdmissionDeps deps_;
   ConnectionSlots per_pod_;

@@ -13,6 +13,9 @@
 #include <string>
 #include <string_view>
 
+#include "agent/serve/decision_log.h"
+#include "podid/log.h"
+
 namespace podid::agent {
 
 struct TokenDecision {
@@ -29,9 +32,24 @@ struct TokenDecision {
   std::chrono::nanoseconds latency{0};
 };
 
-class DecisionLog;
-
 // Writes the audit line (when the log level lets it through) and, with `decisions`, keeps the record (always).
 void audit_token_decision(const TokenDecision& d, DecisionLog* decisions = nullptr);
+
+// The audit line of one decision given again and again (a replayed answer, token_replay.h): every field but the
+// latency formatted once, so each line costs little more than its write. The line is the same as
+// audit_token_decision writes for that decision and latency; with `decisions`, each is also kept there (its
+// record made once too, so keeping it is a copy).
+class RepeatedAudit {
+ public:
+  explicit RepeatedAudit(const TokenDecision& d, DecisionLog* decisions = nullptr);
+  void write(std::chrono::nanoseconds latency) const;
+
+ private:
+  std::string fields_;  // every member up to "latency_us"
+  log::Level level_;
+  DecisionLog* decisions_;  // null: nothing kept (no log, or no pod UID)
+  DecisionRecord record_{};
+  std::string pod_uid_, ns_, pod_;
+};
 
 }  // namespace podid::agent

@@ -28,27 +28,41 @@ DecisionLog::Ring& DecisionLog::ring_for(std::string_view pod_uid) {
   return pods_.emplace(std::string(pod_uid), std::move(ring)).first->second;
 }
 
-void DecisionLog::record(const TokenDecision& d, std::chrono::system_clock::time_point at) {
-  if (d.pod_uid.empty()) return;
-  Ring& ring = ring_for(d.pod_uid);
-  // The names the decision was made with; unknown (a bad request answered before the pod was looked up)
-  // leaves those of an earlier decision.
-  if (!d.ns.empty() && ring.ns != d.ns) ring.ns.assign(d.ns);
-  if (!d.pod.empty() && ring.name != d.pod) ring.name.assign(d.pod);
-  ring.last_used = ++sequence_;
-  DecisionRecord& r = ring.slots[ring.recorded % per_pod_];
-  ++ring.recorded;
+uint32_t DecisionLog::micros(std::chrono::nanoseconds latency) {
+  return static_cast<uint32_t>(
+      std::clamp<int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(latency).count(), 0, UINT32_MAX));
+}
+
+DecisionRecord DecisionLog::make(const TokenDecision& d, std::chrono::system_clock::time_point at) {
+  DecisionRecord r;
   r.at = at;
   r.cgroup_id = d.cgroup_id;
   r.status = d.status;
-  r.latency_us = static_cast<uint32_t>(
-      std::min<int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d.latency).count(), UINT32_MAX));
+  r.latency_us = micros(d.latency);
   r.client_id.assign(d.client_id);
   r.resource.assign(d.resource);
   r.decision.assign(d.decision);
   r.reason.assign(d.reason);
   r.source.assign(d.source);
   r.subject.assign(d.subject);
+  return r;
+}
+
+void DecisionLog::record(const TokenDecision& d, std::chrono::system_clock::time_point at) {
+  if (d.pod_uid.empty()) return;
+  keep(d.pod_uid, d.ns, d.pod, make(d, at));
+}
+
+void DecisionLog::keep(std::string_view pod_uid, std::string_view ns, std::string_view pod, const DecisionRecord& r) {
+  if (pod_uid.empty()) return;
+  Ring& ring = ring_for(pod_uid);
+  // The names the decision was made with; unknown (a bad request answered before the pod was looked up)
+  // leaves those of an earlier decision.
+  if (!ns.empty() && ring.ns != ns) ring.ns.assign(ns);
+  if (!pod.empty() && ring.name != pod) ring.name.assign(pod);
+  ring.last_used = ++sequence_;
+  ring.slots[ring.recorded % per_pod_] = r;
+  ++ring.recorded;
 }
 
 std::optional<PodDecisions> DecisionLog::of(std::string_view pod_uid) const {

@@ -80,6 +80,11 @@ class DecisionLog {
 
   // Keeps `d` under its pod_uid; a decision with no pod UID (no pod owns the caller's cgroup) is not kept.
   void record(const TokenDecision& d, std::chrono::system_clock::time_point at);
+  // The same for a record made already (a replayed decision): `ns` and `pod` as record() takes them from `d`.
+  void keep(std::string_view pod_uid, std::string_view ns, std::string_view pod, const DecisionRecord& r);
+
+  static DecisionRecord make(const TokenDecision& d, std::chrono::system_clock::time_point at);
+  static uint32_t micros(std::chrono::nanoseconds latency);
 
   // The pod's kept records (ns and name as of its last decision), or nothing.
   std::optional<PodDecisions> of(std::string_view pod_uid) const;

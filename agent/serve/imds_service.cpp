@@ -10,6 +10,7 @@
 #include "agent/imds/token_request.h"
 #include "agent/imds/token_response.h"
 #include "agent/serve/audit.h"
+#include "agent/serve/token_replay.h"
 #include "podid/azure/jwt_claims.h"
 #include "podid/crd/workload_identity.h"
 #include "podid/log.h"
@@ -40,10 +41,14 @@ struct ImdsService::Outcome {
   std::string_view source;
   std::string client_id;
   std::string subject;  // the service account a federated token was exchanged for
+  bool replayable = false;  // a served answer of this kind may be replayed (token_replay.h)
+  std::chrono::system_clock::time_point answered_at;  // the `now` a served answer's lifetimes count from
 };
 
 ImdsService::ImdsService(ImdsServiceDeps deps, ImdsServiceSettings settings)
-    : deps_(deps), settings_(std::move(settings)) {}
+    : deps_(deps),
+      settings_(std::move(settings)),
+      inputs_{deps_.pods, deps_.identities, deps_.accounts, deps_.cache, deps_.clock} {}
 
 std::string ImdsService::pod_uid_of(const podid_caller& kernel_record) const {
   if (auto uid = deps_.cgroups.pod_uid_of(kernel_record.cgroup_id)) return *uid;
@@ -55,7 +60,7 @@ std::string ImdsService::pod_uid_of(const podid_caller& kernel_record) const {
   return {};
 }
 
-asio::awaitable<http::Response> ImdsService::handle(const http::Request& req, const Caller& from) {
+asio::awaitable<http::Answer> ImdsService::handle(const http::Request& req, const Caller& from) {
   Caller caller = from;  // resolved further while the request is served
   switch (imds::classify_path(req.target())) {
     case imds::PathKind::kToken:
@@ -67,7 +72,7 @@ asio::awaitable<http::Response> ImdsService::handle(const http::Request& req, co
       audit_token_decision({.pod_uid = caller.pod_uid, .cgroup_id = caller.cgroup_id(), .decision = "bad_request",
                             .reason = error.reason, .status = static_cast<unsigned>(error.status)},
                            deps_.decisions);
-      co_return imds::to_response(req, error);
+      co_return http::Answer{imds::to_response(req, error)};
     }
     case imds::PathKind::kIdentityNotServed: {
       // Never forwarded: the real IMDS would answer for the node (MSI v2 would issue it a credential).
@@ -76,12 +81,14 @@ asio::awaitable<http::Response> ImdsService::handle(const http::Request& req, co
       audit_token_decision({.pod_uid = caller.pod_uid, .cgroup_id = caller.cgroup_id(), .decision = "refused",
                             .reason = error.reason, .status = static_cast<unsigned>(error.status)},
                            deps_.decisions);
-      co_return imds::to_response(req, error);
+      co_return http::Answer{imds::to_response(req, error)};
     }
-    case imds::PathKind::kOther:
-      co_return co_await passthrough(req, caller);
+    case imds::PathKind::kOther: {
+      http::Response relayed = co_await passthrough(req, caller);
+      co_return http::Answer{std::move(relayed)};
+    }
   }
-  co_return imds::to_response(req, imds::internal_error("unknown_path_kind"));
+  co_return http::Answer{imds::to_response(req, imds::internal_error("unknown_path_kind"))};
 }
 
 bool ImdsService::caches_synced() {
@@ -159,7 +166,7 @@ asio::awaitable<Selection> ImdsService::await_selection(const std::string& pod_u
   }
 }
 
-asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Caller& caller) {
+asio::awaitable<http::Answer> ImdsService::token(const http::Request& req, Caller& caller) {
   const auto start = Clock::now();
   auto parsed = imds::parse_token_request(req);
   if (auto* error = std::get_if<imds::ImdsError>(&parsed)) {
@@ -168,15 +175,21 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
                           .reason = error->reason, .status = static_cast<unsigned>(error->status),
                           .latency = Clock::now() - start},
                          deps_.decisions);
-    co_return imds::to_response(req, *error);
+    co_return http::Answer{imds::to_response(req, *error)};
   }
   const imds::TokenRequest& request = std::get<imds::TokenRequest>(parsed);
 
   Outcome out{.decision = "refused"};
   const bool synced = caches_synced();
+  // A decision made from one state of the stores, without waiting, may be replayed (token_replay.h).
+  const uint64_t inputs_at_start = inputs_.generation();
+  bool waited = false;
   // The usual case needs no waiting: look up synchronously, and enter the waiting coroutine only if needed.
   const PodInfo* pod = find_pod(caller);
-  if (!pod && synced && settings_.assignment_wait.count() > 0) pod = co_await await_pod(caller);
+  if (!pod && synced && settings_.assignment_wait.count() > 0) {
+    waited = true;
+    pod = co_await await_pod(caller);
+  }
   auto pending = [&](std::string reason) {
     out.response = imds::to_response(req, imds::identity_not_assigned(settings_.pending_answer,
                                                                        settings_.pending_retry_after));
@@ -215,9 +228,10 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
     if (auto* none = std::get_if<NoIdentity>(&selection);
         none && (!none->unresolved_principals.empty() ||
                  (none->reason == NoIdentity::kNotAssignedYet && settings_.assignment_wait.count() > 0))) {
-      Selection waited = co_await await_selection(caller.pod_uid, std::move(selection), request.selector,
-                                                  request.resource, context);
-      selection = std::move(waited);
+      waited = true;
+      Selection after_wait = co_await await_selection(caller.pod_uid, std::move(selection), request.selector,
+                                                      request.resource, context);
+      selection = std::move(after_wait);
     }
     // The stores may have changed while waiting: `pod` is looked up again before use below.
     pod = deps_.pods.by_uid(caller.pod_uid);
@@ -252,6 +266,7 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
       source = deps_.sources.node_identity(client_id);
       out.reason = "exception";
       out.client_id = client_id;
+      out.replayable = true;
     } else {
       const AzureIdentity& identity = *std::get<Chosen>(selection).identity;
       out.client_id = identity.client_id;
@@ -277,6 +292,8 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
         } else if (identity.type != IdentityType::kUserAssigned) {
           upstream = imds::UpstreamKind::kEntra;
         }
+        // Through the node's IMDS, no secret or service-account token in the decision: see token_replay.h.
+        out.replayable = upstream == imds::UpstreamKind::kImds;
         out.reason = identity.federated ? "federated" : "bound";
       }
     }
@@ -292,7 +309,8 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
         if (!served.from_cache) learn_principal(*token);
         AccessToken answer = *token;
         answer.resource = request.resource;  // echo what the pod asked, as IMDS does
-        out.response = imds::token_response(req, answer, deps_.clock.now());
+        out.answered_at = deps_.clock.now();
+        out.response = imds::token_response(req, answer, out.answered_at);
         out.decision = "served";
         if (out.client_id.empty()) out.client_id = token->client_id;
       } else {
@@ -332,7 +350,17 @@ asio::awaitable<http::Response> ImdsService::token(const http::Request& req, Cal
                         .resource = request.resource, .decision = out.decision, .reason = out.reason,
                         .source = out.source, .subject = out.subject, .status = status, .latency = latency},
                        deps_.decisions);
-  co_return std::move(out.response);
+  std::shared_ptr<http::Replay> replay;
+  if (out.replayable && out.decision == "served" && out.source == "cache" && status == 200 && !waited && pod &&
+      inputs_.generation() == inputs_at_start) {
+    replay = std::make_shared<TokenReplay>(
+        inputs_, deps_.metrics,
+        RepeatedDecision{.ns = pod->ns, .pod = pod->name, .pod_uid = caller.pod_uid, .client_id = out.client_id,
+                         .resource = request.resource, .reason = out.reason, .cgroup_id = caller.cgroup_id(),
+                         .status = status},
+        inputs_at_start, out.answered_at, deps_.decisions);
+  }
+  co_return http::Answer{std::move(out.response), std::move(replay)};
 }
 
 asio::awaitable<http::Response> ImdsService::passthrough(const http::Request& req, const Caller& caller) {

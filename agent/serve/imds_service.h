@@ -15,7 +15,9 @@
 //   5. the token, from the cache (one upstream call per miss however many pods wait); for a federated identity
 //      the cache is keyed by (identity, the pod's service account) and a miss exchanges the pod's own
 //      service-account token at Entra ID.
-// Every decision is counted (TokenMetrics) and written as one audit line.
+// Every decision is counted (TokenMetrics) and written as one audit line. A token served from the cache may be
+// given again by the server, for the same request on the same connection, while nothing it was decided from
+// changes (token_replay.h); each such answer is counted and audited as well.
 //
 // Single-threaded: runs on the agent's io thread, as do the stores it reads.
 //
@@ -38,6 +40,7 @@
 #include "agent/serve/caller.h"
 #include "agent/serve/decision_log.h"
 #include "agent/serve/token_metrics.h"
+#include "agent/serve/token_replay.h"
 #include "agent/serve/token_sources.h"
 #include "podid/azure/token_cache.h"
 #include "podid/clock.h"
@@ -75,8 +78,9 @@ class ImdsService {
  public:
   ImdsService(ImdsServiceDeps deps, ImdsServiceSettings settings);
 
-  // `req` and `caller` must outlive the returned awaitable (the session holds both).
-  boost::asio::awaitable<http::Response> handle(const http::Request& req, const Caller& caller);
+  // `req` and `caller` must outlive the returned awaitable (the session holds both). A token served from the
+  // cache comes with a Replay (token_replay.h) when nothing but the request's bytes could change it.
+  boost::asio::awaitable<http::Answer> handle(const http::Request& req, const Caller& caller);
 
   // The pod UID of the kernel's record (the caller's cgroup, else its pod-level ancestor), or empty. The one
   // resolver: admission asks it once per connection, and a request waiting for its pod asks it again.
@@ -86,7 +90,7 @@ class ImdsService {
 
  private:
   struct Outcome;
-  boost::asio::awaitable<http::Response> token(const http::Request& req, Caller& caller);
+  boost::asio::awaitable<http::Answer> token(const http::Request& req, Caller& caller);
   boost::asio::awaitable<http::Response> passthrough(const http::Request& req, const Caller& caller);
   const PodInfo* find_pod(Caller& caller) const;
   boost::asio::awaitable<const PodInfo*> await_pod(Caller& caller);
@@ -101,6 +105,7 @@ class ImdsService {
   ImdsServiceDeps deps_;
   ImdsServiceSettings settings_;
   bool synced_once_ = false;
+  DecisionInputs inputs_;
 };
 
 }  // namespace podid::agent

@@ -71,7 +71,11 @@ TokenMetrics::TokenMetrics(ScrapedRegistry& registry)
                             .Help("aadpodidentity.k8s.io objects in the agent's copy, by kind.").Register(registry)),
       identity_rejected_(BuildGauge().Name("podid_identity_objects_rejected")
                              .Help("aadpodidentity.k8s.io objects skipped as invalid (see the agent's log).")
-                             .Register(registry).Add({})) {
+                             .Register(registry).Add({})),
+      replays_(BuildCounter().Name("podid_token_replays_total")
+                   .Help("Token answers given again on the same connection to the same request, nothing they were "
+                         "decided from having changed (also counted in podid_token_requests_total).")
+                   .Register(registry).Add({})) {
   // The zero series exist from the start, so dashboards and alerts see them before the first event.
   for (auto reason : {"unknown_cgroup", "unknown_pod", "source_ip_mismatch", "too_many_connections"}) {
     fixed(resolution_failures_, "reason", resolution_failure_series_, reason);

@@ -72,6 +72,9 @@ class TokenMetrics {
   void upstream_request(std::string_view upstream, unsigned status);
   void passthrough(std::string_view result);
   void federated_failure(std::string_view reason);
+  // A token answer given again on its connection without deciding again (agent/serve/token_replay.h); it is
+  // also counted by token_request as the decision it repeats.
+  void replayed() { replays_.Increment(); }
 
   // Drops every series of this pod (its token requests).
   void forget_pod(std::string_view pod_uid);
@@ -128,6 +131,7 @@ class TokenMetrics {
   prometheus::Family<prometheus::Gauge>& pod_cgroups_;
   prometheus::Family<prometheus::Gauge>& identity_objects_;
   prometheus::Gauge& identity_rejected_;
+  prometheus::Counter& replays_;
 
   FixedSeries resolution_failure_series_;
   FixedSeries passthrough_series_;

@@ -55,6 +55,7 @@ struct TokenCache::State : std::enable_shared_from_this<State> {
   Map entries;
   Lru lru;
   TokenCacheStats stats;
+  uint64_t generation = 0;  // changes to the tokens held: stored, erased, cleared
   bool closed = false;
 
   bool usable(const AccessToken& t, system_clock::time_point now) const {
@@ -88,6 +89,7 @@ struct TokenCache::State : std::enable_shared_from_this<State> {
   void erase(Map::iterator it) {
     lru.erase(it->second.lru);
     entries.erase(it);
+    ++generation;
   }
 
   std::shared_ptr<Flight> start(Map::iterator it, std::shared_ptr<TokenSource> source, const FetchContext& context,
@@ -137,6 +139,7 @@ struct TokenCache::State : std::enable_shared_from_this<State> {
     auto now = clock.now();
     if (auto* token = std::get_if<AccessToken>(&served.outcome)) {
       e.token = *token;
+      ++generation;
       e.failure.reset();
       e.next_refresh_at = {};
       return served;
@@ -269,7 +272,10 @@ void TokenCache::invalidate(std::string_view source_cache_key) {
 void TokenCache::clear() {
   state_->lru.clear();
   state_->entries.clear();
+  ++state_->generation;
 }
+
+uint64_t TokenCache::generation() const { return state_->generation; }
 
 TokenCacheStats TokenCache::stats() const {
   TokenCacheStats s = state_->stats;

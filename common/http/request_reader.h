@@ -21,6 +21,7 @@
 
 #include "podid/http/server.h"
 #include "request_framing.h"
+#include "session_replay.h"
 
 namespace podid::http::detail {
 
@@ -57,13 +58,16 @@ inline void limit_request_parser(RequestParser& parser) {
 // Feeds what the buffer holds to the parser. Beast throws from inside put() (std::length_error for a field
 // over 64 KiB, std::bad_alloc): it does so here, in the session's coroutine, where the caller catches it,
 // instead of inside an Asio completion handler, from where it would leave io_context::run().
-inline bool parse_buffered(RequestParser& parser, boost::beast::flat_buffer& buffer, boost::beast::error_code& ec) {
+// `consumed`, when given, gets the bytes the parser used (a replayable request's bytes).
+inline bool parse_buffered(RequestParser& parser, boost::beast::flat_buffer& buffer, boost::beast::error_code& ec,
+                           RequestBytes* consumed = nullptr) {
   ec = {};
   if (buffer.size() == 0) {
     ec = boost::beast::http::error::need_more;
     return false;
   }
   size_t used = parser.put(buffer.data(), ec);
+  if (consumed) consumed->append(buffer.data().data(), used);
   buffer.consume(used);
   // A parser that consumed nothing and wants nothing is waiting for bytes it has not seen.
   if (!ec && used == 0 && !parser.is_done()) ec = boost::beast::http::error::need_more;
@@ -74,17 +78,17 @@ inline bool parse_buffered(RequestParser& parser, boost::beast::flat_buffer& buf
 // kMaxHeaderBytes for the header, the parser's body limit, and the buffer's max_size (kMaxReadBuffer) for
 // whatever else must sit whole in memory (a chunk-size line with its extensions, the trailer section). The
 // framing is checked once the header is complete, before any of the body is read. Bytes read past the end of
-// the request stay in `buffer` for the next one (pipelining).
+// the request stay in `buffer` for the next one (pipelining). `consumed`, when given, gets the request's bytes.
 template <class Stream>
 boost::asio::awaitable<ReadResult> read_request(Stream& stream, boost::beast::flat_buffer& buffer,
-                                                RequestParser& parser) {
+                                                RequestParser& parser, RequestBytes* consumed = nullptr) {
   namespace asio = boost::asio;
   namespace bhttp = boost::beast::http;
   bool header_checked = false;
   size_t header_fields = 0;
   for (;;) {
     boost::beast::error_code ec;
-    bool progressed = parse_buffered(parser, buffer, ec);
+    bool progressed = parse_buffered(parser, buffer, ec, consumed);
     if (!progressed && ec != bhttp::error::need_more) co_return refusal_for(ec);
     if (parser.is_header_done() && !header_checked) {
       header_checked = true;

@@ -7,10 +7,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <vector>
 
 #include "request_reader.h"
+#include "session_replay.h"
 #include "podid/log.h"
 #include "podid/spawn.h"
 
@@ -79,23 +83,75 @@ asio::awaitable<void> lingering_close(beast::tcp_stream& stream) {
   }
 }
 
-asio::awaitable<void> serve_session(tcp::socket socket, Handler handler, std::shared_ptr<Shared> shared) {
+// Counted busy from a request's arrival until its answer is written: graceful shutdown waits for these, not
+// for idle keep-alive sessions.
+struct BusyWhileAnswering {
+  size_t& busy;
+  explicit BusyWhileAnswering(size_t& b) : busy(b) { ++busy; }
+  ~BusyWhileAnswering() { --busy; }
+  BusyWhileAnswering(const BusyWhileAnswering&) = delete;
+  BusyWhileAnswering& operator=(const BusyWhileAnswering&) = delete;
+};
+
+// Writes `bytes` at once when the socket takes them all (the usual case: an answer of a few KiB into an empty send
+// buffer), with no timer and no trip through the io_context; what it does not take is written asynchronously
+// within kWriteTimeout. The session's socket is in non-blocking mode. False: the connection failed.
+asio::awaitable<bool> write_now_or_later(beast::tcp_stream& stream, std::string_view bytes) {
+  beast::error_code ec;
+  size_t n = stream.socket().write_some(asio::buffer(bytes), ec);
+  if (!ec && n == bytes.size()) co_return true;
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
+  if (ec) n = 0;
+  stream.expires_after(kWriteTimeout);
+  auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(bytes.substr(n)), kTuple);
+  co_return !wec;
+}
+
+// A request byte-identical to the one the session's replay answered, while the replay holds: the same answer
+// again, neither parsed nor handled (kSame). kDifferent: nothing was consumed, the parser reads what the buffer
+// holds. kTruncated: part of a request, then the end of the stream. kGone: the peer went, or the write failed.
+asio::awaitable<detail::BytesMatch> replay_if_same(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                                   detail::SessionReplay& replay, const Shared& shared) {
+  using detail::BytesMatch;
+  auto match = co_await detail::await_bytes(stream, buffer, replay.request);
+  if (match != BytesMatch::kSame) co_return match;
+  // Asked once the bytes are here: the wait for them may have outlasted what the answer relied on.
+  if (*shared.stopping || !replay.replay->current()) co_return BytesMatch::kDifferent;
+  const auto arrived = std::chrono::steady_clock::now();
+  BusyWhileAnswering busy(*shared.busy_sessions);
+  buffer.consume(replay.request.size());
+  // Recorded before the write, as the handler records its decision before its answer is written.
+  std::shared_ptr<Replay> hold = replay.replay;  // replayed() may not end the session's replay under itself
+  hold->replayed(std::chrono::steady_clock::now() - arrived);
+  bool written = co_await write_now_or_later(stream, replay.response);
+  co_return written ? BytesMatch::kSame : BytesMatch::kGone;
+}
+
+asio::awaitable<void> serve_session(tcp::socket socket, ReplayingHandler handler, std::shared_ptr<Shared> shared) {
+  using detail::BytesMatch;
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer(kMaxReadBuffer);
+  detail::SessionReplay replay;  // empty until the handler offers one
+  beast::error_code ignored;
+  stream.socket().non_blocking(true, ignored);  // for write_now_or_later; asynchronous operations are unaffected
   for (;;) {
+    stream.expires_after(kReadTimeout);
+    BytesMatch replayed = BytesMatch::kDifferent;
+    if (replay.replay && !*shared->stopping) {
+      replayed = co_await replay_if_same(stream, buffer, replay, *shared);
+      if (replayed == BytesMatch::kGone) co_return;
+      if (replayed == BytesMatch::kSame) continue;
+      replay.clear();  // a different request, or the answer no longer holds: the handler decides again
+    }
     detail::RequestParser parser;
     detail::limit_request_parser(parser);
-    stream.expires_after(kReadTimeout);
-    ReadResult read = co_await detail::read_request(stream, buffer, parser);
+    detail::RequestBytes request_bytes;
+    ReadResult read = detail::refused("truncated", Status::bad_request);
+    if (replayed != BytesMatch::kTruncated) read = co_await detail::read_request(stream, buffer, parser, &request_bytes);
     if (read.kind == ReadResult::kGone) co_return;  // nothing to answer, nobody to linger for
-    // Counted busy until the answer is written: graceful shutdown waits for these, not for idle keep-alives.
-    ++*shared->busy_sessions;
-    struct Idle {
-      size_t& busy;
-      ~Idle() { --busy; }
-    } idle_after{*shared->busy_sessions};
+    BusyWhileAnswering busy(*shared->busy_sessions);
     // Not a conditional expression: GCC 12 miscompiles `c ? x : co_await y` (use after free).
-    Response res;
+    Answer answer;
     if (read.kind == ReadResult::kRefused) {
       shared->report(read.refusal.reason);
       static log::Throttle throttle(20);
@@ -103,17 +159,25 @@ asio::awaitable<void> serve_session(tcp::socket socket, Handler handler, std::sh
         log::info("request refused", {{"listener", shared->name}, {"reason", read.refusal.reason},
                                       {"suppressed", *suppressed}});
       }
-      res = refusal_response(read.refusal);
+      answer.response = refusal_response(read.refusal);
     } else {
       Request& req = parser.get();
       std::string origin = detail::origin_form(req.target());
       if (origin.size() != req.target().size()) req.target(origin);
-      res = co_await handler(req);
+      answer = co_await handler(req);
     }
+    Response& res = answer.response;
     // After stop(), answer what was asked and close: clients reconnect to the next agent.
     if (*shared->stopping) res.keep_alive(false);
     bool keep_alive = read.kind == ReadResult::kRequest && res.keep_alive();
     stream.expires_after(kWriteTimeout);
+    if (answer.replay && keep_alive && !request_bytes.overflow) {
+      // Written from the same bytes every replay writes.
+      replay = {std::move(request_bytes.bytes), detail::serialize_response(res), std::move(answer.replay)};
+      bool written = co_await write_now_or_later(stream, replay.response);
+      if (!written) co_return;
+      continue;
+    }
     auto [wec, wn] = co_await beast::http::async_write(stream, res, kTuple);
     if (wec) co_return;
     if (!keep_alive) break;
@@ -138,6 +202,13 @@ auto session_done(std::shared_ptr<Shared> shared) {
     if (!e) return;
     shared->report("session_exception");
     log::error("http session failed", {{"listener", shared->name}, {"error", describe_exception(e)}});
+  };
+}
+
+ReplayingHandler never_replayed(Handler handler) {
+  return [handler = std::move(handler)](const Request& req) -> asio::awaitable<Answer> {
+    Response res = co_await handler(req);
+    co_return Answer{std::move(res)};
   };
 }
 
@@ -172,7 +243,8 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionHandler on_
       continue;
     }
     Admission admission = admit(on_connection, socket, *shared);
-    if (auto* handler = std::get_if<Handler>(&admission); handler && *handler) {
+    if (auto* plain = std::get_if<Handler>(&admission); plain && *plain) admission = never_replayed(std::move(*plain));
+    if (auto* handler = std::get_if<ReplayingHandler>(&admission); handler && *handler) {
       ++*shared->open_sessions;
       asio::co_spawn(acceptor.get_executor(), serve_session(std::move(socket), std::move(*handler), shared),
                      session_done(shared));
@@ -189,6 +261,23 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionHandler on_
 }
 
 }  // namespace
+
+std::string detail::serialize_response(Response& res) {
+  beast::http::response_serializer<beast::http::string_body> serializer(res);
+  std::string out;
+  beast::error_code ec;
+  while (!ec && !serializer.is_done()) {
+    serializer.next(ec, [&](beast::error_code&, const auto& buffers) {
+      size_t n = 0;
+      for (auto b : beast::buffers_range_ref(buffers)) {
+        out.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      serializer.consume(n);
+    });
+  }
+  return out;
+}
 
 Handler sync_handler(std::function<Response(const Request&)> fn) {
   return [fn = std::move(fn)](const Request& req) -> asio::awaitable<Response> { co_return fn(req); };

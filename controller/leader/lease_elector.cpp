@@ -14,7 +14,6 @@
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
@@ -23,6 +22,7 @@
 #include "controller/kube/kube_errors.h"
 #include "controller/leader/lease_record.h"
 #include "podid/log.h"
+#include "podid/spawn.h"
 
 namespace podid::controller::leader {
 namespace asio = boost::asio;
@@ -59,7 +59,12 @@ asio::awaitable<std::optional<T>> within(asio::any_io_executor executor, SteadyC
         pending->value.emplace(std::move(value));
         pending->timer.cancel();
       },
-      asio::detached);
+      [pending](std::exception_ptr e) {
+        // What `op` threw ends the wait at once, as no answer: logged here, where it would otherwise vanish.
+        if (!e) return;
+        log::warn("lease call failed", {{"error", describe_exception(e)}});
+        pending->timer.cancel();
+      });
   if (!pending->value) co_await pending->timer.async_wait(kTuple);
   co_return std::move(pending->value);
 }

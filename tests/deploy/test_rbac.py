@@ -86,7 +86,8 @@ def resources_named(component: str) -> set[str]:
 
 
 def _code(f: Path) -> str:
-    """The file without #include lines (their paths, such as "agent/events/...", are not API paths)."""
+    """The file without #include lines: their paths are not API paths, even where a segment is also a resource
+    name (the test below includes a made-up "agent/events/x.h")."""
     return "\n".join(line for line in f.read_text(errors="replace").splitlines()
                      if not line.lstrip().startswith("#include"))
 

@@ -77,6 +77,11 @@ def blocks(doc: Path) -> list[Block]:
     return out
 
 
+def rel(p: Path) -> str:
+    """A path as messages and test ids name it: relative to the repository."""
+    return str(p.relative_to(ROOT))
+
+
 def all_blocks() -> list[Block]:
     return [b for d in DOCS for b in blocks(d)]
 

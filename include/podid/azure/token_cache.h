@@ -102,6 +102,9 @@ class TokenCache {
   void clear();
 
   TokenCacheStats stats() const;
+  // Counts changes to the tokens held (one stored, refreshed, evicted, invalidated; all cleared): an answer made
+  // from a cached token still holds while this is unchanged (the agent's replayed answers, agent/serve/token_replay.h).
+  uint64_t generation() const;
 
  private:
   struct State;

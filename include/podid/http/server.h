@@ -20,6 +20,12 @@
 // One io_context thread runs every session, which makes it the strand each connection needs. Every
 // co_spawn has a completion handler that logs.
 //
+// Replay (the agent's hot path): a handler may answer with a Replay, which lets the server give the same answer,
+// byte for byte, to the next requests of the same connection that are byte-identical to the one answered, without
+// parsing them or calling the handler, for as long as Replay::current() says nothing the answer depended on has
+// changed. Identical bytes on one connection are the same request from the same caller, parsed the same way: a
+// replay is the answer the handler would give, minus the work. The Replay records each answer it gives.
+//
 // Errors: listen() returns Result; per-connection failures are logged and reported to the ServerObserver.
 #pragma once
 
@@ -55,6 +61,25 @@ inline constexpr size_t kMaxReadBuffer = 16 * 1024;
 
 using Handler = std::function<boost::asio::awaitable<Response>(const Request&)>;
 
+// An answer a handler lets the server give again (see "Replay" above). Called on the io_context thread only.
+class Replay {
+ public:
+  virtual ~Replay() = default;
+  // False once anything the answer depended on may have changed; the server then asks the handler again.
+  virtual bool current() const = 0;
+  // The answer was given again, `took` after the request's bytes were there: record it as the handler would
+  // (an audit line, metrics).
+  virtual void replayed(std::chrono::nanoseconds took) = 0;
+};
+
+struct Answer {
+  Response response;
+  std::shared_ptr<Replay> replay = nullptr;  // null: never given again without asking
+};
+using ReplayingHandler = std::function<boost::asio::awaitable<Answer>(const Request&)>;
+// The largest request a session keeps to compare the next ones with (token requests are ~250 bytes).
+inline constexpr size_t kMaxReplayRequestBytes = 2048;
+
 // Close the connection at once, reading and writing nothing. Not an aggregate: an empty aggregate would let
 // std::variant's converting constructor pick it for a Handler (brace elision), turning every handler into a
 // drop in some translation units.
@@ -67,8 +92,8 @@ struct AnswerAndClose {
   Response response;
   std::shared_ptr<void> hold = nullptr;
 };
-// What a new connection gets: a Handler serves its requests (an empty Handler is a Drop).
-using Admission = std::variant<Drop, AnswerAndClose, Handler>;
+// What a new connection gets: a Handler or a ReplayingHandler serves its requests (an empty one is a Drop).
+using Admission = std::variant<Drop, AnswerAndClose, Handler, ReplayingHandler>;
 using ConnectionHandler = std::function<Admission(tcp::socket&)>;
 
 // Told of every request the server refused on its own and every session that ended in an exception, with a

@@ -8,7 +8,7 @@ import time
 
 from helpers import assert_identity_not_found, assert_token_for, bound_pod
 
-from podid_harness.agent_runner import BUILD
+from podid_harness.paths import BUILD
 from podid_harness.token_cluster import VAULT
 
 PODID = BUILD / "cli" / "podid"

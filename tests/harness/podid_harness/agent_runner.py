@@ -13,9 +13,11 @@ import subprocess
 import time
 from pathlib import Path
 
+from podid_harness.paths import BUILD
+from podid_harness.procfs import json_lines, status_kib
+from podid_harness.prometheus_text import parse_samples
 from podid_harness.sim import Node
 
-BUILD = Path(os.environ.get("PODID_BUILD_DIR", Path(__file__).resolve().parents[3] / "build"))
 AGENT = BUILD / "agent" / "podid-agent"
 PROBE = BUILD / "tests" / "tools" / "podid-connprobe"
 BPFFS = Path("/sys/fs/bpf")
@@ -101,13 +103,8 @@ class Agent:
         raise RuntimeError(f"podid-agent did not start:\n{self.log_path.read_text()}")
 
     def lines(self) -> list[dict]:
-        out = []
-        for raw in (self.log_path.read_text().splitlines() if self.log_path and self.log_path.exists() else []):
-            try:
-                out.append(json.loads(raw))
-            except json.JSONDecodeError:
-                pass
-        return out
+        """The structured (JSON) log lines of the latest start."""
+        return json_lines(self.log_path.read_text()) if self.log_path and self.log_path.exists() else []
 
     def kill(self, sig=signal.SIGKILL) -> None:
         if self.proc and self.proc.poll() is None:
@@ -116,10 +113,7 @@ class Agent:
 
     def rss_kib(self) -> int:
         """The agent's resident set now (VmRSS), in KiB."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        raise RuntimeError("no VmRSS for the agent")
+        return status_kib(self.proc.pid, "VmRSS")
 
     def open_fds(self) -> int:
         """Descriptors the agent holds now."""
@@ -148,19 +142,9 @@ class Agent:
         return int(status), body
 
     def metric(self, name: str, **labels) -> float:
+        """The sample of `name` whose labels are exactly `labels` (0 when there is none)."""
         _, text = self.ops_get("/metrics")
-        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        for line in text.splitlines():
-            if line.startswith("#"):
-                continue
-            series, _, value = line.rpartition(" ")
-            if series == name and not labels:
-                return float(value)
-            if series.startswith(name + "{"):
-                got = ",".join(sorted(series[len(name) + 1:-1].split(",")))
-                if got == want:
-                    return float(value)
-        return 0.0
+        return next((v for ls, v in parse_samples(text, name) if ls == labels), 0.0)
 
     def uninstall(self) -> subprocess.CompletedProcess:
         return self.node.run([str(AGENT), "uninstall", "--pin-name", self.pin_name], check=False)

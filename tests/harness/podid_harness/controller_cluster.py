@@ -29,10 +29,11 @@ Roles are explicit: the controller's principal gets Virtual Machine Contributor 
 Processes started by `start_controller` are killed by pid when the cluster closes (also when a test fails).
 The binary is <PODID_BUILD_DIR>/controller/podid-controller (default <repo>/build).
 
-The parts, one concern each: controller_deploy.py (CRDs, RBAC and names from deploy/), controller_objects.py
-(scale sets, VMs, nodes, identities, bindings, pods, AAIs: `ClusterObjects`), controller_process.py (one
-replica), waiting.py (bounded polling). This module builds the servers, runs the replicas and observes them,
-and re-exports what tests import.
+The parts, one concern each: standin_cluster.py (what this cluster and TokenCluster share: the CA, the Azure
+state, the API stand-in, tear-down), identity_objects.py (the aad-pod-identity names, IdentityRef, manifests),
+controller_deploy.py (CRDs, RBAC and names from deploy/), controller_objects.py (scale sets, VMs, nodes,
+identities, bindings, pods, AAIs: `ClusterObjects`), controller_process.py (one replica), waiting.py (bounded
+polling). This module builds the servers, runs the replicas and observes them, and re-exports what tests import.
 """
 from __future__ import annotations
 
@@ -48,22 +49,21 @@ from typing import Any, Iterable, Optional
 from .azure.arm import ArmEmulator
 from .azure.entra import EntraEmulator
 from .azure.imds import ImdsEmulator
-from .azure.state import AzureState, Identity
-from .azure.tlsca import TestCA
-from .azure.tokens import TokenIssuer
-from .controller_deploy import (AAI, AAI_FINALIZER, ARM_AUDIENCE, AZURE_IDENTITY, BINDING, BINDING_LABEL,
-                                CONTROLLER_NS, CONTROLLER_RULES, CONTROLLER_USER, GROUP, IDENTITY_RG, KUBE_WRITES,
-                                LEASE_NAME, MI_OPERATOR, NODE_RG, REPO, VM_CONTRIBUTOR, controller_rules, load_crds)
-from .controller_objects import ClusterObjects, IdentityRef, PodRef, ScaleSet, provider_id
-from .controller_process import BUILD, CONTROLLER, FAST_ARGS, ControllerProcess, free_port
-from .kube import KubeApiServer
-from .lifecycle import BuiltOnEnter
+from .azure.state import Identity
+from .controller_deploy import (ARM_AUDIENCE, CONTROLLER_NS, CONTROLLER_RULES, CONTROLLER_USER, KUBE_WRITES,
+                                LEASE_NAME, MI_OPERATOR, VM_CONTRIBUTOR, controller_rules, load_crds)
+from .controller_objects import ClusterObjects, PodRef, ScaleSet, provider_id
+from .controller_process import CONTROLLER, FAST_ARGS, ControllerProcess, free_port
+from .identity_objects import (AAI, AAI_FINALIZER, AZURE_IDENTITY, BINDING, BINDING_LABEL, GROUP, IDENTITY_RG,
+                               NODE_RG, IdentityRef)
+from .paths import BUILD, REPO
 from .prometheus_text import parse_samples
+from .standin_cluster import StandInCluster
 from .waiting import WaitTimeout, wait_for
 
 
 # ---- the cluster ----------------------------------------------------------------------------------------------
-class ControllerCluster(BuiltOnEnter, ClusterObjects):
+class ControllerCluster(StandInCluster, ClusterObjects):
     """See the module docstring.
 
     `auth`: "sp" (service principal, secret, through the Entra emulator) or "msi" (a user-assigned identity
@@ -78,15 +78,13 @@ class ControllerCluster(BuiltOnEnter, ClusterObjects):
                  history_window: int = 20000) -> None:
         if auth not in ("sp", "msi"):
             raise ValueError(f"auth {auth!r} is not 'sp' or 'msi'")
-        self.tmp = Path(tmp)
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        super().__init__(tmp)
         self.auth, self.lro, self.lro_polls = auth, lro, lro_polls
         self.grant_vm_contributor = grant_vm_contributor
         self._kube_rules = kube_rules
         self.controller_args = list(controller_args)
         self._immutable_identity = immutable_identity
         self._history_window = history_window
-        self._stack = contextlib.ExitStack()
         self.controllers: dict[int, ControllerProcess] = {}
         self._all_processes: list[ControllerProcess] = []
         self.scale_sets: dict[str, ScaleSet] = {}
@@ -102,13 +100,11 @@ class ControllerCluster(BuiltOnEnter, ClusterObjects):
         for p in self._all_processes:
             with contextlib.suppress(Exception):
                 p.kill(signal.SIGKILL, timeout=10)
-        self._stack.close()
+        super().close()
 
     def _build(self) -> None:
         st = self._stack
-        self.ca = st.enter_context(TestCA(common_name="podid controller-cluster CA"))
-        self.issuer = TokenIssuer()
-        self.cloud = AzureState(tenant_id=self.issuer.tenant_id)
+        self._start_azure("podid controller-cluster CA")
         self.subscription = self.cloud.default_subscription
         tls = self.ca.server_context(["127.0.0.1", "localhost"])
 
@@ -135,22 +131,17 @@ class ControllerCluster(BuiltOnEnter, ClusterObjects):
             # The cluster's own identity named in azure.json (userAssignedIdentityID) without using it to log in.
             self.cluster_identity = self.cloud.add_identity(NODE_RG, "podid-cluster-agentpool")
 
-        self.api = KubeApiServer.start(host="127.0.0.1", ca=self.ca, bookmark_interval_s=1.0,
-                                       history_window=self._history_window)
-        st.callback(self.api.stop)
         crds, self.crd_source = load_crds()
         if len(crds) != 4:
             raise RuntimeError(f"expected the four {GROUP} CRDs in {self.crd_source}, found {len(crds)}")
-        for c in crds:
-            self.api.create(c)
+        self._start_api(crds, history_window=self._history_window)
         self.api.ensure_namespace(CONTROLLER_NS)
         if self._kube_rules is not None:
             rules, self.rbac_source = self._kube_rules, "test"
         else:
             rules, self.rbac_source = controller_rules()
-        self.kube_token = None if rules == "admin" else self.api.add_token(CONTROLLER_USER, rules)
-        self.kubeconfig = self.api.kubeconfig(self.tmp / "controller.kubeconfig", token=self.kube_token,
-                                              user=CONTROLLER_USER, namespace=CONTROLLER_NS)
+        self.kube_token, self.kubeconfig = self._component_kubeconfig(self.tmp / "controller.kubeconfig",
+                                                                      CONTROLLER_USER, rules, CONTROLLER_NS)
         self.kube_user = CONTROLLER_USER if self.kube_token else "podid-harness-admin"
         self.environment_file = self._write_json("environment.json", {
             "name": "AzureStackCloud", "resourceManagerEndpoint": self.arm_server.url + "/",
@@ -201,8 +192,8 @@ class ControllerCluster(BuiltOnEnter, ClusterObjects):
                 if e.get("verb") in KUBE_WRITES and (verb is None or e.get("verb") == verb)]
 
     def forbidden(self) -> list[str]:
-        return [f"{e.get('verb')} {e.get('path')}" for e in self.api.requests(user=self.kube_user)
-                if e.get("code") == 403]
+        """The controller's API requests refused 403, as "verb path", in order."""
+        return [f"{e.get('verb')} {e.get('path')}" for e in self._forbidden(self.kube_user)]
 
     def arm_calls(self, op: str, target: Optional[ScaleSet] = None) -> list:
         """ARM requests of one operation ("PATCH vmss", "GET vmss", ...), optionally against one compute."""

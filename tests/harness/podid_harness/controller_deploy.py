@@ -1,20 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """What the controller cluster takes from deploy/ (the aadpodidentity.k8s.io CRDs, the controller's RBAC) and
-the names its tests share: API resources, the controller's namespace and user, Azure roles."""
+the names its tests share: the controller's namespace and user, Azure roles (the aad-pod-identity resources'
+names are in identity_objects.py)."""
 from __future__ import annotations
 
-from pathlib import Path
+from .identity_objects import GROUP
+from .paths import REPO
 
-REPO = Path(__file__).resolve().parents[3]
-
-GROUP = "aadpodidentity.k8s.io"
-AAI = "azureassignedidentities." + GROUP
-AZURE_IDENTITY = "azureidentities." + GROUP
-BINDING = "azureidentitybindings." + GROUP
-BINDING_LABEL = "aadpodidbinding"
-AAI_FINALIZER = "azureassignedidentity.finalizers.aadpodidentity.k8s.io"
-NODE_RG = "MC_podid_rg_eastus"
-IDENTITY_RG = "podid-workloads"
 CONTROLLER_NS = "podid-system"
 CONTROLLER_USER = f"system:serviceaccount:{CONTROLLER_NS}:podid-controller"
 ARM_AUDIENCE = "https://management.azure.com/"

@@ -9,9 +9,10 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
-from .azure.state import Compute, Identity, rg_id
-from .controller_deploy import (AAI, AZURE_IDENTITY, BINDING, BINDING_LABEL, GROUP, IDENTITY_RG, MI_OPERATOR,
-                                VM_CONTRIBUTOR)
+from .azure.state import Compute, rg_id
+from .controller_deploy import MI_OPERATOR, VM_CONTRIBUTOR
+from .identity_objects import (AAI, AZURE_IDENTITY, BINDING, BINDING_LABEL, FEDERATED_ANNOTATION, IDENTITY_RG,
+                               IdentityRef, azure_identity, identity_binding)
 from .waiting import wait_for
 
 
@@ -35,25 +36,6 @@ class ScaleSet:
     @property
     def name(self) -> str:
         return self.compute.name
-
-
-@dataclass
-class IdentityRef:
-    namespace: str
-    name: str
-    azure: Identity
-
-    @property
-    def client_id(self) -> str:
-        return self.azure.client_id
-
-    @property
-    def resource_id(self) -> str:
-        return self.azure.resource_id
-
-    @property
-    def key(self) -> str:
-        return self.azure.resource_id.lower()
 
 
 @dataclass
@@ -143,23 +125,18 @@ class ClusterObjects:
         ident = self.cloud.add_identity(rg, name)
         if grant_operator:
             self.grant(MI_OPERATOR, ident.resource_id)
-        ref = IdentityRef(ns, name, ident)
+        ref = IdentityRef.managed(ns, name, ident)
         self.identities[(ns, name)] = ref
         if create_cr:
-            metadata: dict = {"name": name, "namespace": ns}
-            if federated:
-                metadata["annotations"] = {"podid.io/federated": "true"}
-            self.api.create({"apiVersion": f"{GROUP}/v1", "kind": "AzureIdentity",
-                             "metadata": metadata,
-                             "spec": {"type": 0, "resourceID": ident.resource_id, "clientID": ident.client_id}})
+            self.api.create(azure_identity(ns, name, {"type": 0, "resourceID": ident.resource_id,
+                                                      "clientID": ident.client_id},
+                                           {FEDERATED_ANNOTATION: "true"} if federated else None))
         return ref
 
     def bind(self, ns: str, identity: IdentityRef, selector: str, name: Optional[str] = None) -> dict:
         name = name or f"{identity.name}-binding"
         self.bindings[(ns, name)] = (identity, selector)
-        return self.api.create({"apiVersion": f"{GROUP}/v1", "kind": "AzureIdentityBinding",
-                                "metadata": {"name": name, "namespace": ns},
-                                "spec": {"azureIdentity": identity.name, "selector": selector}})
+        return self.api.create(identity_binding(ns, name, identity.name, selector))
 
     def unbind(self, ns: str, name: str) -> None:
         self.bindings.pop((ns, name), None)
@@ -199,11 +176,7 @@ class ClusterObjects:
         return sorted({id(i): i for (ns, _), (i, sel) in self.bindings.items()
                        if sel == pod.selector and i.namespace == ns}.values(), key=lambda i: (i.namespace, i.name))
 
-    # ---- AzureAssignedIdentities -------------------------------------------------------------------------
-    @staticmethod
-    def aai_name(pod: PodRef, identity: IdentityRef) -> str:
-        return f"{pod.name}-{pod.namespace}-{identity.name}"
-
+    # ---- AzureAssignedIdentities (aai_name: StandInCluster) ----------------------------------------------
     def aai(self, pod: PodRef, identity: IdentityRef, ns: str = "default") -> Optional[dict]:
         return self.api.find(AAI, self.aai_name(pod, identity), ns)
 

@@ -3,8 +3,6 @@
 log files, its ops endpoint (/healthz, /readyz, /metrics) and its memory figures from /proc."""
 from __future__ import annotations
 
-import json
-import os
 import signal
 import socket
 import subprocess
@@ -14,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .controller_deploy import REPO
+from .paths import BUILD
+from .procfs import json_lines, status_kib
 
-BUILD = Path(os.environ.get("PODID_BUILD_DIR", REPO / "build"))
 CONTROLLER = BUILD / "controller" / "podid-controller"
 
 
@@ -76,15 +74,7 @@ class ControllerProcess:
 
     def lines(self) -> list[dict]:
         """The structured (JSON) log lines."""
-        out = []
-        for raw in self.log().splitlines():
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(obj, dict):
-                out.append(obj)
-        return out
+        return json_lines(self.log())
 
     def http_get(self, path: str, timeout: float = 5) -> tuple[int, str]:
         try:
@@ -97,7 +87,4 @@ class ControllerProcess:
 
     def rss_kib(self, field_name: str = "VmHWM") -> int:
         """VmHWM (peak) or VmRSS of the process, KiB, from /proc."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-        raise KeyError(field_name)
+        return status_kib(self.pid, field_name)

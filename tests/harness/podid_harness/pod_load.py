@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .agent_runner import BUILD, IMDS
+from .agent_runner import IMDS
+from .paths import BUILD, REPO
 
 LOAD = BUILD / "bench" / "bench-pod-load"
-TROUBLESHOOTING = Path(__file__).resolve().parents[3] / "docs" / "troubleshooting.md"
+TROUBLESHOOTING = REPO / "docs" / "troubleshooting.md"
 BUCKET_BASE = 1.02
 
 

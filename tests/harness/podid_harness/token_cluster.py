@@ -34,182 +34,44 @@ The Azure side is one AzureState/TokenIssuer: the node is instance 0 of a VMSS w
 `assign()` puts an identity on the VMSS as MIC would (and writes the AzureAssignedIdentity), `add_identity(...,
 on_vmss=True)` pre-assigns it as managed mode expects. Requests from pods go through `imds_client.py`, run in
 the pod's netns and container cgroup with Debian's python.
+
+The parts, one concern each: standin_cluster.py (what this cluster and ControllerCluster share: the CA, the Azure
+state, the API stand-in, tear-down), identity_objects.py (the aad-pod-identity names, IdentityRef, manifests),
+token_cluster_api.py (the CRDs and the agent's grants), token_cluster_objects.py (identities, bindings, service
+accounts and assignments: `TokenClusterObjects`), pod_requests.py (requests from pods and their answers),
+agent_runner.py (the agent process). This module builds the node and the servers, runs the agent, makes pods,
+sends requests and observes, and re-exports what tests import.
 """
 from __future__ import annotations
 
-import base64
-import contextlib
 import json
 import shutil
 import signal
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
-from urllib.parse import urlencode
-
-import jwt
+from typing import Iterable, Optional
 
 from .agent_runner import AGENT, IMDS, Agent, free_port
-from .azure.entra import App, EntraEmulator
+from .azure.entra import EntraEmulator
 from .azure.imds import ImdsEmulator
 from .azure.keyvault import KeyVaultEmulator
-from .azure.state import AzureState, Identity
-from .azure.tlsca import TestCA
-from .azure.tokens import TokenIssuer
-from .kube import KubeApiServer
+from .identity_objects import BINDING_LABEL, GROUP, NODE_RG, IdentityRef
+from .pod_requests import (ARM_RESOURCE, CLIENT, PYTHON, TOKEN_PATH, VAULT, HttpResult, PodConnection, decode_jwt,
+                           token_path)
+from .prometheus_text import parse_samples
 from .sim import Node, Pod
 from .sim.manifests import azure_provider_id
-from .lifecycle import BuiltOnEnter
-from .prometheus_text import parse_samples
+from .standin_cluster import StandInCluster
+from .token_cluster_api import AGENT_RULES, AGENT_USER, CRDS, TOKEN_AUDIENCE
+from .token_cluster_objects import TokenClusterObjects
+from .waiting import poll_until, wait_for
 
-PYTHON = "/usr/bin/python3"
-CLIENT = Path(__file__).resolve().parent / "imds_client.py"
-GROUP = "aadpodidentity.k8s.io"
-TOKEN_PATH = "/metadata/identity/oauth2/token"
-VAULT = "https://vault.azure.net"
-ARM_RESOURCE = "https://management.azure.com/"
-NODE_RG = "MC_podid_rg_eastus"
 NODE_VMSS = "aks-nodepool1-vmss"
-IDENTITY_RG = "podid-workloads"
-BINDING_LABEL = "aadpodidbinding"
-AAI_FINALIZER = "azureassignedidentity.finalizers.aadpodidentity.k8s.io"
-AGENT_USER = "system:serviceaccount:kube-system:podid-agent"
-TOKEN_AUDIENCE = "api://AzureADTokenExchange"
-
-# What the chart's ClusterRole grants the agent: the node's pods, the four CRDs, Secrets of service-principal
-# identities, service accounts (federated), its Node (startup taint) and Events. Anything else it asks for is a
-# 403 in api.request_log.
-AGENT_RULES = [
-    (["get", "list", "watch"], [""], ["pods"]),
-    (["list", "watch"], [""], ["serviceaccounts"]),
-    (["get", "list", "watch", "patch", "update"], [""], ["nodes"]),
-    (["get", "list", "watch"], [""], ["secrets"]),
-    (["create", "patch", "update"], ["", "events.k8s.io"], ["events"]),
-    (["get", "list", "watch"], [GROUP], ["azureidentities", "azureidentitybindings", "azureassignedidentities",
-                                         "azurepodidentityexceptions"]),
-]
 
 
-def crd(kind: str, plural: str, columns: Iterable[tuple[str, str, str]] = (), status_subresource: bool = False
-        ) -> dict:
-    """An aadpodidentity.k8s.io/v1 CustomResourceDefinition (namespaced; schema open, as the stand-in does not
-    validate)."""
-    version: dict[str, Any] = {
-        "name": "v1", "served": True, "storage": True,
-        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-        "additionalPrinterColumns": [{"name": n, "type": t, "jsonPath": p} for n, t, p in columns]
-        + [{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}],
-    }
-    if status_subresource:
-        version["subresources"] = {"status": {}}
-    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{plural}.{GROUP}", "annotations": {"api-approved.kubernetes.io": "unapproved"}},
-            "spec": {"group": GROUP, "scope": "Namespaced", "versions": [version],
-                     "names": {"kind": kind, "listKind": kind + "List", "plural": plural,
-                               "singular": kind.lower()}}}
-
-
-CRDS = [
-    crd("AzureIdentity", "azureidentities", [("Type", "integer", ".spec.type"), ("ClientID", "string",
-                                                                                  ".spec.clientID")]),
-    crd("AzureIdentityBinding", "azureidentitybindings", [("AzureIdentity", "string", ".spec.azureIdentity"),
-                                                          ("Selector", "string", ".spec.selector")]),
-    # podid's controller writes status.status through /status (tests_kube/fixtures): declared here too.
-    crd("AzureAssignedIdentity", "azureassignedidentities", [("Pod", "string", ".spec.pod"),
-                                                             ("Node", "string", ".spec.nodename"),
-                                                             ("State", "string", ".status.status")],
-        status_subresource=True),
-    crd("AzurePodIdentityException", "azurepodidentityexceptions"),
-]
-
-
-@dataclass
-class IdentityRef:
-    """One identity as the tests see it: the AzureIdentity CR and what stands behind it in Azure."""
-    namespace: str
-    name: str
-    type: int
-    client_id: str
-    principal_id: str          # the token's `oid`
-    resource_id: str           # "" for service principals
-    azure: Optional[Identity] = None   # type 0
-    app: Optional[App] = None          # types 1 and 2
-
-
-@dataclass
-class HttpResult:
-    status: Optional[int]
-    headers: dict = field(default_factory=dict)
-    body: str = ""
-    elapsed_ms: float = 0.0
-    error: Optional[str] = None
-
-    @classmethod
-    def of(cls, d: dict) -> "HttpResult":
-        return cls(d.get("status"), d.get("headers") or {}, d.get("body", ""), d.get("elapsed_ms", 0.0),
-                   d.get("error"))
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def claims(self) -> dict:
-        """The access token's claims (not verified: the test only asks whose token it is)."""
-        return decode_jwt(self.json()["access_token"])
-
-    def __str__(self) -> str:
-        return f"HTTP {self.status} {self.body[:600]!r} {self.error or ''} ({self.elapsed_ms} ms)"
-
-
-def decode_jwt(token: str) -> dict:
-    return jwt.decode(token, options={"verify_signature": False})
-
-
-def token_path(resource: str = VAULT, api_version: str = "2018-02-01", **selectors: str) -> str:
-    q = {"api-version": api_version, "resource": resource}
-    q.update({k: v for k, v in selectors.items() if v is not None})
-    return TOKEN_PATH + "?" + urlencode(q)
-
-
-class PodConnection:
-    """One keep-alive connection from inside a pod to 169.254.169.254:80 (imds_client.py --interactive)."""
-
-    def __init__(self, pod: Pod, cfg: Optional[dict] = None) -> None:
-        self.pod = pod
-        self.proc = pod.popen([PYTHON, str(CLIENT), "--interactive", json.dumps(cfg or {})],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        ready = self.proc.stdout.readline()
-        if json.loads(ready or "{}") != {"ready": True}:
-            raise RuntimeError(f"pod client did not start: {ready!r} {self.proc.stderr.read()}")
-
-    def request(self, path: str, headers: Optional[dict] = None, method: str = "GET") -> HttpResult:
-        self.proc.stdin.write(json.dumps({"path": path, "method": method,
-                                          "headers": {"Metadata": "true"} if headers is None else headers}) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"pod client died: {self.proc.stderr.read()}")
-        return HttpResult.of(json.loads(line))
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def __enter__(self) -> "PodConnection":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class TokenCluster(BuiltOnEnter):
+class TokenCluster(StandInCluster, TokenClusterObjects):
     """See the module docstring. `agent_args` are extra podid-agent flags (e.g. ["--not-ready-status", "503"]);
     `start_agent=False` leaves `start_agent()` to the test."""
 
@@ -221,28 +83,21 @@ class TokenCluster(BuiltOnEnter):
             raise ValueError(f"mode {mode!r} is not standard, managed or federated")
         if token_credential not in ("kubelet", "service-account"):
             raise ValueError(f"token_credential {token_credential!r} is not kubelet or service-account")
+        super().__init__(tmp)
         self.token_credential = token_credential
-        self.tmp = Path(tmp)
-        self.tmp.mkdir(parents=True, exist_ok=True)
         self.node_name, self.mode = node_name, mode
         self.agent_args = list(agent_args)
         self._start_agent, self._system_assigned, self._arm = start_agent, system_assigned, arm
         self._agent_rules = AGENT_RULES if agent_rules is None else agent_rules
         self._imds_options = dict(imds_options or {})
         self._node_taints = list(node_taints)
-        self._stack = contextlib.ExitStack()
         self.agent: Optional[Agent] = None
         self.arm = self.arm_server = None
 
     # ---- life cycle ----------------------------------------------------------------------------------------
-    def close(self) -> None:
-        self._stack.close()
-
     def _build(self) -> None:
         st = self._stack
-        self.ca = st.enter_context(TestCA(common_name="podid token-cluster CA"))
-        self.issuer = TokenIssuer()
-        self.cloud = AzureState(tenant_id=self.issuer.tenant_id)
+        self._start_azure("podid token-cluster CA")
         self.vmss = self.cloud.add_vmss(NODE_RG, NODE_VMSS, instances=["0"], system_assigned=self._system_assigned)
         self.node = st.enter_context(Node.create(
             name=self.node_name, cgroup_driver="systemd", network="kubenet",
@@ -265,22 +120,18 @@ class TokenCluster(BuiltOnEnter):
             self.arm = ArmEmulator(self.cloud, self.issuer, entra=self.entra)
             self.arm_server = st.enter_context(self.arm.serve(tls=tls, host=self.node.bridge_ip, netns=netns))
 
-        self.api = KubeApiServer.start(host="127.0.0.1", ca=self.ca, netns=netns, bookmark_interval_s=1.0)
-        st.callback(self.api.stop)
+        self._start_api(CRDS, netns=netns)
         # The node object now (the API needed the node's namespace first); pods come and go through the API.
         self.node.api = self.api
         node_obj = self.node.manifest()
         if self._node_taints:
             node_obj["spec"]["taints"] = self._node_taints
         self.api.create_node(node_obj)
-        for c in CRDS:
-            self.api.create(c)
         rules = list(self._agent_rules)
         if self.token_credential == "service-account":
             rules.append((["create"], [""], ["serviceaccounts/token"]))    # the fallback's grant (docs/security.md)
-        self.agent_token = self.api.add_token(AGENT_USER, rules)
-        self.kubeconfig = self.api.kubeconfig(self.tmp / "agent.kubeconfig", token=self.agent_token,
-                                              user=AGENT_USER, namespace="kube-system")
+        self.agent_token, self.kubeconfig = self._component_kubeconfig(self.tmp / "agent.kubeconfig", AGENT_USER,
+                                                                       rules, "kube-system")
         # The kubelet's credential, laid out as on a node, and the grant deploy/ gives system:nodes for the audience.
         self.kubelet_kubeconfig = self.api.node_kubeconfig(self.tmp / "kubelet" / "kubeconfig", self.node_name)
         self.api.grant_group("system:nodes", [(["request-serviceaccounts-token-audience"], [""], [TOKEN_AUDIENCE])])
@@ -318,17 +169,17 @@ class TokenCluster(BuiltOnEnter):
         return self.start_agent(timeout)
 
     def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        status, body = None, ""
-        while time.monotonic() < deadline:
+        last = (None, "")
+
+        def ready() -> bool:
+            nonlocal last
             if self.agent.proc.poll() is not None:
                 raise RuntimeError(f"podid-agent exited {self.agent.proc.returncode}:\n{self.agent_log()}")
-            status, body = self.agent.ops_get("/readyz")
-            if status == 200:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"podid-agent not ready after {timeout}s (/readyz {status} {body!r}); forbidden API "
-                           f"requests: {self.forbidden_requests()}\n{self.agent_log()}")
+            last = self.agent.ops_get("/readyz")
+            return last[0] == 200
+        wait_for(ready, timeout, "podid-agent /readyz",
+                 diagnose=lambda: f"/readyz {last[0]} {last[1]!r}; forbidden API requests: "
+                                  f"{self.forbidden_requests()}\n{self.agent_log()}")
 
     def _stop_agent(self) -> None:
         a = self.agent
@@ -347,190 +198,15 @@ class TokenCluster(BuiltOnEnter):
         return self.agent.log_path.read_text()[-tail:]
 
     def forbidden_requests(self) -> list[str]:
-        return sorted({f"{e.get('verb')} {e.get('resource')}" for e in self.api.request_log
-                       if e.get("code") == 403 and e.get("user") == AGENT_USER})
+        """The agent's API requests refused 403, as "verb resource", each once."""
+        return sorted({f"{e.get('verb')} {e.get('resource')}" for e in self._forbidden(AGENT_USER)})
 
     # ---- Kubernetes objects --------------------------------------------------------------------------------
     def settle(self, extra_s: float = 0.3, timeout: float = 10) -> None:
         """Wait until every open watch has written out what happened so far, then `extra_s` for the agent to
         apply it: the barrier before asserting that the agent does NOT serve something."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all(w.q.empty() for w in self.api.emulator.store.watchers()):
-                break
-            time.sleep(0.02)
+        poll_until(lambda: all(w.q.empty() for w in self.api.emulator.store.watchers()), bool, timeout, 0.02)
         time.sleep(extra_s)
-
-    def add_identity(self, namespace: str, name: str, type: int = 0, *, on_vmss: Optional[bool] = None,
-                     namespaced: bool = False, client_id: Optional[str] = None, secret: str = "s3cret-value",
-                     annotations: Optional[dict] = None) -> IdentityRef:
-        """An identity and its AzureIdentity CR. Type 0: a user-assigned managed identity in AzureState
-        (put on the VMSS now if `on_vmss`, default: in managed mode; in standard mode `assign()` does it).
-        Type 1: an app registration in the Entra emulator with `secret`, a Secret holding it, and the CR
-        pointing at the emulator (`adEndpoint`). `client_id` overrides the CR's clientID (a wrong one)."""
-        annotations = dict(annotations or {})
-        if namespaced:
-            annotations["aadpodidentity.k8s.io/Behavior"] = "namespaced"
-        if type == 0:
-            ident = self.cloud.add_identity(IDENTITY_RG, f"{namespace}-{name}")
-            if on_vmss if on_vmss is not None else self.mode == "managed":
-                self.cloud.assign_identity(self.vmss.resource_id, ident.resource_id)
-            ref = IdentityRef(namespace, name, 0, ident.client_id, ident.principal_id, ident.resource_id,
-                              azure=ident)
-            spec = {"type": 0, "resourceID": ident.resource_id, "clientID": client_id or ident.client_id}
-        elif type == 1:
-            app = self.entra.register_app(secret=secret, display_name=f"{namespace}-{name}")
-            secret_name = f"{name}-sp"
-            self.api.create({"apiVersion": "v1", "kind": "Secret",
-                             "metadata": {"name": secret_name, "namespace": namespace}, "type": "Opaque",
-                             "data": {"clientSecret": base64.b64encode(secret.encode()).decode()}})
-            ref = IdentityRef(namespace, name, 1, app.client_id, app.object_id, "", app=app)
-            spec = {"type": 1, "tenantID": self.issuer.tenant_id, "clientID": client_id or app.client_id,
-                    "clientPassword": {"name": secret_name, "namespace": namespace},
-                    "adEndpoint": self.entra_server.url + "/"}
-        else:
-            raise ValueError(f"identity type {type} is not supported here (0 or 1)")
-        self.api.create({"apiVersion": f"{GROUP}/v1", "kind": "AzureIdentity",
-                         "metadata": {"name": name, "namespace": namespace, "annotations": annotations},
-                         "spec": spec})
-        return ref
-
-    def add_federated_identity(self, namespace: str, name: str, *, subjects: Iterable[tuple[str, str]] = (),
-                               crd: bool = True, app_registration: bool = False,
-                               annotations: Optional[dict] = None) -> IdentityRef:
-        """A federated identity: a user-assigned identity (or, with `app_registration`, an app registration) known
-        to Entra ID with one federated credential per (namespace, service account) in `subjects`, issuer the API
-        stand-in. Nothing is put on the scale set. With `crd`, also its AzureIdentity, annotated
-        podid.io/federated: "true" (type 0 with resourceID and clientID as the predecessor's objects had them)."""
-        if app_registration:
-            app = self.entra.register_app(display_name=f"{namespace}-{name}")
-            ref = IdentityRef(namespace, name, 1, app.client_id, app.object_id, "", app=app)
-            spec = {"type": 1, "clientID": app.client_id, "tenantID": self.issuer.tenant_id}
-        else:
-            ident = self.cloud.add_identity(IDENTITY_RG, f"{namespace}-{name}")
-            app = self.entra.register_app(client_id=ident.client_id, object_id=ident.principal_id,
-                                          display_name=ident.name)
-            ref = IdentityRef(namespace, name, 0, ident.client_id, ident.principal_id, ident.resource_id,
-                              azure=ident, app=app)
-            spec = {"type": 0, "resourceID": ident.resource_id, "clientID": ident.client_id}
-        for ns, sa in subjects:
-            self.federate(ref, ns, sa)
-        if crd:
-            meta = {"name": name, "namespace": namespace,
-                    "annotations": {"podid.io/federated": "true", **(annotations or {})}}
-            self.api.create({"apiVersion": f"{GROUP}/v1", "kind": "AzureIdentity", "metadata": meta, "spec": spec})
-        return ref
-
-    def federate(self, ident: IdentityRef, namespace: str, service_account: str, issuer: Optional[str] = None):
-        """A federated identity credential for system:serviceaccount:<namespace>:<service_account>."""
-        return self.entra.add_federated_credential(ident.app, issuer or self.api.issuer,
-                                                   f"system:serviceaccount:{namespace}:{service_account}",
-                                                   TOKEN_AUDIENCE, name=f"{namespace}-{service_account}")
-
-    def service_account(self, namespace: str, name: str, client_id: Optional[str] = None,
-                        tenant_id: Optional[str] = None) -> dict:
-        """Create (or re-annotate) a service account as Azure Workload Identity's users write them."""
-        annotations = {}
-        if client_id is not None:
-            annotations["azure.workload.identity/client-id"] = client_id
-        if tenant_id is not None:
-            annotations["azure.workload.identity/tenant-id"] = tenant_id
-        existing = self.api.find("serviceaccounts", name, namespace)
-        if existing is None:
-            return self.api.create({"apiVersion": "v1", "kind": "ServiceAccount",
-                                    "metadata": {"name": name, "namespace": namespace, "annotations": annotations}})
-        existing["metadata"]["annotations"] = annotations
-        return self.api.update(existing)
-
-    def retarget_identity(self, ident: IdentityRef) -> IdentityRef:
-        """Point the AzureIdentity CR at a new Azure identity (new clientID and resourceID), already on the
-        VMSS, as an operator replacing a UAMI would. Returns the new reference (same CR)."""
-        new = self.cloud.add_identity(IDENTITY_RG, f"{ident.namespace}-{ident.name}-{uuid.uuid4().hex[:6]}")
-        self.cloud.assign_identity(self.vmss.resource_id, new.resource_id)
-        self.api.patch("azureidentities." + GROUP, ident.name,
-                       {"spec": {"clientID": new.client_id, "resourceID": new.resource_id}}, ident.namespace)
-        return IdentityRef(ident.namespace, ident.name, 0, new.client_id, new.principal_id, new.resource_id,
-                           azure=new)
-
-    def bind(self, namespace: str, binding: str, identity: IdentityRef | str, selector: str) -> dict:
-        name = identity if isinstance(identity, str) else identity.name
-        return self.api.create({"apiVersion": f"{GROUP}/v1", "kind": "AzureIdentityBinding",
-                                "metadata": {"name": binding, "namespace": namespace},
-                                "spec": {"azureIdentity": name, "selector": selector}})
-
-    def unbind(self, namespace: str, binding: str) -> None:
-        self.api.delete("azureidentitybindings." + GROUP, binding, namespace)
-
-    def exception(self, namespace: str, labels: dict, name: Optional[str] = None) -> dict:
-        return self.api.create({"apiVersion": f"{GROUP}/v1", "kind": "AzurePodIdentityException",
-                                "metadata": {"name": name or f"exception-{uuid.uuid4().hex[:6]}",
-                                             "namespace": namespace},
-                                "spec": {"podLabels": dict(labels)}})
-
-    @staticmethod
-    def aai_name(pod: Pod, identity: IdentityRef) -> str:
-        return f"{pod.name}-{pod.namespace}-{identity.name}"
-
-    def _aai_namespace(self, identity: IdentityRef) -> str:
-        namespaced = "--force-namespaced" in self.agent_args or self._identity_obj(identity)["metadata"].get(
-            "annotations", {}).get("aadpodidentity.k8s.io/Behavior") == "namespaced"
-        return identity.namespace if namespaced else "default"
-
-    def _identity_obj(self, identity: IdentityRef) -> dict:
-        return self.api.get("azureidentities." + GROUP, identity.name, identity.namespace)
-
-    def assign(self, pod: Pod, identity: IdentityRef, state: str = "Assigned",
-               binding: Optional[str] = None) -> dict:
-        """Write the AzureAssignedIdentity as aad-pod-identity's MIC does (reference §3.3) and, when
-        `state` is Assigned, put the identity on the VMSS so the node's IMDS serves it."""
-        if binding is None:
-            matches = [b for b in self.api.list("azureidentitybindings." + GROUP, identity.namespace)
-                       if b["spec"].get("azureIdentity") == identity.name
-                       and b["spec"].get("selector") == pod.labels.get(BINDING_LABEL)]
-            binding_obj = matches[0] if matches else {}
-        else:
-            binding_obj = self.api.get("azureidentitybindings." + GROUP, binding, identity.namespace)
-        if state == "Assigned" and identity.azure is not None:
-            self.cloud.assign_identity(self.vmss.resource_id, identity.resource_id)
-        obj = {"apiVersion": f"{GROUP}/v1", "kind": "AzureAssignedIdentity",
-               "metadata": {"name": self.aai_name(pod, identity), "namespace": self._aai_namespace(identity),
-                            "labels": {"nodename": self.node_name}, "finalizers": [AAI_FINALIZER]},
-               "spec": {"pod": pod.name, "podNamespace": pod.namespace, "nodename": self.node_name,
-                        "azureIdentityRef": self._identity_obj(identity), "azureBindingRef": binding_obj},
-               "status": {"status": state, "availableReplicas": 1}}
-        return self.api.create(obj, keep_status=True)
-
-    def set_assignment_state(self, pod: Pod, identity: IdentityRef, state: str) -> dict:
-        if state == "Assigned" and identity.azure is not None:
-            self.cloud.assign_identity(self.vmss.resource_id, identity.resource_id)
-        obj = self.api.get("azureassignedidentities." + GROUP, self.aai_name(pod, identity),
-                           self._aai_namespace(identity))
-        obj["status"] = {"status": state, "availableReplicas": 1}
-        return self.api.update_status(obj)
-
-    def refresh_assignment(self, pod: Pod, identity: IdentityRef) -> dict:
-        """Re-embed the current AzureIdentity (and binding) in the pod's AzureAssignedIdentity, as MIC does
-        when an identity changes."""
-        obj = self.api.get("azureassignedidentities." + GROUP, self.aai_name(pod, identity),
-                           self._aai_namespace(identity))
-        obj["spec"]["azureIdentityRef"] = self._identity_obj(identity)
-        ref = obj["spec"].get("azureBindingRef") or {}
-        name = (ref.get("metadata") or {}).get("name")
-        if name:
-            fresh = self.api.find("azureidentitybindings." + GROUP, name, identity.namespace)
-            if fresh is not None:
-                obj["spec"]["azureBindingRef"] = fresh
-        return self.api.update(obj)
-
-    def unassign(self, pod: Pod, identity: IdentityRef) -> None:
-        ns, name = self._aai_namespace(identity), self.aai_name(pod, identity)
-        plural = "azureassignedidentities." + GROUP
-        obj = self.api.get(plural, name, ns)
-        if obj["metadata"].get("finalizers"):
-            obj["metadata"]["finalizers"] = []
-            self.api.update(obj)
-        if self.api.find(plural, name, ns) is not None:
-            self.api.delete(plural, name, ns)
 
     # ---- pods ----------------------------------------------------------------------------------------------
     def add_pod(self, name: str, namespace: str = "default", labels: Optional[dict] = None,
@@ -580,12 +256,7 @@ class TokenCluster(BuiltOnEnter):
 
     def wait_token(self, pod: Pod, status: int = 200, timeout: float = 10, **kwargs) -> HttpResult:
         """Ask until the answer has `status` (the agent has caught up) or `timeout`; returns the last answer."""
-        deadline = time.monotonic() + timeout
-        while True:
-            r = self.token(pod, **kwargs)
-            if r.status == status or time.monotonic() > deadline:
-                return r
-            time.sleep(0.1)
+        return poll_until(lambda: self.token(pod, **kwargs), lambda r: r.status == status, timeout, 0.1)
 
     def connect(self, pod: Pod, **cfg) -> PodConnection:
         return PodConnection(pod, cfg)
@@ -615,12 +286,7 @@ class TokenCluster(BuiltOnEnter):
         return [l for l in self.agent.lines() if l.get("audit") is True and l.get("msg") == "token decision"]
 
     def wait_audit(self, pred, timeout: float = 5) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [l for l in self.audit_lines() if pred(l)]
-            if found or time.monotonic() > deadline:
-                return found
-            time.sleep(0.05)
+        return poll_until(lambda: [l for l in self.audit_lines() if pred(l)], bool, timeout, 0.05)
 
     def imds_token_requests(self) -> list:
         """The IMDS emulator's log of token requests (what the agent asked upstream)."""
@@ -634,6 +300,7 @@ def promtool_check(text: str) -> subprocess.CompletedProcess:
     return subprocess.run([tool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
 
 
+# What tests, benches and scripts import from here (the pieces live in the modules imported above).
 __all__ = ["TokenCluster", "IdentityRef", "HttpResult", "PodConnection", "token_path", "decode_jwt",
-           "parse_samples", "promtool_check", "VAULT", "ARM_RESOURCE", "TOKEN_PATH", "AGENT", "CRDS", "NODE_RG",
-           "NODE_VMSS", "TOKEN_AUDIENCE"]
+           "parse_samples", "promtool_check", "VAULT", "ARM_RESOURCE", "TOKEN_PATH", "AGENT", "AGENT_USER", "CRDS",
+           "GROUP", "IMDS", "NODE_RG", "NODE_VMSS", "PYTHON", "CLIENT", "TOKEN_AUDIENCE"]

@@ -75,9 +75,9 @@ struct AdmissionTest : ::testing::Test {
             },
     };
     if (with_imds) {
-      deps.imds = [this](const http::Request& req, const Caller& caller) -> boost::asio::awaitable<http::Response> {
+      deps.imds = [this](const http::Request& req, const Caller& caller) -> boost::asio::awaitable<http::Answer> {
         imds_calls.push_back(caller);
-        co_return http::json_response(req, http::Status::ok, R"({"access_token":"t"})");
+        co_return http::Answer{http::json_response(req, http::Status::ok, R"({"access_token":"t"})")};
       };
     }
     return std::make_unique<ConnectionAdmission>(std::move(deps), per_pod);
@@ -93,8 +93,8 @@ struct AdmissionTest : ::testing::Test {
     return v4(addr, port);
   }
 
-  http::Response run(const http::Handler& handler, const std::string& target) {
-    return testing::run_task(io, handler(get(target)));
+  http::Response run(const http::ReplayingHandler& handler, const std::string& target) {
+    return testing::run_task(io, handler(get(target))).response;
   }
 };
 
@@ -130,7 +130,7 @@ TEST_F(AdmissionTest, ASourceFloodingRecordlessConnectionsIsCappedThenDropped) {
 TEST_F(AdmissionTest, PodIsResolvedOnceAndItsRequestsReachTheImdsService) {
   auto admission = make();
   auto decision = admission->admit(redirected(40100, 100), agent);
-  auto* handler = std::get_if<http::Handler>(&decision);
+  auto* handler = std::get_if<http::ReplayingHandler>(&decision);
   ASSERT_NE(handler, nullptr);
   EXPECT_EQ(run(*handler, "/metadata/identity/oauth2/token?x").result(), http::Status::ok);
   EXPECT_EQ(run(*handler, "/metadata/identity/oauth2/token?y").result(), http::Status::ok);
@@ -145,7 +145,7 @@ TEST_F(AdmissionTest, PodIsResolvedOnceAndItsRequestsReachTheImdsService) {
 TEST_F(AdmissionTest, WhoamiIsAnsweredByTheAgentItself) {
   auto admission = make();
   auto decision = admission->admit(redirected(40200, 100), agent);
-  auto res = run(std::get<http::Handler>(decision), "/podid/v1/whoami");
+  auto res = run(std::get<http::ReplayingHandler>(decision), "/podid/v1/whoami");
   EXPECT_EQ(res.result(), http::Status::ok);
   auto body = nlohmann::json::parse(res.body());
   EXPECT_EQ(body["cgroup_id"], 100);
@@ -157,8 +157,8 @@ TEST_F(AdmissionTest, APodOverItsCapIsAnswered429AtOnceAndOthersAreNot) {
   auto admission = make(/*per_pod=*/2);
   auto first = admission->admit(redirected(40300, 100), agent);
   auto second = admission->admit(redirected(40301, 100), agent);
-  ASSERT_TRUE(std::holds_alternative<http::Handler>(first));
-  ASSERT_TRUE(std::holds_alternative<http::Handler>(second));
+  ASSERT_TRUE(std::holds_alternative<http::ReplayingHandler>(first));
+  ASSERT_TRUE(std::holds_alternative<http::ReplayingHandler>(second));
   auto third = admission->admit(redirected(40302, 100), agent);
   auto* answer = std::get_if<http::AnswerAndClose>(&third);
   ASSERT_NE(answer, nullptr);
@@ -166,18 +166,18 @@ TEST_F(AdmissionTest, APodOverItsCapIsAnswered429AtOnceAndOthersAreNot) {
   EXPECT_EQ(answer->response[boost::beast::http::field::retry_after], "1");
   EXPECT_EQ(counted["pod_over_cap"], 1);
   // Another pod is unaffected.
-  EXPECT_TRUE(std::holds_alternative<http::Handler>(admission->admit(redirected(40303, 200), agent)));
+  EXPECT_TRUE(std::holds_alternative<http::ReplayingHandler>(admission->admit(redirected(40303, 200), agent)));
   // A connection that closes (its handler destroyed) gives its slot back.
   first = http::Drop{};
   EXPECT_EQ(admission->pod_slots().held("pod-a"), 1u);
-  EXPECT_TRUE(std::holds_alternative<http::Handler>(admission->admit(redirected(40304, 100), agent)));
+  EXPECT_TRUE(std::holds_alternative<http::ReplayingHandler>(admission->admit(redirected(40304, 100), agent)));
 }
 
 TEST_F(AdmissionTest, CgroupOfNoKnownPodIsServedByTheImdsServiceWithoutASlot) {
   auto admission = make(/*per_pod=*/1);
   for (uint16_t port : {40400, 40401, 40402}) {
     auto decision = admission->admit(redirected(port, 999), agent);
-    auto* handler = std::get_if<http::Handler>(&decision);
+    auto* handler = std::get_if<http::ReplayingHandler>(&decision);
     ASSERT_NE(handler, nullptr);
     run(*handler, "/metadata/identity/oauth2/token");
   }
@@ -190,9 +190,9 @@ TEST_F(AdmissionTest, WithoutKubernetesOnlyWhoamiIsServed) {
   with_imds = false;
   auto admission = make();
   auto decision = admission->admit(redirected(40500, 100), agent);
-  EXPECT_EQ(run(std::get<http::Handler>(decision), "/metadata/identity/oauth2/token").result(),
+  EXPECT_EQ(run(std::get<http::ReplayingHandler>(decision), "/metadata/identity/oauth2/token").result(),
             http::Status::not_found);
-  EXPECT_EQ(run(std::get<http::Handler>(decision), "/podid/v1/whoami").result(), http::Status::ok);
+  EXPECT_EQ(run(std::get<http::ReplayingHandler>(decision), "/podid/v1/whoami").result(), http::Status::ok);
 }
 
 TEST(ConnectionSlots, CapCountsAndReleases) {

@@ -114,3 +114,21 @@ TEST(DecisionLog, WorstCaseMemoryIsUnderTwoMegabytes) {
   EXPECT_LE(DecisionLog::kMaxPods * DecisionLog::kPerPod * sizeof(DecisionRecord), 2u * 1024 * 1024)
       << sizeof(DecisionRecord);
 }
+
+// A replayed answer (token_replay.h) is its own decision: kept with its own time and latency.
+TEST(DecisionLog, EachReplayedDecisionIsKeptAsItsOwn) {
+  DecisionLog log;
+  RepeatedAudit replayed(decision("u1", "https://vault.azure.net"), &log);
+  replayed.write(std::chrono::microseconds(5));
+  replayed.write(std::chrono::microseconds(7));
+  auto kept = log.of("u1");
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->recorded, 2u);
+  EXPECT_EQ(kept->name, "kv-reader");
+  EXPECT_EQ(kept->newest_last[1].latency_us, 7u);
+  EXPECT_EQ(kept->newest_last[1].resource.view(), "https://vault.azure.net");
+  EXPECT_NE(kept->newest_last[1].at, system_clock::time_point());
+  RepeatedAudit nowhere(decision("", "r"), &log);  // no pod UID: nothing kept
+  nowhere.write(std::chrono::microseconds(1));
+  EXPECT_EQ(log.pods(), 1u);
+}

@@ -490,3 +490,32 @@ TEST(TokenCacheOptions, OutOfRangeOptionsAreRefused) {
 
 }  // namespace
 }  // namespace podid::azure
+
+namespace podid::azure {
+namespace {
+
+// The agent's replayed answers hold while this is unchanged: every change to what a get would serve moves it.
+TEST_F(TokenCacheTest, GenerationMovesWhenATokenIsStoredDroppedOrClearedAndNotOnAHit) {
+  auto src = source();
+  uint64_t start = cache->generation();
+  get(src, kVault);
+  uint64_t stored = cache->generation();
+  EXPECT_NE(stored, start);
+  get(src, kVault);  // a hit changes nothing
+  EXPECT_EQ(cache->generation(), stored);
+  clock.advance(40min);  // past the refresh point: the background refresh stores a new token
+  get(src, kVault);
+  settle();
+  uint64_t refreshed = cache->generation();
+  EXPECT_NE(refreshed, stored);
+  cache->invalidate("fake/a");
+  uint64_t invalidated = cache->generation();
+  EXPECT_NE(invalidated, refreshed);
+  get(src, kVault);
+  uint64_t again = cache->generation();
+  cache->clear();
+  EXPECT_NE(cache->generation(), again);
+}
+
+}  // namespace
+}  // namespace podid::azure

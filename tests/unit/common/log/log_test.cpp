@@ -4,31 +4,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
-namespace {
+#include "capture_stderr.h"
 
-// Runs fn with stderr redirected into a pipe; returns what was written.
-template <class F>
-std::string capture_stderr(F fn) {
-  int fds[2];
-  EXPECT_EQ(::pipe(fds), 0);
-  int saved = ::dup(STDERR_FILENO);
-  ::dup2(fds[1], STDERR_FILENO);
-  fn();
-  ::dup2(saved, STDERR_FILENO);
-  ::close(saved);
-  ::close(fds[1]);
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
-  ::close(fds[0]);
-  return out;
-}
-
-}  // namespace
+using podid::testing_support::capture_stderr;
 
 TEST(Log, OneJsonObjectPerLineWithTheFields) {
   auto out = capture_stderr([] { podid::log::warn("token decision", {{"audit", true}, {"pod", "web-0"}, {"n", 3}}); });
@@ -96,4 +79,23 @@ TEST(Log, ThrottleLetsAFewLinesThroughPerSecondAndCountsTheRest) {
   auto next = throttle.admit();
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(reported + *next, 1000u - static_cast<uint64_t>(let_through)) << "every dropped line is reported once";
+}
+
+TEST(Log, MessagesWithQuotesControlsOrNonAsciiAreEscaped) {
+  for (std::string msg : {std::string("say \"hi\""), std::string("back\\slash"), std::string("line\nbreak\t"),
+                          std::string("caf\xc3\xa9"), std::string("plain message")}) {
+    auto out = capture_stderr([&] { podid::log::warn(msg); });
+    EXPECT_EQ(nlohmann::json::parse(out)["msg"], msg) << out;
+  }
+}
+
+TEST(Log, TimestampIsSecondsSinceTheEpochToTheMicrosecond) {
+  auto before = std::chrono::system_clock::now();
+  auto out = capture_stderr([] { podid::log::warn("t"); });
+  auto after = std::chrono::system_clock::now();
+  auto seconds = [](auto t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); };
+  double ts = nlohmann::json::parse(out)["ts"];
+  EXPECT_GE(ts, seconds(before) - 1e-6);
+  EXPECT_LE(ts, seconds(after) + 1e-6);
+  EXPECT_EQ(out.substr(out.find('.') + 1, 7).find_first_not_of("0123456789"), 6u) << out;  // six digits
 }
