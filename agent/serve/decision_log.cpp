@@ -33,8 +33,7 @@ uint32_t DecisionLog::micros(std::chrono::nanoseconds latency) {
       std::clamp<int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(latency).count(), 0, UINT32_MAX));
 }
 
-DecisionRecord DecisionLog::make(const TokenDecision& d, std::chrono::system_clock::time_point at) {
-  DecisionRecord r;
+void DecisionLog::fill(DecisionRecord& r, const TokenDecision& d, std::chrono::system_clock::time_point at) {
   r.at = at;
   r.cgroup_id = d.cgroup_id;
   r.status = d.status;
@@ -45,24 +44,32 @@ DecisionRecord DecisionLog::make(const TokenDecision& d, std::chrono::system_clo
   r.reason.assign(d.reason);
   r.source.assign(d.source);
   r.subject.assign(d.subject);
+}
+
+DecisionRecord DecisionLog::make(const TokenDecision& d, std::chrono::system_clock::time_point at) {
+  DecisionRecord r;
+  fill(r, d, at);
   return r;
 }
 
 void DecisionLog::record(const TokenDecision& d, std::chrono::system_clock::time_point at) {
   if (d.pod_uid.empty()) return;
-  keep(d.pod_uid, d.ns, d.pod, make(d, at));
+  fill(next_slot(d.pod_uid, d.ns, d.pod), d, at);  // in place: no record built and copied
 }
 
 void DecisionLog::keep(std::string_view pod_uid, std::string_view ns, std::string_view pod, const DecisionRecord& r) {
   if (pod_uid.empty()) return;
+  next_slot(pod_uid, ns, pod) = r;
+}
+
+DecisionRecord& DecisionLog::next_slot(std::string_view pod_uid, std::string_view ns, std::string_view pod) {
   Ring& ring = ring_for(pod_uid);
   // The names the decision was made with; unknown (a bad request answered before the pod was looked up)
   // leaves those of an earlier decision.
   if (!ns.empty() && ring.ns != ns) ring.ns.assign(ns);
   if (!pod.empty() && ring.name != pod) ring.name.assign(pod);
   ring.last_used = ++sequence_;
-  ring.slots[ring.recorded % per_pod_] = r;
-  ++ring.recorded;
+  return ring.slots[ring.recorded++ % per_pod_];
 }
 
 std::optional<PodDecisions> DecisionLog::of(std::string_view pod_uid) const {

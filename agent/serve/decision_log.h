@@ -106,6 +106,9 @@ class DecisionLog {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   Ring& ring_for(std::string_view pod_uid);
+  // The pod's slot the next decision goes to (its names updated, its count advanced).
+  DecisionRecord& next_slot(std::string_view pod_uid, std::string_view ns, std::string_view pod);
+  static void fill(DecisionRecord& r, const TokenDecision& d, std::chrono::system_clock::time_point at);
 
   size_t per_pod_, max_pods_;
   uint64_t sequence_ = 0;
