@@ -20,6 +20,7 @@
 #include "agent/host.h"
 #include "agent/metrics.h"
 #include "agent/serve/admission.h"
+#include "agent/serve/decision_routes.h"
 #include "agent/serve/token_stack.h"
 #include "podid/http/ops_routes.h"
 #include "podid/http/server.h"
@@ -278,6 +279,25 @@ int run_agent(const AgentConfig& config) {
                               },
                               "ops");
   if (!ops_ep) return refuse(ops_ep.error().message());
+  std::optional<http::tcp::endpoint> decisions_ep;
+  DecisionsView decisions_view;
+  if (stack) {
+    decisions_view = DecisionsView{
+        .node = config.node_name,
+        .log = &stack->decisions(),
+        .pod_cgroup = [&cgroups](const std::string& uid) -> std::optional<PodCgroup> {
+          auto found = cgroups.pod_cgroup_of(uid);
+          if (!found) return std::nullopt;
+          return PodCgroup{.id = found->first, .path = std::move(found->second)};
+        },
+        .cgroup_path = [&cgroups](uint64_t id) { return cgroups.path_of(id); },
+    };
+    auto refused = [&metrics] { metrics.http_refused("decisions", "not_node_local"); };
+    auto ep = server.listen(endpoint_of(config.decisions_address, config.decisions_port),
+                            decisions_listener(decisions_view, refused), "decisions");
+    if (!ep) return refuse(ep.error().message());
+    decisions_ep = *ep;
+  }
 
   std::unique_ptr<StartupTaint> taint;
   if (stack && !config.startup_taint.empty()) {
@@ -292,6 +312,7 @@ int run_agent(const AgentConfig& config) {
   log::info("serving", {{"redirect", to_string(*redirect)},
                         {"redirect6", redirect6 ? to_string(*redirect6) : ""},
                         {"ops", to_string(*ops_ep)},
+                        {"decisions", decisions_ep ? to_string(*decisions_ep) : ""},
                         {"attach_cgroup", host->attach_dir.string()},
                         {"kubepods_level", host->level},
                         {"self_cgroup_id", settings->exempt_cgroup_ids.front()},

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/config.h"
 
+#include <boost/asio/ip/address.hpp>
 #include <map>
 #include <stdexcept>
 #include <string_view>
@@ -88,6 +89,9 @@ kernel path:
   --listen6 ADDR           IPv6 redirect address, same port as --listen (default: none; native IPv6
                            targets are then refused)
   --ops-listen ADDR:PORT   /metrics, /healthz, /readyz (default 127.0.0.1:9102; port 0 = any free port)
+  --decisions-listen ADDR:PORT
+                           the last token decisions per pod, for podid explain; a loopback address only
+                           (default 127.0.0.1:9103; port 0 = any free port)
   --conn-table-size N      connections in flight between connect() and accept() (default 65536)
   --conn-quota-per-pod N   redirected connections one pod may hold open at once; more are refused
                            (default 256; 0 = no limit)
@@ -198,6 +202,13 @@ const std::vector<FlagSpec>& flag_specs() {
          c.listen_address6 = v;
        })},
       {"ops-listen", false, last([](AgentConfig& c, S flag, S v) { std::tie(c.ops_address, c.ops_port) = parse_endpoint(flag, v); })},
+      {"decisions-listen", false, last([](AgentConfig& c, S flag, S v) {
+         std::tie(c.decisions_address, c.decisions_port) = parse_endpoint(flag, v);
+         if (!boost::asio::ip::make_address(c.decisions_address).is_loopback()) {
+           throw std::invalid_argument(flag + ": '" + c.decisions_address +
+                                       "' is not a loopback address (the decisions must not reach pods)");
+         }
+       })},
       {"conn-table-size", false, last([](AgentConfig& c, S flag, S v) {
          c.conn_table_size = static_cast<uint32_t>(parse_uint(flag, v, 1u << 24));
          if (c.conn_table_size == 0) throw std::invalid_argument(flag + " must be at least 1");

@@ -38,6 +38,8 @@ inline constexpr const char* kDefaultAgentAddress = "169.254.32.1";  // link-loc
 inline constexpr uint16_t kDefaultAgentPort = 2579;                  // aad-pod-identity NMI's port
 inline constexpr const char* kDefaultOpsAddress = "127.0.0.1";
 inline constexpr uint16_t kDefaultOpsPort = 9102;
+inline constexpr const char* kDefaultDecisionsAddress = "127.0.0.1";
+inline constexpr uint16_t kDefaultDecisionsPort = 9103;
 inline constexpr uint32_t kDefaultConnTableSize = 65536;
 inline constexpr uint32_t kDefaultConnQuotaPerPod = 256;
 inline constexpr std::chrono::milliseconds kDefaultMaxEntryAge{5000};
@@ -87,6 +89,10 @@ struct AgentConfig {
   // /metrics, /healthz, /readyz. Port 0 picks a free one (logged at start).
   std::string ops_address = kDefaultOpsAddress;
   uint16_t ops_port = kDefaultOpsPort;
+  // The last token decisions per pod, for `podid explain` (agent/serve/decision_routes.h). A loopback address
+  // only: what it serves must not reach pods (docs/security.md). Port 0 picks a free one (logged at start).
+  std::string decisions_address = kDefaultDecisionsAddress;
+  uint16_t decisions_port = kDefaultDecisionsPort;
   // conn_ident capacity: connections in flight between connect() and the agent's accept(). A full table
   // refuses new entries (those callers get 403), it never evicts.
   uint32_t conn_table_size = kDefaultConnTableSize;

@@ -11,11 +11,13 @@
 #include <optional>
 #include <ostream>
 
+#include "cli/agent_report.h"
 #include "cli/arm_checks.h"
 #include "cli/arm_reader.h"
 #include "cli/cluster_checks.h"
 #include "cli/cluster_reader.h"
 #include "cli/explain.h"
+#include "cli/federated_checks.h"
 #include "cli/render.h"
 #include "controller/cloud/arm_credential.h"
 #include "controller/cloud/cloud_config.h"
@@ -90,8 +92,27 @@ struct Outcome {
   std::string error;  // for stderr, "" when the run went through
 };
 
+// The cluster's OIDC issuer: --oidc-issuer, else the API server's discovery document (the issuer its
+// service-account tokens carry). `why_not` says why it is unknown.
+asio::awaitable<std::string> oidc_issuer(const CliOptions& o, k8s::ApiClient& api, std::string& why_not) {
+  if (!o.oidc_issuer.empty()) co_return o.oidc_issuer;
+  auto response = co_await api.get("/.well-known/openid-configuration");
+  if (!response) {
+    why_not = "the API server's /.well-known/openid-configuration: " + response.error().message();
+  } else if (!response->ok()) {
+    why_not = "the API server's /.well-known/openid-configuration: HTTP " + std::to_string(response->status);
+  } else if (auto it = response->body.find("issuer"); it != response->body.end() && it->is_string()) {
+    co_return it->get<std::string>();
+  } else {
+    why_not = "the API server's /.well-known/openid-configuration names no issuer";
+  }
+  log::warn("cluster OIDC issuer unknown", {{"error", why_not}});
+  why_not += "; give --oidc-issuer";
+  co_return std::string();
+}
+
 asio::awaitable<Outcome> doctor(const CliOptions& o, const ClusterView& view, const DoctorPolicy& policy,
-                                asio::io_context& io, bool colour) {
+                                k8s::ApiClient& api, asio::io_context& io, bool colour) {
   Outcome result;
   std::vector<Finding> findings = cluster_findings(view, policy);
   RunSummary summary{view.identities.size(), view.bindings.size(), view.pods.size(), view.nodes.size()};
@@ -109,10 +130,22 @@ asio::awaitable<Outcome> doctor(const CliOptions& o, const ClusterView& view, co
                           "could not get an ARM token with the controller's credentials: " + token.error().message(),
                           ""});
     } else {
-      const ArmPlan plan = plan_arm_checks(view, policy);
+      ArmPlan plan = plan_arm_checks(view, policy);
+      const FederatedPlan federated = plan_federated_checks(view, policy);
+      for (const auto& check : federated.checks) plan.federated_ids.push_back(check.resource_id);
       ArmFacts facts = co_await read_arm_facts(*session->reader, plan, o.arm_concurrency);
       facts.principal_id = azure::unverified_jwt_claim(*token, "oid").value_or("");
       for (auto& f : arm_findings(plan, facts)) findings.push_back(std::move(f));
+      std::string issuer_unknown_because;
+      std::string issuer;
+      if (!federated.checks.empty()) {
+        std::string learned = co_await oidc_issuer(o, api, issuer_unknown_because);
+        issuer = std::move(learned);
+      }
+      for (auto& f : federated_findings(federated, facts.federated, issuer, issuer_unknown_because,
+                                        facts.principal_id)) {
+        findings.push_back(std::move(f));
+      }
       summary.arm_checked = true;
       summary.arm_calls = session->reader->calls();
     }
@@ -142,6 +175,22 @@ asio::awaitable<Outcome> explain(const CliOptions& o, const ClusterView& view, c
       record_compute(e, compute);
     }
   }
+  if (e.pod.node.empty()) {
+    e.agent.note = "the pod is not scheduled on a node yet";
+  } else if (o.agent_url.empty()) {
+    e.agent = agent_unreachable(view, o.podid_namespace, e.pod, "not asked (no --agent-url)");
+  } else {
+    http::Client client(io.get_executor(), {.timeout = o.timeout, .user_agent = "podid-doctor/" PODID_VERSION});
+    AgentReport report = co_await fetch_agent_report(client, o.agent_url, e.pod.uid);
+    if (!report.fetched) {
+      report = agent_unreachable(view, o.podid_namespace, e.pod, report.note);
+    } else if (report.node != e.pod.node) {
+      // A pod's decisions are only on its own node's agent: another node's would show none.
+      report = agent_unreachable(view, o.podid_namespace, e.pod,
+                                 "--agent-url reached the agent of node " + report.node + ", not of the pod's node");
+    }
+    e.agent = std::move(report);
+  }
   result.status = exit_status(e);
   result.text = o.json ? render_explanation_json(e) : render_explanation_text(e, colour);
   co_return result;
@@ -161,7 +210,7 @@ asio::awaitable<Outcome> run_command(const CliOptions& o, k8s::ApiClient& api, a
     Outcome explained = co_await explain(o, view, policy, io, colour);
     co_return explained;
   }
-  Outcome diagnosed = co_await doctor(o, view, policy, io, colour);
+  Outcome diagnosed = co_await doctor(o, view, policy, api, io, colour);
   co_return diagnosed;
 }
 

@@ -134,7 +134,7 @@ ArmPlan plan_arm_checks(const ClusterView& view, const DoctorPolicy& policy) {
   for (const auto& i : view.identities) {
     if (i.type != crd::IdentityType::kUserAssigned || !crd::is_user_assigned_resource_id(i.resource_id)) continue;
     plan.identities.push_back({i.ns, i.name, i.resource_id, i.client_id});
-    if (standard) {
+    if (standard && !i.federated) {
       need({ScopeKind::kIdentity, i.resource_id, std::string(kAssignIdentityAction), std::string(kOperatorRole),
             i.resource_id, {}},
            i.ns + "/" + i.name);

@@ -11,7 +11,8 @@
 // Checked with the caller's credentials, which must be the controller's (its azure.json): the permissions API
 // answers for the caller. Codes: IdentityNotFoundInAzure, ClientIdMismatch, MissingAssignPermission,
 // MissingComputeWritePermission, ArmReadDenied, ArmCheckFailed.
-// Not checked yet: federated identity credentials (issuer, subject), whose identities live on another branch.
+// Federated identities need no role (the controller never assigns them): their credentials are checked by
+// federated_checks.h, whose reads (one list per identity) run in the same pool (ArmPlan::federated_ids).
 #pragma once
 
 #include <map>
@@ -48,6 +49,7 @@ struct ArmPlan {
   std::vector<IdentityCheck> identities;  // every type-0 AzureIdentity with a well-formed resource id
   std::vector<ScopeCheck> scopes;         // distinct by canonical id
   std::vector<std::string> identity_ids() const;  // distinct resource ids to GET
+  std::vector<std::string> federated_ids;         // distinct identities whose federated credentials to list
 };
 
 ArmPlan plan_arm_checks(const ClusterView& view, const DoctorPolicy& policy);
@@ -63,6 +65,7 @@ struct ArmAnswer {
 struct ArmFacts {
   std::map<std::string, ArmAnswer> identities;   // by canonical id (arm::canonical_key)
   std::map<std::string, ArmAnswer> permissions;  // by canonical scope
+  std::map<std::string, ArmAnswer> federated;    // federated credential lists, by canonical identity id
   std::string principal_id;  // the caller's object id (its token's oid), for the fix commands
 };
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "cli/federated_checks.h"
 #include "cli/permissions.h"
 #include "controller/arm/arm_errors.h"
 #include "controller/arm/resource_id.h"
@@ -82,6 +83,13 @@ asio::awaitable<ArmFacts> read_arm_facts(ArmReader& reader, const ArmPlan& plan,
       ArmAnswer answer = co_await reader.get(s + "/providers/Microsoft.Authorization/permissions",
                                              kPermissionsApiVersion, kGetPermissions);
       facts.permissions[controller::arm::canonical_key(s)] = std::move(answer);
+    });
+  }
+  for (const auto& id : plan.federated_ids) {
+    jobs.push_back([&reader, &facts, id]() -> asio::awaitable<void> {
+      ArmAnswer answer = co_await reader.get(federated_credentials_path(id), kFederatedCredentialsApiVersion,
+                                             kListFederatedCredentials);
+      facts.federated[controller::arm::canonical_key(id)] = std::move(answer);
     });
   }
 

@@ -43,8 +43,10 @@ class ArmReader {
 inline constexpr const char* kGetIdentity = "GET identity";
 inline constexpr const char* kGetPermissions = "GET permissions";
 inline constexpr const char* kGetCompute = "GET compute";
+inline constexpr const char* kListFederatedCredentials = "GET federated credentials";
 
-// Every identity GET and permissions call of `plan`, at most `concurrency` at a time (at least 1).
+// Every identity GET, permissions call and federated credentials list of `plan`, at most `concurrency` at a
+// time (at least 1).
 boost::asio::awaitable<ArmFacts> read_arm_facts(ArmReader& reader, const ArmPlan& plan, unsigned concurrency);
 
 }  // namespace podid::cli

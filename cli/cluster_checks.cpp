@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "cli/kubectl_commands.h"
+#include "cli/node_checks.h"
 #include "podid/ascii.h"
 
 namespace podid::cli {
@@ -306,6 +307,7 @@ std::vector<Finding> cluster_findings(const ClusterView& view, const DoctorPolic
   competing_bindings(view, policy, out);
   assignments(view, policy, out);
   agents(view, policy, out);
+  node_findings(view, out);
   controller_problems(view, policy, out);
   return out;
 }

@@ -61,6 +61,7 @@ asio::awaitable<Result<ListedObjects>> read_cluster(k8s::ApiClient& api) {
       {group_path("azurepodidentityexceptions"), &out.exceptions},
       {"/api/v1/pods", &out.pods},
       {"/api/v1/nodes", &out.nodes},
+      {"/api/v1/serviceaccounts", &out.service_accounts},
   };
   for (const auto& t : targets) {
     auto items = co_await list_all(api, t.path);

@@ -18,6 +18,11 @@ std::string string_at(const json& object, std::string_view a, std::string_view b
   return v.is_string() ? v.get<std::string>() : "";
 }
 
+std::string string_at(const json& object, std::string_view a, std::string_view b, std::string_view c) {
+  const json& v = member(member(member(object, a), b), c);
+  return v.is_string() ? v.get<std::string>() : "";
+}
+
 // status.conditions[type=Ready].status == "True"
 bool condition_ready(const json& object) {
   const json& conditions = member(member(object, "status"), "conditions");
@@ -98,7 +103,16 @@ ClusterView build_view(const ListedObjects& listed, std::string_view podid_names
   parse_all(listed.pods, "Pod", crd::parse_pod, view.pods, view);
   for (const json& node : listed.nodes) {
     view.nodes.push_back({string_at(node, "metadata", "name"), string_at(node, "spec", "providerID"),
-                          condition_ready(node)});
+                          condition_ready(node), string_at(node, "status", "nodeInfo", "kernelVersion"),
+                          string_at(node, "status", "nodeInfo", "containerRuntimeVersion"),
+                          string_at(node, "metadata", "labels", kAksNetworkPluginLabel),
+                          string_at(node, "metadata", "labels", kAksAgentPoolLabel)});
+  }
+  for (const json& account : listed.service_accounts) {
+    // An account that cannot be parsed names no identity the agent would use either.
+    if (auto parsed = crd::parse_service_account(account); parsed && !parsed->client_id.empty()) {
+      view.workload_accounts.push_back(std::move(*parsed));
+    }
   }
   for (const json& pod : listed.pods) {
     if (!is_agent_pod(pod, podid_namespace)) continue;

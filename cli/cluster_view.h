@@ -19,8 +19,13 @@
 
 #include "agent/identity/identity_store.h"
 #include "podid/crd/crd_types.h"
+#include "podid/crd/workload_identity.h"
 
 namespace podid::cli {
+
+// Labels AKS puts on its nodes.
+inline constexpr std::string_view kAksNetworkPluginLabel = "kubernetes.azure.com/network-plugin";
+inline constexpr std::string_view kAksAgentPoolLabel = "kubernetes.azure.com/agentpool";
 
 // The labels podid's agent DaemonSet puts on its pods (deploy/manifests/11-agent-daemonset.yaml, the chart).
 inline constexpr std::string_view kAgentNameLabel = "app.kubernetes.io/name";
@@ -29,12 +34,15 @@ inline constexpr std::string_view kAgentComponentLabel = "app.kubernetes.io/comp
 inline constexpr std::string_view kAgentComponentValue = "agent";
 
 struct ListedObjects {
-  std::vector<nlohmann::json> identities, bindings, assigned, exceptions, pods, nodes;
+  std::vector<nlohmann::json> identities, bindings, assigned, exceptions, pods, nodes, service_accounts;
 };
 
 struct NodeFacts {
   std::string name, provider_id;
   bool ready = false;  // status.conditions Ready=True
+  std::string kernel_version, container_runtime;  // status.nodeInfo.kernelVersion, .containerRuntimeVersion
+  std::string network_plugin;  // AKS's label kubernetes.azure.com/network-plugin ("azure", "kubenet", "none")
+  std::string pool;            // AKS's label kubernetes.azure.com/agentpool
 };
 
 struct AgentFacts {
@@ -53,6 +61,8 @@ struct ClusterView {
   std::vector<crd::PodInfo> pods;  // every pod, parsed
   std::vector<NodeFacts> nodes;
   std::vector<AgentFacts> agents;  // agent pods in podid's namespace
+  // Service accounts that name an identity by Azure Workload Identity's annotation (client_id set).
+  std::vector<crd::WorkloadServiceAccount> workload_accounts;
   // "AzureIdentity ns/name" / "AzureIdentityBinding ns/name" -> "Reason: message" of its False conditions.
   std::map<std::string, std::string, std::less<>> false_conditions;
   std::vector<InvalidObject> invalid;

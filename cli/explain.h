@@ -5,9 +5,8 @@
 // request that names no identity), plus what the controller did about it (its AzureAssignedIdentities) and,
 // when ARM can be read, whether the chosen identity is on the pod's scale set or VM. Pure except
 // record_compute's input, which the caller reads from ARM.
-//
-// Not shown yet: the pod's cgroup and the agent's last token decisions for it, which only the node's agent
-// knows (a node-local endpoint of the agent, not written yet).
+// The pod's cgroup and the agent's last token decisions for it, which only the node's agent knows, come from
+// its decisions listener (agent_report.h) and are set by the caller.
 #pragma once
 
 #include <optional>
@@ -15,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/agent_report.h"
 #include "cli/arm_checks.h"
 #include "cli/cluster_checks.h"
 #include "cli/cluster_view.h"
@@ -49,6 +49,7 @@ struct Explanation {
   std::string compute_id;     // the node's scale set or VM, from its providerID
   std::string compute_note;   // why the compute or its identities are unknown
   std::optional<bool> on_compute;  // the chosen identity is in the compute's identity block (ARM GET)
+  AgentReport agent;               // what the pod's node agent says: its cgroup, its last decisions
 };
 
 Explanation explain_pod(const ClusterView& view, std::string_view ns, std::string_view name,

@@ -25,6 +25,10 @@ Flags:
   --cloud-config PATH     the controller's azure.json: check Azure with the controller's credentials
                           (without it, Azure is not checked)
   --azure-ca-file PATH    CA bundle for ARM and Entra ID (Azure Stack)
+  --oidc-issuer URL       the cluster's OIDC issuer, for federated credentials (default: the API server's
+                          /.well-known/openid-configuration)
+  --agent-url URL         explain: the pod's node agent's decisions listener (127.0.0.1:9103 on the node;
+                          from elsewhere through kubectl port-forward), for its cgroup and last decisions
   --imds-endpoint URL     IMDS for a managed-identity azure.json (default http://169.254.169.254)
   --mode standard|managed as podid-agent's --mode (default standard)
   --force-namespaced      as podid-controller's --force-namespaced
@@ -83,6 +87,12 @@ CliOptions parse_options(int argc, const char* const argv[]) {
       if (o.podid_namespace.empty()) bad(arg + " must not be empty");
     } else if (arg == "--cloud-config") {
       o.cloud_config = take();
+    } else if (arg == "--oidc-issuer") {
+      o.oidc_issuer = take();
+      if (!o.oidc_issuer.starts_with("https://")) bad("--oidc-issuer must be an https:// URL");
+    } else if (arg == "--agent-url") {
+      o.agent_url = take();
+      if (!o.agent_url.starts_with("http://")) bad("--agent-url must be an http:// URL");
     } else if (arg == "--azure-ca-file") {
       o.azure_ca_file = take();
     } else if (arg == "--imds-endpoint") {

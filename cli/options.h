@@ -24,6 +24,8 @@ struct CliOptions {
   std::string context;                  // kubeconfig context; "" = current-context
   std::string podid_namespace = "podid-system";  // where the agent DaemonSet runs
   std::string cloud_config;             // the controller's azure.json; "" = no Azure checks
+  std::string oidc_issuer;              // the cluster's OIDC issuer; "" = the API server's discovery document
+  std::string agent_url;                // explain: the pod's node agent's decisions listener; "" = not asked
   std::string azure_ca_file;            // extra CA bundle for ARM / Entra ID (Azure Stack, test emulators)
   std::string imds_endpoint = "http://169.254.169.254";  // when azure.json says managed identity
   agent::SelectionPolicy selection;     // --mode, --force-namespaced: as the agent and controller run

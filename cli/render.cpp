@@ -100,7 +100,14 @@ std::string render_explanation_text(const Explanation& e, bool colour) {
   out += row("pod", e.pod.ns + "/" + e.pod.name + (e.pod.phase.empty() ? "" : " (" + e.pod.phase + ")"));
   out += row("node", e.pod.node.empty() ? "(not scheduled)" : e.pod.node);
   out += row("label", e.label.empty() ? "(no aadpodidbinding label)" : "aadpodidbinding=" + e.label);
-  out += row("cgroup", "(known to the node's agent only; not shown yet)");
+  const AgentReport& agent = e.agent;
+  if (!agent.fetched) {
+    out += row("cgroup", "(known to the node's agent only; see decisions)");
+  } else if (agent.cgroup_id) {
+    out += row("cgroup", agent.cgroup_path + " (id " + std::to_string(*agent.cgroup_id) + ")");
+  } else {
+    out += row("cgroup", "(the agent of " + agent.node + " knows no cgroup of this pod)");
+  }
   if (e.matches.empty()) out += row("bindings", "(none match)");
   for (size_t i = 0; i < e.matches.size(); ++i) {
     const auto& m = e.matches[i];
@@ -132,6 +139,25 @@ std::string render_explanation_text(const Explanation& e, bool colour) {
     }
   }
   out += row("compute", compute);
+  if (!agent.fetched) {
+    out += row("decisions", "not read: " + agent.note);
+    if (!agent.port_forward.empty()) out += row("", "reach the agent: " + agent.port_forward);
+    if (!agent.audit_lines.empty()) out += row("", "or its audit lines: " + agent.audit_lines);
+  } else if (agent.decisions.empty()) {
+    out += row("decisions", "(none recorded by the agent of " + agent.node + ")");
+  }
+  for (size_t i = 0; i < agent.decisions.size(); ++i) {
+    const AgentDecision& d = agent.decisions[i];
+    std::string line = d.time + " " + paint(d.decision, d.decision == "served" ? "32" : "31", colour) + " " +
+                       (d.resource.empty() ? "-" : d.resource);
+    if (!d.client_id.empty()) line += " client id " + d.client_id;
+    line += " (" + (d.reason.empty() ? std::string("-") : d.reason) + ", " + std::to_string(d.status) + ")";
+    out += row(i == 0 ? "decisions" : "", line);
+  }
+  if (agent.fetched && agent.recorded > agent.decisions.size()) {
+    out += row("", "(the last " + std::to_string(agent.decisions.size()) + " of " + std::to_string(agent.recorded) +
+                       ", newest first)");
+  }
   return out;
 }
 
@@ -159,6 +185,17 @@ std::string render_explanation_json(const Explanation& e) {
               {"compute", e.compute_id},
               {"compute_note", e.compute_note},
               {"cgroup", nullptr}};
+  const AgentReport& agent = e.agent;
+  if (agent.cgroup_id) out["cgroup"] = {{"id", *agent.cgroup_id}, {"path", agent.cgroup_path}};
+  json decisions = json::array();
+  for (const auto& d : agent.decisions) {
+    decisions.push_back({{"time", d.time}, {"decision", d.decision}, {"reason", d.reason}, {"resource", d.resource},
+                         {"client_id", d.client_id}, {"source", d.source}, {"subject", d.subject},
+                         {"status", d.status}, {"cgroup_id", d.cgroup_id}, {"cgroup_path", d.cgroup_path}});
+  }
+  out["agent"] = {{"fetched", agent.fetched}, {"node", agent.node}, {"note", agent.note},
+                  {"port_forward", agent.port_forward}, {"audit_lines", agent.audit_lines},
+                  {"recorded", agent.recorded}, {"decisions", std::move(decisions)}};
   out["identity_on_compute"] = e.on_compute ? json(*e.on_compute) : json(nullptr);
   return out.dump(2) + "\n";
 }

@@ -100,6 +100,14 @@ class CgroupWatcher : public std::enable_shared_from_this<CgroupWatcher> {
     return rel->empty() ? prefix_ : prefix_ + "/" + *rel;
   }
 
+  std::optional<std::pair<uint64_t, std::string>> pod_cgroup_of(const std::string& pod_uid) const {
+    std::lock_guard lock(mu_);
+    auto found = tree_.pod_cgroup_of(pod_uid);
+    if (!found) return std::nullopt;
+    found->second = prefix_ + "/" + found->second;
+    return found;
+  }
+
   CgroupIndexStats stats() const {
     std::lock_guard lock(mu_);
     return {.pods = tree_.pod_cgroups(), .containers = tree_.container_cgroups(), .rescans = rescans_, .errors = errors_};
@@ -373,6 +381,10 @@ void CgroupIndex::stop() { impl_->watcher->stop(); }
 std::optional<std::string> CgroupIndex::pod_uid_of(uint64_t cgroup_id) const { return impl_->watcher->pod_uid_of(cgroup_id); }
 
 std::optional<std::string> CgroupIndex::path_of(uint64_t cgroup_id) const { return impl_->watcher->path_of(cgroup_id); }
+
+std::optional<std::pair<uint64_t, std::string>> CgroupIndex::pod_cgroup_of(const std::string& pod_uid) const {
+  return impl_->watcher->pod_cgroup_of(pod_uid);
+}
 
 void CgroupIndex::on_pod_removed(std::function<void(const std::string& pod_uid)> callback) {
   impl_->watcher->on_pod_removed(std::move(callback));

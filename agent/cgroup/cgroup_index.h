@@ -34,6 +34,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "podid/result.h"
 
@@ -66,6 +67,8 @@ class CgroupIndex {
   std::optional<std::string> pod_uid_of(uint64_t cgroup_id) const;
   // The path of a kept cgroup ("/kubepods.slice/kubepods-burstable.slice/...scope"), if known.
   std::optional<std::string> path_of(uint64_t cgroup_id) const;
+  // The pod's own cgroup: its id and path as path_of() gives it, if known (a scan, for diagnostics).
+  std::optional<std::pair<uint64_t, std::string>> pod_cgroup_of(const std::string& pod_uid) const;
 
   // Called (on the executor) when a pod-level cgroup disappears: the agent drops per-pod state. Register
   // before start().

@@ -93,6 +93,13 @@ std::optional<std::string> CgroupTree::relative_path_of(uint64_t cgroup_id) cons
   return it->second;
 }
 
+std::optional<std::pair<uint64_t, std::string>> CgroupTree::pod_cgroup_of(const std::string& pod_uid) const {
+  for (const auto& [rel, n] : nodes_) {
+    if (n.kind == CgroupKind::kPod && n.pod_uid == pod_uid) return std::make_pair(n.id, rel);
+  }
+  return std::nullopt;
+}
+
 std::vector<std::string> CgroupTree::pod_uids() const {
   std::vector<std::string> out;
   for (const auto& [rel, n] : nodes_) {

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace podid::agent {
@@ -54,6 +55,8 @@ class CgroupTree {
   std::optional<std::string> pod_uid_of(uint64_t cgroup_id) const;
   // Relative to kubepods ("" is kubepods itself).
   std::optional<std::string> relative_path_of(uint64_t cgroup_id) const;
+  // The pod's own cgroup (id, path relative to kubepods), if kept. A scan: for diagnostics, not the token path.
+  std::optional<std::pair<uint64_t, std::string>> pod_cgroup_of(const std::string& pod_uid) const;
 
   const std::map<std::string, CgroupNode>& nodes() const { return nodes_; }
   std::vector<std::string> pod_uids() const;

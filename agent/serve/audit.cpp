@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "agent/imds/token_response.h"  // append_json_escaped
+#include "agent/serve/decision_log.h"
 
 namespace podid::agent {
 namespace {
@@ -35,6 +36,7 @@ void fields_before_latency(std::string& m, const TokenDecision& d) {
   m.append("\"audit\":true");
   member(m, "namespace", d.ns);
   member(m, "pod", d.pod);
+  if (!d.pod_uid.empty()) member(m, "pod_uid", d.pod_uid);
   member(m, "cgroup_id", d.cgroup_id);
   member(m, "client_id", d.client_id);
   member(m, "resource", d.resource);
@@ -51,23 +53,37 @@ void latency_member(std::string& m, std::chrono::nanoseconds latency) {
 
 }  // namespace
 
-void audit_token_decision(const TokenDecision& d) {
+void audit_token_decision(const TokenDecision& d, DecisionLog* decisions) {
+  if (decisions) decisions->record(d, std::chrono::system_clock::now());
   auto level = level_of(d.decision);
   if (!log::enabled(level)) return;
   // Built as text, not as a JSON object: this runs for every token request (see bench/token_bench.py).
   std::string m;
-  m.reserve(320);
+  m.reserve(384);
   fields_before_latency(m, d);
   latency_member(m, d.latency);
   log::write_members(level, "token decision", m);
 }
 
-RepeatedAudit::RepeatedAudit(const TokenDecision& d) : level_(level_of(d.decision)) {
-  fields_.reserve(320);
+RepeatedAudit::RepeatedAudit(const TokenDecision& d, DecisionLog* decisions)
+    : level_(level_of(d.decision)), decisions_(d.pod_uid.empty() ? nullptr : decisions) {
+  fields_.reserve(384);
   fields_before_latency(fields_, d);
+  if (decisions_) {
+    record_ = DecisionLog::make(d, {});
+    pod_uid_ = d.pod_uid;
+    ns_ = d.ns;
+    pod_ = d.pod;
+  }
 }
 
 void RepeatedAudit::write(std::chrono::nanoseconds latency) const {
+  if (decisions_) {
+    DecisionRecord r = record_;
+    r.at = std::chrono::system_clock::now();
+    r.latency_us = DecisionLog::micros(latency);
+    decisions_->keep(pod_uid_, ns_, pod_, r);
+  }
   if (!log::enabled(level_)) return;
   std::string m;
   m.reserve(fields_.size() + 32);

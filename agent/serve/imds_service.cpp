@@ -69,16 +69,18 @@ asio::awaitable<http::Answer> ImdsService::handle(const http::Request& req, cons
       // Looks like the token endpoint but is not exactly it: refused here, never forwarded, where IMDS
       // might read it as a token request on the node's behalf.
       auto error = imds::malformed_token_path();
-      audit_token_decision({.cgroup_id = caller.cgroup_id(), .decision = "bad_request", .reason = error.reason,
-                            .status = static_cast<unsigned>(error.status)});
+      audit_token_decision({.pod_uid = caller.pod_uid, .cgroup_id = caller.cgroup_id(), .decision = "bad_request",
+                            .reason = error.reason, .status = static_cast<unsigned>(error.status)},
+                           deps_.decisions);
       co_return http::Answer{imds::to_response(req, error)};
     }
     case imds::PathKind::kIdentityNotServed: {
       // Never forwarded: the real IMDS would answer for the node (MSI v2 would issue it a credential).
       auto error = imds::identity_path_not_served(imds::is_msi_v2_path(req.target()));
       deps_.metrics.passthrough("blocked");
-      audit_token_decision({.cgroup_id = caller.cgroup_id(), .decision = "refused", .reason = error.reason,
-                            .status = static_cast<unsigned>(error.status)});
+      audit_token_decision({.pod_uid = caller.pod_uid, .cgroup_id = caller.cgroup_id(), .decision = "refused",
+                            .reason = error.reason, .status = static_cast<unsigned>(error.status)},
+                           deps_.decisions);
       co_return http::Answer{imds::to_response(req, error)};
     }
     case imds::PathKind::kOther: {
@@ -169,8 +171,10 @@ asio::awaitable<http::Answer> ImdsService::token(const http::Request& req, Calle
   auto parsed = imds::parse_token_request(req);
   if (auto* error = std::get_if<imds::ImdsError>(&parsed)) {
     // Includes the SDK probe (no query, no Metadata header): answered at once, without resolving anything.
-    audit_token_decision({.cgroup_id = caller.cgroup_id(), .decision = "bad_request", .reason = error->reason,
-                          .status = static_cast<unsigned>(error->status), .latency = Clock::now() - start});
+    audit_token_decision({.pod_uid = caller.pod_uid, .cgroup_id = caller.cgroup_id(), .decision = "bad_request",
+                          .reason = error->reason, .status = static_cast<unsigned>(error->status),
+                          .latency = Clock::now() - start},
+                         deps_.decisions);
     co_return http::Answer{imds::to_response(req, *error)};
   }
   const imds::TokenRequest& request = std::get<imds::TokenRequest>(parsed);
@@ -341,10 +345,11 @@ asio::awaitable<http::Answer> ImdsService::token(const http::Request& req, Calle
                                .resource = request.resource, .result = out.decision, .source = out.source},
                               latency, status);
   audit_token_decision({.ns = pod ? ns : std::string_view(context.pod_namespace),
-                        .pod = pod ? name : std::string_view(context.pod_name),
+                        .pod = pod ? name : std::string_view(context.pod_name), .pod_uid = caller.pod_uid,
                         .cgroup_id = caller.cgroup_id(), .client_id = out.client_id,
                         .resource = request.resource, .decision = out.decision, .reason = out.reason,
-                        .source = out.source, .subject = out.subject, .status = status, .latency = latency});
+                        .source = out.source, .subject = out.subject, .status = status, .latency = latency},
+                       deps_.decisions);
   std::shared_ptr<http::Replay> replay;
   if (out.replayable && out.decision == "served" && out.source == "cache" && status == 200 && !waited && pod &&
       inputs_.generation() == inputs_at_start) {
@@ -353,7 +358,7 @@ asio::awaitable<http::Answer> ImdsService::token(const http::Request& req, Calle
         RepeatedDecision{.ns = pod->ns, .pod = pod->name, .pod_uid = caller.pod_uid, .client_id = out.client_id,
                          .resource = request.resource, .reason = out.reason, .cgroup_id = caller.cgroup_id(),
                          .status = status},
-        inputs_at_start, out.answered_at);
+        inputs_at_start, out.answered_at, deps_.decisions);
   }
   co_return http::Answer{std::move(out.response), std::move(replay)};
 }

@@ -38,6 +38,7 @@
 #include "agent/imds/imds_errors.h"
 #include "agent/imds/passthrough.h"
 #include "agent/serve/caller.h"
+#include "agent/serve/decision_log.h"
 #include "agent/serve/token_metrics.h"
 #include "agent/serve/token_replay.h"
 #include "agent/serve/token_sources.h"
@@ -70,6 +71,7 @@ struct ImdsServiceDeps {
   TokenMetrics& metrics;
   const WallClock& clock;
   std::function<bool()> caches_synced = {};  // every watch has listed once; empty: always
+  DecisionLog* decisions = nullptr;          // keeps each decision for `podid explain`; null: not kept
 };
 
 class ImdsService {

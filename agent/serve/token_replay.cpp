@@ -5,13 +5,16 @@
 namespace podid::agent {
 
 TokenReplay::TokenReplay(DecisionInputs inputs, TokenMetrics& metrics, RepeatedDecision decision,
-                         uint64_t generation, std::chrono::system_clock::time_point answered_at)
+                         uint64_t generation, std::chrono::system_clock::time_point answered_at,
+                         DecisionLog* decisions)
     : inputs_(inputs),
       metrics_(metrics),
       decision_(std::move(decision)),
-      audit_(TokenDecision{.ns = decision_.ns, .pod = decision_.pod, .cgroup_id = decision_.cgroup_id,
-                           .client_id = decision_.client_id, .resource = decision_.resource, .decision = "served",
-                           .reason = decision_.reason, .source = "cache", .status = decision_.status}),
+      audit_(TokenDecision{.ns = decision_.ns, .pod = decision_.pod, .pod_uid = decision_.pod_uid,
+                           .cgroup_id = decision_.cgroup_id, .client_id = decision_.client_id,
+                           .resource = decision_.resource, .decision = "served", .reason = decision_.reason,
+                           .source = "cache", .status = decision_.status},
+             decisions),
       generation_(generation),
       second_(DecisionInputs::second_of(answered_at)) {}
 

@@ -61,8 +61,9 @@ class TokenReplay final : public http::Replay {
  public:
   // `generation` and `answered_at`: the inputs' generation the decision was made from, and the `now` the answer's
   // lifetimes were counted from. It holds while the inputs give that generation in that second.
+  // `decisions`: where each replayed decision is kept for `podid explain` (decision_log.h); null: nowhere.
   TokenReplay(DecisionInputs inputs, TokenMetrics& metrics, RepeatedDecision decision, uint64_t generation,
-              std::chrono::system_clock::time_point answered_at);
+              std::chrono::system_clock::time_point answered_at, DecisionLog* decisions = nullptr);
 
   bool current() const override;
   void replayed(std::chrono::nanoseconds took) override;

@@ -36,6 +36,7 @@ struct TokenStack::Impl {
   std::unique_ptr<PodServiceAccountTokens> pod_tokens;
   std::unique_ptr<TokenSources> sources;
   std::unique_ptr<TokenMetrics> metrics;
+  DecisionLog decisions;
   std::unique_ptr<ImdsService> service;
 
   Impl(asio::io_context& io, AgentConfig config, CgroupIndex& cgroups)
@@ -122,7 +123,8 @@ Result<std::unique_ptr<TokenStack>> TokenStack::create(asio::io_context& io, con
       ImdsServiceDeps{.cgroups = m.cgroups, .pods = m.pods, .identities = m.identities, .accounts = m.accounts.get(),
                       .sources = *m.sources,
                       .cache = *m.cache, .passthrough_client = *m.imds_client, .metrics = *m.metrics,
-                      .clock = m.clock, .caches_synced = [&m] { return m.watch->synced(); }},
+                      .clock = m.clock, .caches_synced = [&m] { return m.watch->synced(); },
+                      .decisions = &m.decisions},
       std::move(settings));
 
   m.metrics->track([&m] {
@@ -175,6 +177,8 @@ void TokenStack::stop() {
 }
 
 ImdsService& TokenStack::service() { return *impl_->service; }
+
+const DecisionLog& TokenStack::decisions() const { return impl_->decisions; }
 
 std::string TokenStack::not_ready_reason() const {
   if (!impl_->watch->synced()) return "Kubernetes watches not synced yet";

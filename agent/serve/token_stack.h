@@ -2,8 +2,8 @@
 //
 // Everything behind the token endpoint, built from the configuration and owned in one place: the Kubernetes
 // client, the watches and the stores they feed, the token sources and their cache,
-// the token metrics, and the ImdsService that answers pods. Assembly only: no decision is made here. run_agent
-// builds one when Kubernetes is enabled and hands ConnectionAdmission its service.
+// the token metrics, the ImdsService that answers pods and the log of its last decisions. Assembly only: no
+// decision is made here. run_agent builds one when Kubernetes is enabled and hands ConnectionAdmission its service.
 //
 // Errors: create() returns Result (bad kubeconfig, no in-cluster credentials, a bad --imds-upstream);
 // start() returns Status (the cgroup index could not start). Start-up turns either into a refusal to start.
@@ -36,6 +36,8 @@ class TokenStack {
   void stop();
 
   ImdsService& service();
+  // The last decisions per pod the service made (for the decisions listener).
+  const DecisionLog& decisions() const;
   k8s::ApiClient& api();
   // Empty when the caches are synced, else what is still missing (for /readyz).
   std::string not_ready_reason() const;

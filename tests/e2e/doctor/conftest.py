@@ -51,7 +51,7 @@ class Run:
 
 # What doctor needs of the Kubernetes API, and all it gets here: read-only lists (docs/doctor.md says the same).
 READER_RULES = [
-    (["get", "list"], [""], ["pods", "nodes"]),
+    (["get", "list"], [""], ["pods", "nodes", "serviceaccounts"]),
     (["get", "list"], ["aadpodidentity.k8s.io"], ["azureidentities", "azureidentitybindings",
                                                   "azureassignedidentities", "azurepodidentityexceptions"]),
 ]

@@ -81,7 +81,7 @@ class Agent:
         kube = [] if "--node-name" in self.extra else ["--kube", "off"]
         return [str(self.binary), "run", "--cgroup-path", str(self.node.kubepods_dir), "--pin-name", self.pin_name,
                 "--listen", f"{self.node.agent_addr}:{self.port}", "--ops-listen", "127.0.0.1:0",
-                "--log-level", "debug", *kube, *self.extra]
+                "--decisions-listen", "127.0.0.1:0", "--log-level", "debug", *kube, *self.extra]
 
     def start(self, timeout: float = 15) -> dict:
         self.starts += 1
@@ -125,7 +125,14 @@ class Agent:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def ops_get(self, path: str) -> tuple[int, str]:
-        url = f"http://{self.serving['ops']}{path}"
+        return self.node_get(f"http://{self.serving['ops']}{path}")
+
+    def decisions_get(self, path: str) -> tuple[int, str]:
+        """GET on the node-local decisions listener, from the node's network namespace."""
+        return self.node_get(f"http://{self.serving['decisions']}{path}")
+
+    def node_get(self, url: str) -> tuple[int, str]:
+        """GET `url` from a process in the node's network namespace: (status, body)."""
         out = self.node.run(["/usr/bin/python3", "-c",
                              "import sys,urllib.request,urllib.error\n"
                              "try:\n r=urllib.request.urlopen(sys.argv[1], timeout=5); print(r.status); print(r.read().decode(), end='')\n"

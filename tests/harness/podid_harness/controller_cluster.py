@@ -112,6 +112,7 @@ class ControllerCluster(StandInCluster, ClusterObjects):
         self.arm_server = st.enter_context(self.arm.serve(tls=tls))
         self.entra = EntraEmulator(self.issuer)
         self.entra_server = st.enter_context(self.entra.serve(tls=tls))
+        self.arm.entra = self.entra  # ARM lists the federated credentials Entra ID checks
 
         self.secret = "podid-" + uuid.uuid4().hex
         self.imds: Optional[ImdsEmulator] = None

@@ -117,7 +117,7 @@ class TokenCluster(StandInCluster, TokenClusterObjects):
                                                                     netns=netns))
         if self._arm:
             from .azure.arm import ArmEmulator
-            self.arm = ArmEmulator(self.cloud, self.issuer)
+            self.arm = ArmEmulator(self.cloud, self.issuer, entra=self.entra)
             self.arm_server = st.enter_context(self.arm.serve(tls=tls, host=self.node.bridge_ip, netns=netns))
 
         self._start_api(CRDS, netns=netns)

@@ -202,3 +202,20 @@ TEST(AgentConfig, BadFileNamesTheKey) {
   refused_file(R"({"conn-table-size": -3})", "key 'conn-table-size'");
   refused_file(R"({"listen": {"addr": 1}})", "key 'listen'");
 }
+
+TEST(AgentConfig, TheDecisionsListenerIsLoopbackOnly) {
+  auto inv = parse({"run"});
+  EXPECT_EQ(inv.config.decisions_address, "127.0.0.1");
+  EXPECT_EQ(inv.config.decisions_port, 9103);
+  auto moved = parse({"run", "--decisions-listen", "[::1]:0"});
+  EXPECT_EQ(moved.config.decisions_address, "::1");
+  EXPECT_EQ(moved.config.decisions_port, 0);
+  for (const char* address : {"0.0.0.0:9103", "10.0.0.4:9103", "[::]:9103", "169.254.32.1:9103"}) {
+    try {
+      parse({"run", "--decisions-listen", address});
+      ADD_FAILURE() << address << " was accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("not a loopback address"), std::string::npos) << e.what();
+    }
+  }
+}

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Emulator of Azure Resource Manager for what podid's controller and azure-cli touch: subscriptions, resource
-groups, user-assigned identities, and the identity block of VMSS and VMs (GET, PATCH, PUT, long-running update).
+groups, user-assigned identities and their federated credentials (listed from the Entra emulator's model), and the
+identity block of VMSS and VMs (GET, PATCH, PUT, long-running update).
 
 Every request is checked as ARM checks it, in ARM's order: bearer token (audience of reference §5.1), subscription
 throttling budgets, api-version, RBAC on the caller's principal, then linked authorization of each identity being
@@ -20,7 +21,7 @@ from typing import Optional
 from ..httpbase import EmulatorServer, Request, Response
 from .arm_auth import AuthN, Budgets, ResourceBudgets
 from .arm_identity import (ASSIGN_ACTION, ArmError, check_identity_limits, plan_identity_update, render_compute,
-                           render_identity, render_vmss_vm)
+                           render_federated_credential, render_identity, render_vmss_vm)
 from .faults import FaultPlan, RequestLog, json_bytes
 from .state import AzureState, Compute, UAMI_TYPE, VM_TYPE, VMSS_TYPE, key, rg_id
 from .tokens import TokenIssuer
@@ -40,6 +41,8 @@ _ROUTES = [  # (method, regex, operation name); operation names are what counter
     ("*", _S + _RG + r"/providers/microsoft\.compute/virtualmachines/(?P<name>[^/]+)", "vm"),
     ("GET", _S + _RG + r"/providers/microsoft\.managedidentity/userassignedidentities/(?P<name>[^/]+)",
      "GET identity"),
+    ("GET", _S + _RG + r"/providers/microsoft\.managedidentity/userassignedidentities/(?P<name>[^/]+)"
+     r"/federatedidentitycredentials", "GET federated credentials"),
     ("GET", _S + r"/providers/microsoft\.compute/locations/(?P<loc>[^/]+)/operations/(?P<op>[^/]+)",
      "GET operation"),
 ]
@@ -71,8 +74,11 @@ class ArmEmulator:
     """
 
     def __init__(self, cloud: AzureState, issuer: TokenIssuer, *, lro: bool = True, lro_polls: int = 1,
-                 lro_retry_after_s: Optional[int] = 1, enforce_roles: bool = True) -> None:
+                 lro_retry_after_s: Optional[int] = 1, enforce_roles: bool = True, entra=None) -> None:
+        """`entra`: the EntraEmulator whose apps hold the identities' federated credentials (one model: what
+        Entra ID checks a token exchange against is what ARM lists); None lists none."""
         self.cloud, self.issuer = cloud, issuer
+        self.entra = entra
         self.lro, self.lro_polls, self.lro_retry_after_s = lro, lro_polls, lro_retry_after_s
         self.enforce_roles = enforce_roles
         self.authn = AuthN(issuer)
@@ -183,6 +189,14 @@ class ArmEmulator:
             return Response.json(200, {"id": rgid, "name": rgid.rsplit("/", 1)[1], "type":
                                        "Microsoft.Resources/resourceGroups", "location": self.cloud.location,
                                        "properties": {"provisioningState": "Succeeded"}}, content_type=JSON)
+        if op == "GET federated credentials":
+            ident = self.cloud.identity(scope.rsplit("/", 1)[0])
+            if ident is None:
+                raise self._not_found(UAMI_TYPE, g["name"], g["rg"])
+            app = self.entra.app(ident.client_id) if self.entra is not None else None
+            creds = list(app.federated) if app is not None else []
+            return Response.json(200, {"value": [render_federated_credential(ident, c) for c in creds]},
+                                 content_type=JSON)
         if op == "GET identity":
             ident = self.cloud.identity(scope)
             if ident is None:
@@ -220,6 +234,8 @@ class ArmEmulator:
     def _action(op: str, method: str) -> str:
         if op == "GET vmss vms":
             return f"{VMSS_TYPE}/virtualMachines/read"
+        if op == "GET federated credentials":
+            return f"{UAMI_TYPE}/federatedIdentityCredentials/read"
         rtype = UAMI_TYPE if "identity" in op else (VMSS_TYPE if "vmss" in op else VM_TYPE)
         return f"{rtype}/{'read' if method == 'GET' else 'write'}"
 

@@ -168,3 +168,11 @@ def render_vmss_vm(c: Compute, index: int) -> dict:
 def render_identity(i: Identity) -> dict:
     return {"id": i.resource_id, "name": i.name, "type": UAMI_TYPE, "location": i.location, "tags": {},
             "properties": {"tenantId": i.tenant_id, "principalId": i.principal_id, "clientId": i.client_id}}
+
+
+def render_federated_credential(i: Identity, c) -> dict:
+    """One federated identity credential as ARM lists it (api-version 2023-01-31); `c` an entra
+    FederatedCredential."""
+    return {"id": f"{i.resource_id}/federatedIdentityCredentials/{c.name}", "name": c.name,
+            "type": f"{UAMI_TYPE}/federatedIdentityCredentials",
+            "properties": {"issuer": c.issuer, "subject": c.subject, "audiences": [c.audience]}}

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "podid/http/query.h"
+
 namespace podid::testing {
 
 inline nlohmann::json pod(const std::string& name, const std::string& rv) {
@@ -52,18 +54,9 @@ inline std::string percent_decode(std::string_view in) {
 
 // The decoded value of `key` in a request target's query, nullopt if absent.
 inline std::optional<std::string> query_param(std::string_view target, std::string_view key) {
-  auto q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
-  std::string_view query = target.substr(q + 1);
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    auto eq = pair.find('=');
-    if (pair.substr(0, eq) == key) return eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
+  auto raw = http::query_value(target, key);
+  if (!raw) return std::nullopt;
+  return percent_decode(*raw);
 }
 
 inline std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
