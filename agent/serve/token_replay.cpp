@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/serve/token_replay.h"
 
-
 namespace podid::agent {
 
 TokenReplay::TokenReplay(DecisionInputs inputs, TokenMetrics& metrics, RepeatedDecision decision,
