@@ -67,9 +67,10 @@ def start_profile(pids: Iterable[int], out: Path, seconds: float) -> subprocess.
                              "--", "sleep", f"{seconds:g}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def profile_summary(data: Path, top: int = 15) -> str:
-    """Where the time went: the share of kernel, the server's binary and each library, then the `top` functions
-    by their own samples, names shortened to what a reader needs (template arguments dropped)."""
+def profile_summary(data: Path, top: int = 12) -> str:
+    """Where the time went: the share of kernel, the server's binary and each library, then the `top` kernel
+    functions and the `top` user-space functions by their own samples (the server's own work is the latter),
+    names shortened to what a reader needs (template arguments dropped)."""
     def report(sort: str) -> list[tuple[float, str]]:
         out = subprocess.run(["perf", "report", "-i", str(data), "--no-children", "--sort", sort, "--stdio",
                               "-g", "none"], capture_output=True, text=True).stdout
@@ -83,8 +84,11 @@ def profile_summary(data: Path, top: int = 15) -> str:
         return rows
 
     lines = ["    by object: " + ", ".join(f"{name} {share:.1f}%" for share, name in report("dso")[:5])]
-    for share, name in report("symbol")[:top]:
-        lines.append(f"    {share:5.1f}%  {shorten(name)}")
+    symbols = report("symbol")
+    for title, pick in (("kernel", lambda n: n.startswith("[k]")), ("user space", lambda n: not n.startswith("[k]"))):
+        lines.append(f"    top {title} functions:")
+        for share, name in [s for s in symbols if pick(s[1])][:top]:
+            lines.append(f"    {share:5.1f}%  {shorten(name).strip()}")
     return "\n".join(lines)
 
 
