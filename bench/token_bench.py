@@ -40,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "harness"))
 
 from podid_harness.agent_runner import BUILD, IMDS, free_port  # noqa: E402
+from podid_harness.procfs import status_kib  # noqa: E402
 from podid_harness.token_cluster import TokenCluster, token_path  # noqa: E402
 from server_cpu import CpuMeter, perf_available, process_tree, profile_summary, start_profile  # noqa: E402
 
@@ -128,10 +129,7 @@ def agent_pid(c: TokenCluster) -> int:
 
 
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    return status_kib(pid, "VmRSS") / 1024
 
 
 def med(xs):

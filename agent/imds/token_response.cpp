@@ -14,11 +14,6 @@ namespace {
 using std::chrono::seconds;
 using std::chrono::system_clock;
 
-// Whole seconds since the epoch, rounded down (IMDS and Entra speak whole seconds).
-long long epoch_seconds(system_clock::time_point t) {
-  return std::chrono::floor<seconds>(t.time_since_epoch()).count();
-}
-
 void append_number(std::string& out, long long n) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
@@ -125,6 +120,10 @@ std::string token_response_body(const AccessToken& token, system_clock::time_poi
 
 http::Response token_response(const http::Request& req, const AccessToken& token, system_clock::time_point now) {
   return http::text_response(req, http::Status::ok, token_response_body(token, now), std::string(kJsonContentType));
+}
+
+long long epoch_seconds(system_clock::time_point t) {
+  return std::chrono::floor<seconds>(t.time_since_epoch()).count();
 }
 
 }  // namespace podid::agent::imds

@@ -28,6 +28,10 @@ using namespace podid::azure;  // the shared token types (podid_azure), read as 
 
 std::string token_response_body(const AccessToken& token, std::chrono::system_clock::time_point now);
 
+// Whole seconds since the epoch, rounded down: the only way the body reads `now` (IMDS and Entra speak whole
+// seconds), so two answers made within one such second are the same bytes (agent/serve/token_replay.h).
+long long epoch_seconds(std::chrono::system_clock::time_point t);
+
 // 200, `Content-Type: application/json; charset=utf-8`, Content-Length, `Server: podid`, the request's
 // version and keep-alive.
 http::Response token_response(const http::Request& req, const AccessToken& token,

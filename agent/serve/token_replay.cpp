@@ -15,7 +15,7 @@ TokenReplay::TokenReplay(DecisionInputs inputs, TokenMetrics& metrics, RepeatedD
                            .source = "cache", .status = decision_.status},
              decisions),
       generation_(generation),
-      second_(DecisionInputs::second_of(answered_at)) {}
+      second_(imds::epoch_seconds(answered_at)) {}
 
 bool TokenReplay::current() const { return inputs_.generation() == generation_ && inputs_.second() == second_; }
 

@@ -23,6 +23,7 @@
 #include "agent/cluster/pod_store.h"
 #include "agent/cluster/service_account_store.h"
 #include "agent/identity/identity_store.h"
+#include "agent/imds/token_response.h"
 #include "agent/serve/audit.h"
 #include "agent/serve/token_metrics.h"
 #include "podid/azure/token_cache.h"
@@ -43,10 +44,8 @@ struct DecisionInputs {
   uint64_t generation() const {
     return pods.generation() + identities.generation() + (accounts ? accounts->generation() : 0) + cache.generation();
   }
-  int64_t second() const { return second_of(clock.now()); }
-  static int64_t second_of(std::chrono::system_clock::time_point t) {
-    return std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
-  }
+  // The second a token answer's body counts from (imds::epoch_seconds, as token_response does).
+  int64_t second() const { return imds::epoch_seconds(clock.now()); }
 };
 
 // The decision a replay repeats, owned (the pod may leave the store while the connection stays open: the

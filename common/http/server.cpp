@@ -170,7 +170,6 @@ asio::awaitable<void> serve_session(tcp::socket socket, ReplayingHandler handler
     // After stop(), answer what was asked and close: clients reconnect to the next agent.
     if (*shared->stopping) res.keep_alive(false);
     bool keep_alive = read.kind == ReadResult::kRequest && res.keep_alive();
-    stream.expires_after(kWriteTimeout);
     if (answer.replay && keep_alive && !request_bytes.overflow) {
       // Written from the same bytes every replay writes.
       replay = {std::move(request_bytes.bytes), detail::serialize_response(res), std::move(answer.replay)};
@@ -178,6 +177,7 @@ asio::awaitable<void> serve_session(tcp::socket socket, ReplayingHandler handler
       if (!written) co_return;
       continue;
     }
+    stream.expires_after(kWriteTimeout);
     auto [wec, wn] = co_await beast::http::async_write(stream, res, kTuple);
     if (wec) co_return;
     if (!keep_alive) break;
